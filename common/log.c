@@ -1,0 +1,188 @@
+/*
+ * log.c -- the process-wide logger: level filter, "who" tag, one write(2)
+ * per line so lines from many processes sharing stderr never interleave.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+static enum log_level	 cur_level = LOG_LEVEL_INFO;
+static char		 cur_who[32] = "preforkd";
+
+static const char *const level_names[] = {
+	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_WARN] = "warn",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+};
+
+void
+log_init(enum log_level level, const char *who)
+{
+	log_set_level(level);
+	log_set_who(who);
+}
+
+void
+log_set_level(enum log_level level)
+{
+	cur_level = level;
+}
+
+void
+log_set_who(const char *who)
+{
+	snprintf(cur_who, sizeof(cur_who), "%s", who);
+}
+
+int
+log_enabled(enum log_level level)
+{
+	return level <= cur_level;
+}
+
+int
+log_level_parse(const char *name, enum log_level *level)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcasecmp(name, level_names[i]) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Format one line and write it with a single write(2); errno preserved. */
+static void
+log_line(enum log_level level, const char *err, const char *fmt, va_list ap)
+    PF_PRINTF(3, 0);
+static void	log_str(enum log_level, const char *, ...) PF_PRINTF(2, 3);
+
+static void
+log_line(enum log_level level, const char *err, const char *fmt, va_list ap)
+{
+	char		 line[2048];
+	struct timespec	 ts;
+	struct tm	 tm;
+	int		 saved = errno, n, m;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line),
+	    "%04d-%02d-%02d %02d:%02d:%02d.%03ld preforkd[%ld] %s: %s: ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, (long)getpid(),
+	    cur_who, level_names[level]);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < sizeof(line)) {
+		m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+		if (m > 0)
+			n += m;
+	}
+	if (err != NULL && (size_t)n < sizeof(line)) {
+		m = snprintf(line + n, sizeof(line) - n, ": %s", err);
+		if (m > 0)
+			n += m;
+	}
+	if ((size_t)n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	while (write(STDERR_FILENO, line, n) == -1 && errno == EINTR)
+		;
+	errno = saved;
+}
+
+void
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	if (log_enabled(level))
+		log_line(level, NULL, fmt, ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (!log_enabled(LOG_LEVEL_WARN))
+		return;
+	va_start(ap, fmt);
+	log_line(LOG_LEVEL_WARN, strerror(errno), fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_WARN, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug_fn(const char *fn, const char *fmt, ...)
+{
+	char	buf[1024];
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	errno = saved;
+	log_str(LOG_LEVEL_DEBUG, "%s: %s", fn, buf);
+}
+
+static void
+log_str(enum log_level level, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_line(level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_line(LOG_LEVEL_ERROR, strerror(errno), fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_line(LOG_LEVEL_ERROR, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

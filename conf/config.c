@@ -1,0 +1,388 @@
+/*
+ * config.c -- load a libconfig file into a struct config and validate it.
+ *
+ * The schema is a table per group: each key has a kind, a range and the
+ * offset of the field it fills.  Unknown keys, wrong types and values out of
+ * range are all errors naming the file and line of the offending setting.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "conf/config.h"
+
+enum kind {
+	K_INT,		/* integer in [min, max] */
+	K_WORKERS,	/* integer in [min, max] or "auto" */
+	K_STR,		/* non-empty string, at most max bytes */
+	K_LEVEL,	/* log level name */
+	K_GROUP,	/* nested group filling the same struct */
+	K_LISTENERS,	/* list of listener groups */
+};
+
+struct field {
+	const char		*name;
+	enum kind		 kind;
+	size_t			 off;
+	long long		 min, max;
+	const struct field	*sub;	/* K_GROUP, K_LISTENERS */
+};
+
+struct ctx {
+	const char	*name;		/* file name for messages */
+	char		*err;
+	size_t		 errlen;
+};
+
+#define F(t, f)	offsetof(struct t, f)
+
+static const struct field listener_fields[] = {
+	{ "address", K_STR, F(listen_conf, address), 0, INET6_ADDRSTRLEN, NULL },
+	{ "port", K_INT, F(listen_conf, port), 1, 65535, NULL },
+	{ "path", K_STR, F(listen_conf, path), 0,
+	    sizeof(((struct sockaddr_un *)0)->sun_path) - 1, NULL },
+	{ "service", K_STR, F(listen_conf, service), 0, 64, NULL },
+	{ "backlog", K_INT, F(listen_conf, backlog), 1, 65535, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct field log_fields[] = {
+	{ "level", K_LEVEL, F(config, log_level), 0, 0, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct field root_fields[] = {
+	{ "workers", K_WORKERS, F(config, workers), 1, CONFIG_WORKERS_MAX,
+	    NULL },
+	{ "shutdown_timeout", K_INT, F(config, shutdown_timeout), 1, 3600,
+	    NULL },
+	{ "log", K_GROUP, 0, 0, 0, log_fields },
+	{ "listeners", K_LISTENERS, 0, 0, 0, listener_fields },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+static int
+fail(struct ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+    PF_PRINTF(3, 4);
+
+static int
+fail(struct ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	const char	*file = NULL;
+	va_list		 ap;
+	int		 n, line = 0;
+
+	if (s != NULL) {
+		file = config_setting_source_file(s);
+		line = config_setting_source_line(s);
+	}
+	if (file == NULL)
+		file = ctx->name;
+	n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", file, line);
+	if (n > 0 && (size_t)n < ctx->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(ctx->err + n, ctx->errlen - n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static const struct field *
+field_find(const struct field *fields, const char *name)
+{
+	for (; fields->name != NULL; fields++) {
+		if (strcmp(fields->name, name) == 0)
+			return fields;
+	}
+	return NULL;
+}
+
+static int
+get_int(struct ctx *ctx, const config_setting_t *s, const struct field *f,
+    int *out)
+{
+	long long	v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return fail(ctx, s, "'%s' must be an integer", f->name);
+	v = config_setting_get_int64(s);
+	if (v < f->min || v > f->max)
+		return fail(ctx, s, "'%s' is %lld, must be %lld to %lld",
+		    f->name, v, f->min, f->max);
+	*out = (int)v;
+	return 0;
+}
+
+static int
+set_field(struct ctx *ctx, const config_setting_t *s, const struct field *f,
+    void *base)
+{
+	const char	*str;
+	char		*copy;
+	void		*dst = (char *)base + f->off;
+
+	switch (f->kind) {
+	case K_WORKERS:
+		if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+			if (strcmp(config_setting_get_string(s), "auto") != 0)
+				return fail(ctx, s, "'%s' must be an integer "
+				    "or \"auto\"", f->name);
+			*(int *)dst = CONFIG_WORKERS_AUTO;
+			return 0;
+		}
+		return get_int(ctx, s, f, dst);
+	case K_INT:
+		return get_int(ctx, s, f, dst);
+	case K_STR:
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return fail(ctx, s, "'%s' must be a string", f->name);
+		str = config_setting_get_string(s);
+		if (*str == '\0')
+			return fail(ctx, s, "'%s' must not be empty", f->name);
+		if (strlen(str) > (size_t)f->max)
+			return fail(ctx, s, "'%s' is longer than %lld bytes",
+			    f->name, f->max);
+		if ((copy = strdup(str)) == NULL)
+			return fail(ctx, s, "out of memory");
+		free(*(char **)dst);
+		*(char **)dst = copy;
+		return 0;
+	case K_LEVEL:
+		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+		    log_level_parse(config_setting_get_string(s), dst) == -1)
+			return fail(ctx, s, "'%s' must be one of \"error\", "
+			    "\"warn\", \"info\", \"debug\"", f->name);
+		return 0;
+	default:
+		return fail(ctx, s, "'%s': internal error: bad kind", f->name);
+	}
+}
+
+static int	parse_group(struct ctx *, const config_setting_t *,
+		    const struct field *, void *, struct config *);
+
+static int
+listener_check(struct ctx *ctx, const config_setting_t *s,
+    struct listen_conf *l)
+{
+	struct in6_addr	a6;
+	struct in_addr	a4;
+	char		host[INET6_ADDRSTRLEN];
+
+	if (l->service == NULL)
+		return fail(ctx, s, "listener has no 'service'");
+	if (l->path != NULL) {
+		if (l->address != NULL || l->port != 0)
+			return fail(ctx, s, "listener has both 'path' and "
+			    "'address'/'port'");
+		snprintf(l->name, sizeof(l->name), "%s", l->path);
+		return 0;
+	}
+	if (l->port == 0)
+		return fail(ctx, s, "listener needs 'port' (or 'path')");
+	if (l->address == NULL && (l->address = strdup("0.0.0.0")) == NULL)
+		return fail(ctx, s, "out of memory");
+	/* Names are canonical, so "::1" and "0::1" are one listener. */
+	if (inet_pton(AF_INET, l->address, &a4) == 1) {
+		inet_ntop(AF_INET, &a4, host, sizeof(host));
+		snprintf(l->name, sizeof(l->name), "%s:%d", host, l->port);
+	} else if (inet_pton(AF_INET6, l->address, &a6) == 1) {
+		inet_ntop(AF_INET6, &a6, host, sizeof(host));
+		snprintf(l->name, sizeof(l->name), "[%s]:%d", host, l->port);
+	} else
+		return fail(ctx, s, "'address' \"%s\" is not a numeric IPv4 "
+		    "or IPv6 address", l->address);
+	return 0;
+}
+
+static int
+parse_listeners(struct ctx *ctx, const config_setting_t *s,
+    const struct field *f, struct config *cfg)
+{
+	const config_setting_t	*e;
+	struct listen_conf	*l;
+	size_t			 i, j;
+	int			 n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST &&
+	    !(config_setting_type(s) == CONFIG_TYPE_ARRAY &&
+	    config_setting_length(s) == 0))
+		return fail(ctx, s, "'%s' must be a list: ( { ... }, ... )",
+		    f->name);
+	n = config_setting_length(s);
+	if (n == 0)
+		return fail(ctx, s, "'%s' is empty", f->name);
+	if ((cfg->listeners = calloc(n, sizeof(*l))) == NULL)
+		return fail(ctx, s, "out of memory");
+	cfg->nlisteners = n;
+	for (i = 0; i < (size_t)n; i++) {
+		l = &cfg->listeners[i];
+		l->backlog = 511;
+		e = config_setting_get_elem(s, i);
+		l->line = config_setting_source_line(e);
+		if (!config_setting_is_group(e))
+			return fail(ctx, e, "listener must be a group { ... }");
+		if (parse_group(ctx, e, f->sub, l, cfg) == -1 ||
+		    listener_check(ctx, e, l) == -1)
+			return -1;
+		for (j = 0; j < i; j++) {
+			if ((cfg->listeners[j].path == NULL) ==
+			    (l->path == NULL) &&
+			    strcmp(cfg->listeners[j].name, l->name) == 0)
+				return fail(ctx, e, "listener %s is already "
+				    "defined at line %d", l->name,
+				    cfg->listeners[j].line);
+		}
+	}
+	return 0;
+}
+
+static int
+parse_group(struct ctx *ctx, const config_setting_t *group,
+    const struct field *fields, void *base, struct config *cfg)
+{
+	const config_setting_t	*s;
+	const struct field	*f;
+	int			 i, n = config_setting_length(group);
+
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(group, i);
+		if ((f = field_find(fields, config_setting_name(s))) == NULL)
+			return fail(ctx, s, "unknown setting '%s'",
+			    config_setting_name(s));
+		switch (f->kind) {
+		case K_GROUP:
+			if (!config_setting_is_group(s))
+				return fail(ctx, s, "'%s' must be a group "
+				    "{ ... }", f->name);
+			if (parse_group(ctx, s, f->sub, base, cfg) == -1)
+				return -1;
+			break;
+		case K_LISTENERS:
+			if (parse_listeners(ctx, s, f, cfg) == -1)
+				return -1;
+			break;
+		default:
+			if (set_field(ctx, s, f, base) == -1)
+				return -1;
+			break;
+		}
+	}
+	return 0;
+}
+
+static struct config *
+config_build(config_t *lc, const char *name, struct ctx *ctx)
+{
+	struct config	*cfg;
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL ||
+	    (cfg->file = strdup(name)) == NULL) {
+		free(cfg);
+		fail(ctx, NULL, "out of memory");
+		return NULL;
+	}
+	cfg->workers = CONFIG_WORKERS_AUTO;
+	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->shutdown_timeout = 10;
+	if (parse_group(ctx, config_root_setting(lc), root_fields, cfg,
+	    cfg) == -1)
+		goto err;
+	if (cfg->nlisteners == 0) {
+		fail(ctx, NULL, "no 'listeners' defined");
+		goto err;
+	}
+	return cfg;
+err:
+	config_free(cfg);
+	return NULL;
+}
+
+static struct config *
+config_finish(config_t *lc, int rc, const char *name, char *err,
+    size_t errlen)
+{
+	struct ctx	 ctx = { name, err, errlen };
+	struct config	*cfg = NULL;
+
+	if (rc != CONFIG_TRUE)
+		snprintf(err, errlen, "%s:%d: %s", config_error_file(lc) ?
+		    config_error_file(lc) : name, config_error_line(lc),
+		    config_error_text(lc));
+	else
+		cfg = config_build(lc, name, &ctx);
+	config_destroy(lc);
+	return cfg;
+}
+
+struct config *
+config_load(const char *file, char *err, size_t errlen)
+{
+	struct stat	 st;
+	config_t	 lc;
+	FILE		*f;
+	char		 dir[PATH_MAX];
+	char		*slash;
+	int		 rc;
+
+	/* Open it here: libconfig's I/O errors do not always set errno. */
+	if ((f = fopen(file, "r")) == NULL || fstat(fileno(f), &st) == -1) {
+		snprintf(err, errlen, "%s: cannot read: %s", file,
+		    strerror(errno));
+		if (f != NULL)
+			fclose(f);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: cannot read: %s", file,
+		    S_ISDIR(st.st_mode) ? "is a directory" :
+		    "not a regular file");
+		fclose(f);
+		return NULL;
+	}
+	config_init(&lc);
+	snprintf(dir, sizeof(dir), "%s", file);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		config_set_include_dir(&lc, dir);
+	}
+	rc = config_read(&lc, f);
+	fclose(f);
+	return config_finish(&lc, rc, file, err, errlen);
+}
+
+struct config *
+config_parse(const char *text, const char *name, char *err, size_t errlen)
+{
+	config_t	lc;
+	int		rc;
+
+	config_init(&lc);
+	rc = config_read_string(&lc, text);
+	return config_finish(&lc, rc, name, err, errlen);
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t	i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nlisteners; i++) {
+		free(cfg->listeners[i].address);
+		free(cfg->listeners[i].path);
+		free(cfg->listeners[i].service);
+	}
+	free(cfg->listeners);
+	free(cfg->file);
+	free(cfg);
+}

@@ -1,0 +1,44 @@
+/*
+ * config.h -- the validated configuration the rest of preforkd sees.
+ *
+ * Nothing from libconfig leaks past conf/: the loader parses and checks the
+ * file and hands back plain structs.  Every error is "file:line: message".
+ */
+#ifndef PF_CONFIG_H
+#define PF_CONFIG_H
+
+#include <stddef.h>
+
+#include "common/log.h"
+
+#define CONFIG_ERRLEN		512
+#define CONFIG_WORKERS_AUTO	0
+#define CONFIG_WORKERS_MAX	1024
+
+struct listen_conf {
+	char		*address;	/* numeric IPv4/IPv6, or NULL */
+	int		 port;
+	char		*path;		/* Unix stream socket, or NULL */
+	char		*service;
+	int		 backlog;
+	int		 line;		/* where it was defined */
+	char		 name[128];	/* "127.0.0.1:7007", "[::1]:7", path */
+};
+
+struct config {
+	char			*file;
+	int			 workers;	/* CONFIG_WORKERS_AUTO or n */
+	enum log_level		 log_level;
+	int			 shutdown_timeout;	/* seconds */
+	struct listen_conf	*listeners;
+	size_t			 nlisteners;
+};
+
+/* Parse and validate; NULL with err filled on any problem. */
+struct config	*config_load(const char *file, char *err, size_t errlen);
+/* The same from a string; name stands for the file in messages. */
+struct config	*config_parse(const char *text, const char *name, char *err,
+		    size_t errlen);
+void		 config_free(struct config *cfg);
+
+#endif

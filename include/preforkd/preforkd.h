@@ -1,0 +1,142 @@
+/*
+ * preforkd.h -- the public API for preforkd services.
+ *
+ * A service is a set of hooks on event emitters, in the style of Node's
+ * "net" module.  Each worker process calls the service's init function once
+ * per listener that names it; init registers a "connection" handler on the
+ * listener's emitter, and that handler registers "data", "end", "close"...
+ * handlers on each new connection:
+ *
+ *	static void
+ *	on_data(void *conn, const struct pf_event_arg *ev, void *udata)
+ *	{
+ *		pf_conn_write(conn, ev->data, ev->len);
+ *	}
+ *
+ *	static void
+ *	on_connection(void *listener, const struct pf_event_arg *ev, void *u)
+ *	{
+ *		pf_conn_on(ev->conn, PF_EV_DATA, on_data, NULL);
+ *	}
+ *
+ *	static int
+ *	echo_init(struct pf_listener *l)
+ *	{
+ *		return pf_on(pf_listener_emitter(l), PF_EV_CONNECTION,
+ *		    on_connection, NULL);
+ *	}
+ *
+ * Everything runs on the worker's single event loop: handlers must not
+ * block.  Pointers handed to a handler (ev->data, ev->msg) are valid only
+ * during that call.
+ */
+#ifndef PREFORKD_H
+#define PREFORKD_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define PREFORKD_API_VERSION	1
+
+/* Event ids: small integers, so emitting one is an array scan, no strcmp. */
+enum pf_event {
+	PF_EV_CONNECTION,	/* listener: a new connection, ev->conn */
+	PF_EV_DATA,		/* conn: bytes arrived, ev->data, ev->len */
+	PF_EV_END,		/* conn: the peer half-closed (sent FIN) */
+	PF_EV_CLOSE,		/* conn: fully closed; ev->code = had_error */
+	PF_EV_ERROR,		/* conn: ev->code = errno, ev->msg; close follows */
+	PF_EV_TIMEOUT,		/* conn: idle for the time set; notify only */
+	PF_EV_DRAIN,		/* conn: output fell back below the watermark */
+	PF_EV_SHUTDOWN,		/* conn: the worker is draining; finish up */
+	PF_EV_DROP,		/* listener: a connection refused at a limit */
+	PF_EV_START,		/* worker: the loop is about to run */
+	PF_EV_STOP,		/* worker: the loop has ended */
+	PF_EV_MAX_
+};
+
+/* What a handler receives; which fields are set depends on the event. */
+struct pf_event_arg {
+	const void		*data;	/* data */
+	size_t			 len;	/* data */
+	int			 code;	/* error: errno; close: had_error */
+	const char		*msg;	/* error: text */
+	struct pf_conn		*conn;	/* connection, drop (may be NULL) */
+};
+
+/* self is the object that emitted: a struct pf_conn *, pf_listener *... */
+typedef void (*pf_handler)(void *self, const struct pf_event_arg *ev,
+    void *udata);
+
+struct pf_emitter;
+struct pf_conn;
+struct pf_listener;
+
+/*
+ * Emitters.  Handlers run in registration order.  A handler removed during
+ * an emit is not called afterwards; one added during an emit first runs on
+ * the next emit.  pf_on/pf_once return 0, or -1 if out of memory.  pf_off
+ * removes the first registration matching (event, fn, udata) and returns 0,
+ * or -1 if there was none.  pf_emit returns how many handlers it called.
+ */
+int	 pf_on(struct pf_emitter *em, int event, pf_handler fn, void *udata);
+int	 pf_once(struct pf_emitter *em, int event, pf_handler fn, void *udata);
+int	 pf_off(struct pf_emitter *em, int event, pf_handler fn, void *udata);
+void	 pf_off_all(struct pf_emitter *em, int event); /* event -1: all */
+int	 pf_emit(struct pf_emitter *em, int event,
+	    const struct pf_event_arg *arg);
+size_t	 pf_listener_count(const struct pf_emitter *em, int event);
+
+/*
+ * Connections.  A struct pf_conn * is valid until its "close" event has
+ * been emitted.  Errors found while writing are reported asynchronously,
+ * from the loop, never from inside pf_conn_write().
+ */
+struct pf_emitter *pf_conn_emitter(struct pf_conn *c);
+int	 pf_conn_on(struct pf_conn *c, int event, pf_handler fn, void *udata);
+
+/*
+ * Write len bytes: straight to the socket when nothing is queued, else
+ * queued.  Returns 1 while the queue is below the high watermark, 0 once it
+ * is at or above it ("drain" follows when it empties), -1 when the
+ * connection can no longer be written (ended, closed or failed).
+ */
+int	 pf_conn_write(struct pf_conn *c, const void *buf, size_t len);
+/* Flush what is queued, send FIN, then close. */
+void	 pf_conn_end(struct pf_conn *c);
+/* Close now, discarding queued output. */
+void	 pf_conn_destroy(struct pf_conn *c);
+void	 pf_conn_pause(struct pf_conn *c);
+void	 pf_conn_resume(struct pf_conn *c);
+/* Emit "timeout" after ms of inactivity (0 disables).  Notify only. */
+void	 pf_conn_set_timeout(struct pf_conn *c, unsigned int ms);
+/* Keep the write side open after the peer's "end" (default: off). */
+void	 pf_conn_set_allow_half_open(struct pf_conn *c, int on);
+void	 pf_conn_set_high_water(struct pf_conn *c, size_t bytes);
+size_t	 pf_conn_buffered(const struct pf_conn *c);
+int	 pf_conn_peer_addr(const struct pf_conn *c,
+	    struct sockaddr_storage *ss, socklen_t *len);
+int	 pf_conn_local_addr(const struct pf_conn *c,
+	    struct sockaddr_storage *ss, socklen_t *len);
+/* "127.0.0.1:5000", "[::1]:5000" or "unix"; returns buf. */
+const char *pf_addr_str(const struct sockaddr *sa, socklen_t len,
+	    char *buf, size_t size);
+/* The peer's address as text, for log lines; returns buf. */
+const char *pf_conn_str(const struct pf_conn *c, char *buf, size_t size);
+void	*pf_conn_get_data(const struct pf_conn *c);
+void	 pf_conn_set_data(struct pf_conn *c, void *data);
+int	 pf_conn_fd(const struct pf_conn *c);
+struct pf_listener *pf_conn_listener(const struct pf_conn *c);
+
+/* Listeners and the worker. */
+struct pf_emitter *pf_listener_emitter(struct pf_listener *l);
+const char	*pf_listener_name(const struct pf_listener *l);
+struct pf_emitter *pf_worker_emitter(void);
+int		 pf_worker_slot(void);
+
+/* Services: a name and an init function called once per listener. */
+struct pf_service {
+	const char	*name;
+	int		(*init)(struct pf_listener *l);
+};
+
+#endif

@@ -1,0 +1,551 @@
+/*
+ * harness.c -- process and socket helpers for the integration tests.
+ *
+ * Polling a condition (a child count, a log line) in short steps inside a
+ * deadline is how these helpers wait; no test sleeps a fixed time and hopes.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+
+#define POLL_STEP_MS	10
+#define MAX_DAEMONS	16
+
+/* Daemons still running when a failed assertion skipped their stop. */
+static pid_t	running[MAX_DAEMONS];
+
+static void
+kill_leftovers(void)
+{
+	int	i;
+
+	for (i = 0; i < MAX_DAEMONS; i++) {
+		if (running[i] > 0 && kill(running[i], SIGKILL) == 0)
+			waitpid(running[i], NULL, 0);
+	}
+}
+
+static void
+track(pid_t pid, pid_t old)
+{
+	static int	registered;
+	int		i;
+
+	if (!registered && atexit(kill_leftovers) == 0)
+		registered = 1;
+	for (i = 0; i < MAX_DAEMONS; i++) {
+		if (running[i] == old) {
+			running[i] = pid;
+			return;
+		}
+	}
+}
+
+long
+h_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static void
+pause_ms(int ms)
+{
+	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int
+fill_addr(const char *host, int port, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_un	*sun = (struct sockaddr_un *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (port == 0) {
+		if (strlen(host) >= sizeof(sun->sun_path))
+			return -1;
+		sun->sun_family = AF_UNIX;
+		strcpy(sun->sun_path, host);
+		*len = sizeof(*sun);
+	} else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+	} else
+		return -1;
+	return 0;
+}
+
+int
+h_free_port(int family)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd, port = -1;
+
+	if (fill_addr(family == 6 ? "::1" : "127.0.0.1", 1, &ss, &len) == -1)
+		return -1;
+	((struct sockaddr_in *)&ss)->sin_port = 0;	/* same offset in v6 */
+	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	close(fd);
+	return port;
+}
+
+int
+h_write_file(const char *path, const char *text)
+{
+	FILE	*f;
+	int	 rc;
+
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	rc = fputs(text, f) < 0 ? -1 : 0;
+	if (fclose(f) != 0)
+		rc = -1;
+	return rc;
+}
+
+char *
+h_read_file(const char *path)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0, n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	do {
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap + 65536);
+
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
+}
+
+int
+h_daemon_init(struct daemon *d, const char *conf_text)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/preforkd-test.XXXXXX");
+	if (mkdtemp(d->dir) == NULL)
+		return -1;
+	snprintf(d->conf, sizeof(d->conf), "%s/preforkd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/preforkd.log", d->dir);
+	return conf_text == NULL ? 0 : h_write_file(d->conf, conf_text);
+}
+
+static pid_t
+spawn(struct daemon *d, char *const argv[])
+{
+	pid_t	pid;
+	int	fd;
+
+	if ((pid = fork()) != 0) {
+		if (pid > 0)
+			track(pid, 0);
+		return pid;
+	}
+	fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd == -1)
+		_exit(126);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	execv(PREFORKD_BIN, argv);
+	_exit(127);
+}
+
+int
+h_run(struct daemon *d, int timeout_ms, ...)
+{
+	char	*argv[16];
+	va_list	 ap;
+	pid_t	 pid;
+	int	 i = 0;
+
+	argv[i++] = "preforkd";
+	va_start(ap, timeout_ms);
+	while (i < 15 && (argv[i] = va_arg(ap, char *)) != NULL)
+		i++;
+	va_end(ap);
+	argv[i] = NULL;
+	if ((pid = spawn(d, argv)) == -1)
+		return -1;
+	return h_wait_exit(pid, timeout_ms);
+}
+
+int
+h_daemon_start(struct daemon *d, int workers, const char *host, int port)
+{
+	char	*argv[] = { "preforkd", "-c", d->conf, NULL };
+	long	 deadline = h_now_ms() + H_TIMEOUT_MS;
+	int	 fd;
+
+	if ((d->pid = spawn(d, argv)) == -1)
+		return -1;
+	if (h_wait_children(d->pid, workers, H_TIMEOUT_MS) == -1)
+		return -1;
+	while (h_now_ms() < deadline) {
+		if ((fd = h_connect(host, port, 200)) != -1) {
+			close(fd);
+			return 0;
+		}
+		pause_ms(POLL_STEP_MS);
+	}
+	return -1;
+}
+
+int
+h_log_clean(struct daemon *d)
+{
+	static const char *const bad[] = {
+		"AddressSanitizer", "LeakSanitizer", "runtime error:",
+		"==ERROR", "(core dumped)",
+	};
+	char	*log = h_read_file(d->log);
+	size_t	 i;
+	int	 rc = 0;
+
+	if (log == NULL)
+		return 0;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (strstr(log, bad[i]) != NULL) {
+			fprintf(stderr, "daemon log %s contains \"%s\":\n%s\n",
+			    d->log, bad[i], log);
+			rc = -1;
+			break;
+		}
+	}
+	free(log);
+	return rc;
+}
+
+int
+h_daemon_stop(struct daemon *d)
+{
+	char	cmd[128];
+	int	st, rc = 0;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		if ((st = h_wait_exit(d->pid, H_TIMEOUT_MS)) == -1) {
+			fprintf(stderr, "daemon %ld ignored SIGTERM\n",
+			    (long)d->pid);
+			kill(d->pid, SIGKILL);
+			h_wait_exit(d->pid, H_TIMEOUT_MS);
+			rc = -1;
+		} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "daemon %ld stopped with status 0x%x\n",
+			    (long)d->pid, st);
+			rc = -1;
+		}
+		d->pid = 0;
+	}
+	if (h_log_clean(d) == -1)
+		rc = -1;
+	if (d->dir[0] != '\0' && getenv("PREFORKD_TEST_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", d->dir);
+	}
+	return rc;
+}
+
+int
+h_wait_exit(pid_t pid, int timeout_ms)
+{
+	long	deadline = h_now_ms() + timeout_ms;
+	int	st;
+	pid_t	r;
+
+	for (;;) {
+		r = waitpid(pid, &st, WNOHANG);
+		if (r == pid) {
+			track(0, pid);
+			return st;
+		}
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if (h_now_ms() >= deadline)
+			return -1;
+		pause_ms(POLL_STEP_MS);
+	}
+}
+
+int
+h_pid_alive(pid_t pid)
+{
+	char	path[64], *stat, *p;
+	int	alive;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((stat = h_read_file(path)) == NULL)
+		return 0;
+	/* A zombie is not alive. */
+	p = strrchr(stat, ')');
+	alive = p != NULL && p[1] == ' ' && p[2] != 'Z';
+	free(stat);
+	return alive;
+}
+
+int
+h_children(pid_t ppid, pid_t *out, int max)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	char		 path[300], *stat, *p;
+	long		 parent;
+	int		 n = 0;
+	char		 state;
+
+	if ((dir = opendir("/proc")) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((stat = h_read_file(path)) == NULL)
+			continue;
+		p = strrchr(stat, ')');
+		if (p != NULL && sscanf(p + 1, " %c %ld", &state, &parent) == 2 &&
+		    parent == ppid && state != 'Z') {
+			if (n < max && out != NULL)
+				out[n] = (pid_t)atol(de->d_name);
+			n++;
+		}
+		free(stat);
+	}
+	closedir(dir);
+	return n;
+}
+
+int
+h_wait_children(pid_t ppid, int n, int timeout_ms)
+{
+	long	deadline = h_now_ms() + timeout_ms;
+
+	for (;;) {
+		if (h_children(ppid, NULL, 0) == n)
+			return 0;
+		if (h_now_ms() >= deadline)
+			return -1;
+		pause_ms(POLL_STEP_MS);
+	}
+}
+
+int
+h_wait_log(struct daemon *d, const char *needle, int timeout_ms)
+{
+	long	 deadline = h_now_ms() + timeout_ms;
+	char	*log;
+	int	 found;
+
+	for (;;) {
+		log = h_read_file(d->log);
+		found = log != NULL && strstr(log, needle) != NULL;
+		free(log);
+		if (found)
+			return 0;
+		if (h_now_ms() >= deadline)
+			return -1;
+		pause_ms(POLL_STEP_MS);
+	}
+}
+
+static int
+wait_fd(int fd, short events, long deadline)
+{
+	struct pollfd	pfd = { fd, events, 0 };
+	long		left;
+	int		rc;
+
+	for (;;) {
+		left = deadline - h_now_ms();
+		if (left <= 0)
+			return -1;
+		rc = poll(&pfd, 1, (int)left);
+		if (rc > 0)
+			return 0;
+		if (rc == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+int
+h_connect(const char *host, int port, int timeout_ms)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len, elen = sizeof(int);
+	int			fd, err = 0;
+
+	if (fill_addr(host, port, &ss, &len) == -1)
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1) {
+		if (errno != EINPROGRESS ||
+		    wait_fd(fd, POLLOUT, h_now_ms() + timeout_ms) == -1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1 ||
+		    err != 0) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+int
+h_send_all(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	long	deadline = h_now_ms() + timeout_ms;
+	size_t	off = 0;
+	ssize_t	n;
+
+	while (off < len) {
+		n = send(fd, (const char *)buf + off, len - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			off += n;
+			continue;
+		}
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (wait_fd(fd, POLLOUT, deadline) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+h_recv_exact(int fd, void *buf, size_t len, int timeout_ms)
+{
+	long	deadline = h_now_ms() + timeout_ms;
+	size_t	off = 0;
+	ssize_t	n;
+
+	while (off < len) {
+		n = recv(fd, (char *)buf + off, len - off, 0);
+		if (n > 0) {
+			off += n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (wait_fd(fd, POLLIN, deadline) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+h_recv_eof(int fd, int timeout_ms)
+{
+	long	deadline = h_now_ms() + timeout_ms;
+	char	c;
+	ssize_t	n;
+
+	for (;;) {
+		n = recv(fd, &c, 1, 0);
+		if (n == 0)
+			return 0;
+		if (n > 0 || (errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (wait_fd(fd, POLLIN, deadline) == -1)
+			return -1;
+	}
+}
+
+int
+h_echo_check(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	struct pollfd	 pfd = { fd, POLLIN | POLLOUT, 0 };
+	long		 deadline = h_now_ms() + timeout_ms;
+	size_t		 sent = 0, got = 0;
+	char		*back;
+	ssize_t		 n;
+	int		 rc = -1;
+
+	if ((back = malloc(len)) == NULL)
+		return -1;
+	while (got < len) {
+		pfd.events = POLLIN | (sent < len ? POLLOUT : 0);
+		if (h_now_ms() >= deadline ||
+		    poll(&pfd, 1, (int)(deadline - h_now_ms())) == -1)
+			goto out;
+		if ((pfd.revents & POLLOUT) && sent < len) {
+			n = send(fd, (const char *)buf + sent, len - sent,
+			    MSG_NOSIGNAL);
+			if (n == -1 && errno != EAGAIN)
+				goto out;
+			if (n > 0)
+				sent += n;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(fd, back + got, len - got, 0);
+			if (n == 0 || (n == -1 && errno != EAGAIN))
+				goto out;
+			if (n > 0)
+				got += n;
+		}
+	}
+	rc = memcmp(buf, back, len) == 0 ? 0 : -1;
+out:
+	free(back);
+	return rc;
+}
+
+int
+h_echo_once(const char *host, int port, const char *msg)
+{
+	int	fd, rc;
+
+	if ((fd = h_connect(host, port, H_TIMEOUT_MS)) == -1)
+		return -1;
+	rc = h_echo_check(fd, msg, strlen(msg), H_TIMEOUT_MS);
+	close(fd);
+	return rc;
+}

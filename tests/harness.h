@@ -1,0 +1,63 @@
+/*
+ * harness.h -- helpers for integration tests: run the real preforkd on
+ * loopback with a generated configuration and talk to it with real
+ * sockets.  Every wait takes a deadline; nothing blocks unbounded.
+ */
+#ifndef PF_HARNESS_H
+#define PF_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define H_TIMEOUT_MS	5000
+
+struct daemon {
+	pid_t	pid;
+	char	dir[64];	/* private temporary directory */
+	char	conf[128];	/* its configuration file */
+	char	log[128];	/* its stderr */
+};
+
+/* A port that was free on 127.0.0.1 (family 4) or ::1 (6) a moment ago. */
+int	h_free_port(int family);
+int	h_write_file(const char *path, const char *text);
+/* Read a whole file into a NUL-terminated malloc'd string, or NULL. */
+char	*h_read_file(const char *path);
+
+/* Make d->dir, write conf_text to d->conf; d->pid is 0. */
+int	h_daemon_init(struct daemon *d, const char *conf_text);
+/* Run PREFORKD_BIN with the given arguments (NULL-terminated), stderr and
+ * stdout to d->log; returns the exit status, or -1 on timeout. */
+int	h_run(struct daemon *d, int timeout_ms, ...);
+/* Start the daemon on d->conf and wait until 'workers' workers run and
+ * host:port (or the Unix path if port is 0) accepts.  0 or -1. */
+int	h_daemon_start(struct daemon *d, int workers, const char *host,
+	    int port);
+/* SIGTERM, bounded wait, SIGKILL fallback; removes d->dir.  -1 if the
+ * daemon did not exit 0 or its log shows a sanitizer report or a crash. */
+int	h_daemon_stop(struct daemon *d);
+/* -1 if the log holds a sanitizer report or a core dump. */
+int	h_log_clean(struct daemon *d);
+/* waitpid with a deadline; returns the status or -1. */
+int	h_wait_exit(pid_t pid, int timeout_ms);
+/* Children of ppid found in /proc; returns how many (up to max). */
+int	h_children(pid_t ppid, pid_t *out, int max);
+/* Wait until ppid has exactly n children; 0 or -1. */
+int	h_wait_children(pid_t ppid, int n, int timeout_ms);
+/* Wait until the log contains needle; 0 or -1. */
+int	h_wait_log(struct daemon *d, const char *needle, int timeout_ms);
+int	h_pid_alive(pid_t pid);
+
+/* Connect to host:port (IPv4 or IPv6 literal), or a Unix path if port 0. */
+int	h_connect(const char *host, int port, int timeout_ms);
+int	h_send_all(int fd, const void *buf, size_t len, int timeout_ms);
+int	h_recv_exact(int fd, void *buf, size_t len, int timeout_ms);
+/* 0 if the peer closes (EOF) within the time, -1 otherwise. */
+int	h_recv_eof(int fd, int timeout_ms);
+/* Write buf and read it back concurrently (full duplex); 0 if intact. */
+int	h_echo_check(int fd, const void *buf, size_t len, int timeout_ms);
+/* Connect, send msg, expect it back; 0 if intact. */
+int	h_echo_once(const char *host, int port, const char *msg);
+long	h_now_ms(void);
+
+#endif

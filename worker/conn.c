@@ -1,0 +1,588 @@
+/*
+ * conn.c -- one client connection: reading, writing, ending, closing, and
+ * the events it emits to its service.
+ *
+ * A connection is one struct with its event embedded: a single edge-
+ * triggered event for read and write readiness, so nothing is re-armed per
+ * read.  Reads go into one per-worker buffer; a write goes straight to the
+ * socket and only what the kernel refuses is queued (in an evbuffer that
+ * exists only while something is queued, so idle connections hold no
+ * buffer).  Idle timeouts compare a last-activity stamp in a periodic sweep
+ * instead of re-arming a timer per read.
+ *
+ * Handlers may end, destroy or write to the connection from inside any of
+ * its events: "busy" counts the dispatches running on the connection, and
+ * the teardown waits until the outermost one returns.  Errors found while
+ * writing are likewise reported from the loop, never from inside write.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/emitter.h"
+#include "common/log.h"
+#include "worker/conn.h"
+#include "worker/listener.h"
+#include "worker/worker.h"
+
+#define CONN_READ_SIZE		(64 * 1024)
+#define CONN_READS_PER_EVENT	4	/* then yield to other connections */
+#define CONN_HIGH_WATER		(64 * 1024)
+#define CONN_LINGER_MS		5000	/* wait for the peer's FIN after ours */
+
+#define C_PAUSED	0x0001
+#define C_READ_PENDING	0x0002	/* readable while paused */
+#define C_READ_EOF	0x0004	/* the peer sent FIN */
+#define C_ENDING	0x0008	/* end(): FIN once the queue is flushed */
+#define C_WR_SHUT	0x0010	/* our FIN is sent */
+#define C_FAILED	0x0020	/* error pending, reported from the loop */
+#define C_CLOSED	0x0040	/* teardown requested */
+#define C_HALF_OPEN	0x0080
+#define C_NEED_DRAIN	0x0100	/* write() returned 0: emit drain */
+#define C_TIMED_OUT	0x0200	/* timeout emitted since last activity */
+#define C_TIMED		0x0400	/* on the timed list */
+#define C_HAD_ERROR	0x0800
+
+struct pf_conn {
+	struct pf_emitter	 em;
+	struct event		 ev;
+	TAILQ_ENTRY(pf_conn)	 entry;		/* every connection */
+	TAILQ_ENTRY(pf_conn)	 timed_entry;	/* timeout or lingering */
+	struct pf_listener	*listener;
+	struct evbuffer		*out;		/* NULL while nothing queued */
+	void			*data;
+	uint64_t		 last_ms;
+	uint32_t		 timeout_ms;
+	uint32_t		 high_water;
+	int			 fd;
+	int			 err;
+	uint16_t		 flags;
+	uint16_t		 busy;
+};
+
+TAILQ_HEAD(conn_list, pf_conn);
+
+static struct conn_list	conns = TAILQ_HEAD_INITIALIZER(conns);
+static struct conn_list	timed = TAILQ_HEAD_INITIALIZER(timed);
+static char		rbuf[CONN_READ_SIZE];
+
+static void	conn_cb(evutil_socket_t, short, void *);
+static void	conn_close(struct pf_conn *, int);
+static void	conn_release(struct pf_conn *);
+static void	conn_shutdown_write(struct pf_conn *);
+
+static void
+timed_update(struct pf_conn *c)
+{
+	int	want = c->timeout_ms > 0 ||
+		    ((c->flags & C_WR_SHUT) && !(c->flags & C_READ_EOF));
+
+	if (want && !(c->flags & C_TIMED)) {
+		TAILQ_INSERT_TAIL(&timed, c, timed_entry);
+		c->flags |= C_TIMED;
+	} else if (!want && (c->flags & C_TIMED)) {
+		TAILQ_REMOVE(&timed, c, timed_entry);
+		c->flags &= ~C_TIMED;
+	}
+}
+
+static void
+conn_touch(struct pf_conn *c)
+{
+	c->last_ms = worker_now_ms();
+	c->flags &= ~C_TIMED_OUT;
+}
+
+void
+conn_accepted(struct pf_listener *l, int fd)
+{
+	struct pf_event_arg	 arg = { 0 };
+	struct pf_conn		*c;
+	int			 one = 1;
+
+	if (l->tcp && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) == -1)
+		log_debug("setsockopt TCP_NODELAY on %s: %s", l->conf->name,
+		    strerror(errno));
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("accept on %s: connection", l->conf->name);
+		worker_stats.errors++;
+		close(fd);
+		return;
+	}
+	emitter_init(&c->em, c);
+	c->fd = fd;
+	c->listener = l;
+	c->high_water = CONN_HIGH_WATER;
+	event_assign(&c->ev, worker_base(), fd,
+	    EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, conn_cb, c);
+	if (event_add(&c->ev, NULL) == -1) {
+		log_warnx("accept on %s: cannot add event for fd %d",
+		    l->conf->name, fd);
+		worker_stats.errors++;
+		close(fd);
+		free(c);
+		return;
+	}
+	conn_touch(c);
+	TAILQ_INSERT_TAIL(&conns, c, entry);
+	worker_stats.conns_active++;
+	worker_stats.conns_total++;
+
+	c->busy++;
+	arg.conn = c;
+	pf_emit(&l->em, PF_EV_CONNECTION, &arg);
+	conn_release(c);
+}
+
+/* The one teardown: events off, unlinked, "close" emitted, memory freed. */
+static void
+conn_teardown(struct pf_conn *c)
+{
+	struct pf_event_arg	arg = { 0 };
+
+	/* Closing first makes the kernel side of event_del a cheap EBADF. */
+	close(c->fd);
+	event_del(&c->ev);
+	TAILQ_REMOVE(&conns, c, entry);
+	if (c->flags & C_TIMED)
+		TAILQ_REMOVE(&timed, c, timed_entry);
+	worker_stats.conns_active--;
+
+	arg.code = (c->flags & C_HAD_ERROR) != 0;
+	c->busy++;
+	pf_emit(&c->em, PF_EV_CLOSE, &arg);
+	emitter_clear(&c->em);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	free(c);
+}
+
+static void
+conn_report_error(struct pf_conn *c)
+{
+	struct pf_event_arg	arg = { 0 };
+	char			peer[128];
+
+	arg.code = c->err;
+	arg.msg = strerror(c->err);
+	worker_stats.errors++;
+	c->flags |= C_HAD_ERROR;
+	if (pf_emit(&c->em, PF_EV_ERROR, &arg) > 0)
+		return;
+	/* Nobody listens: the default is to log it; the close follows. */
+	pf_conn_str(c, peer, sizeof(peer));
+	if (c->err == ECONNRESET || c->err == EPIPE || c->err == ETIMEDOUT)
+		log_debug("connection %s: %s", peer, arg.msg);
+	else
+		log_warnx("connection %s: %s", peer, arg.msg);
+}
+
+/* Leave a dispatch; the outermost one carries out a pending error/close. */
+static void
+conn_release(struct pf_conn *c)
+{
+	if (c->busy > 1) {
+		c->busy--;
+		return;
+	}
+	if ((c->flags & (C_FAILED | C_CLOSED)) == C_FAILED) {
+		conn_report_error(c);
+		c->flags |= C_CLOSED;
+	}
+	c->busy--;
+	if (c->flags & C_CLOSED)
+		conn_teardown(c);
+}
+
+static void
+conn_close(struct pf_conn *c, int had_error)
+{
+	if (c->flags & C_CLOSED)
+		return;
+	c->flags |= C_CLOSED | (had_error ? C_HAD_ERROR : 0);
+	if (c->busy == 0)
+		conn_teardown(c);
+}
+
+/* Record an error; it is emitted from the loop, then the conn closes. */
+static void
+conn_fail(struct pf_conn *c, int err)
+{
+	if (c->flags & (C_FAILED | C_CLOSED))
+		return;
+	c->err = err;
+	c->flags |= C_FAILED;
+	if (c->busy == 0)
+		event_active(&c->ev, EV_READ, 0);
+}
+
+/*
+ * A short read normally means the socket is drained and the next edge will
+ * say when there is more.  Not so when a FIN is already queued behind the
+ * data (EV_CLOSED), or after a pause: then read on to EAGAIN or EOF.
+ */
+static void
+conn_read(struct pf_conn *c, int to_eagain)
+{
+	struct pf_event_arg	arg = { 0 };
+	ssize_t			n;
+	int			i;
+
+	for (i = 0; i < CONN_READS_PER_EVENT; i++) {
+		if (c->flags & (C_PAUSED | C_READ_EOF | C_FAILED | C_CLOSED)) {
+			if (c->flags & C_PAUSED)
+				c->flags |= C_READ_PENDING;
+			return;
+		}
+		n = read(c->fd, rbuf, sizeof(rbuf));
+		if (n > 0) {
+			worker_stats.bytes_in += n;
+			conn_touch(c);
+			arg.data = rbuf;
+			arg.len = n;
+			pf_emit(&c->em, PF_EV_DATA, &arg);
+			if ((size_t)n < sizeof(rbuf) && !to_eagain)
+				return;
+			continue;
+		}
+		if (n == 0) {
+			c->flags |= C_READ_EOF;
+			timed_update(c);
+			pf_emit(&c->em, PF_EV_END, NULL);
+			if (c->flags & C_WR_SHUT)
+				conn_close(c, 0);
+			else if (!(c->flags & C_HALF_OPEN))
+				pf_conn_end(c);
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			conn_fail(c, errno);
+		return;
+	}
+	/* Still more to read: come back after the other connections. */
+	event_active(&c->ev, EV_READ | (to_eagain ? EV_CLOSED : 0), 0);
+}
+
+static void
+conn_flush(struct pf_conn *c)
+{
+	size_t	len;
+	int	n;
+
+	while ((len = evbuffer_get_length(c->out)) > 0) {
+		n = evbuffer_write(c->out, c->fd);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				conn_fail(c, errno);
+			return;
+		}
+		worker_stats.bytes_out += n;
+		conn_touch(c);
+		if ((size_t)n < len)
+			return;		/* the socket is full */
+	}
+	evbuffer_free(c->out);
+	c->out = NULL;
+	if (c->flags & C_NEED_DRAIN) {
+		c->flags &= ~C_NEED_DRAIN;
+		pf_emit(&c->em, PF_EV_DRAIN, NULL);
+	}
+	if ((c->flags & (C_ENDING | C_WR_SHUT)) == C_ENDING && c->out == NULL)
+		conn_shutdown_write(c);
+}
+
+/* The sweep found c idle: end a lingering close, or tell the service. */
+static void
+conn_timeout(struct pf_conn *c)
+{
+	if ((c->flags & (C_WR_SHUT | C_READ_EOF)) == C_WR_SHUT)
+		conn_close(c, 0);
+	else
+		pf_emit(&c->em, PF_EV_TIMEOUT, NULL);
+}
+
+static void
+conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pf_conn	*c = arg;
+
+	c->busy++;
+	if (!(c->flags & (C_FAILED | C_CLOSED))) {
+		if (what & EV_TIMEOUT)
+			conn_timeout(c);
+		if ((what & EV_WRITE) && c->out != NULL)
+			conn_flush(c);
+		if (what & (EV_READ | EV_CLOSED))
+			conn_read(c, (what & EV_CLOSED) != 0);
+	}
+	conn_release(c);
+}
+
+static void
+conn_shutdown_write(struct pf_conn *c)
+{
+	c->flags |= C_WR_SHUT;
+	if (shutdown(c->fd, SHUT_WR) == -1 && errno != ENOTCONN) {
+		conn_fail(c, errno);
+		return;
+	}
+	if (c->flags & C_READ_EOF) {
+		conn_close(c, 0);
+		return;
+	}
+	/* Wait for the peer's FIN, bounded, so unread data is not reset. */
+	conn_touch(c);
+	timed_update(c);
+}
+
+/*
+ * Find idle connections; what to do about them runs from their own event,
+ * so no handler runs while this list is walked.
+ */
+void
+conn_sweep(uint64_t now)
+{
+	struct pf_conn	*c;
+	uint64_t	 limit;
+
+	TAILQ_FOREACH(c, &timed, timed_entry) {
+		if (c->flags & (C_CLOSED | C_FAILED | C_TIMED_OUT))
+			continue;
+		limit = (c->flags & (C_WR_SHUT | C_READ_EOF)) == C_WR_SHUT ?
+		    CONN_LINGER_MS : c->timeout_ms;
+		if (limit == 0 || now - c->last_ms < limit)
+			continue;
+		c->flags |= C_TIMED_OUT;
+		event_active(&c->ev, EV_TIMEOUT, 0);
+	}
+}
+
+void
+conn_close_all(void)
+{
+	struct pf_conn	*c;
+
+	while ((c = TAILQ_FIRST(&conns)) != NULL)
+		pf_conn_destroy(c);
+}
+
+/* Public methods, documented in preforkd/preforkd.h. */
+
+struct pf_emitter *
+pf_conn_emitter(struct pf_conn *c)
+{
+	return &c->em;
+}
+
+int
+pf_conn_on(struct pf_conn *c, int event, pf_handler fn, void *udata)
+{
+	return pf_on(&c->em, event, fn, udata);
+}
+
+int
+pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
+{
+	ssize_t	n = 0;
+
+	if (c->flags & (C_ENDING | C_WR_SHUT | C_FAILED | C_CLOSED))
+		return -1;
+	if (len == 0)
+		return c->out == NULL || evbuffer_get_length(c->out) <
+		    c->high_water;
+	if (c->out == NULL) {
+		do
+			n = write(c->fd, buf, len);
+		while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			if (errno != EAGAIN) {
+				conn_fail(c, errno);
+				return -1;
+			}
+			n = 0;
+		}
+		worker_stats.bytes_out += n;
+		conn_touch(c);
+		if ((size_t)n == len)
+			return 1;
+		if ((c->out = evbuffer_new()) == NULL) {
+			conn_fail(c, ENOMEM);
+			return -1;
+		}
+	}
+	if (evbuffer_add(c->out, (const char *)buf + n, len - n) == -1) {
+		conn_fail(c, ENOMEM);
+		return -1;
+	}
+	if (evbuffer_get_length(c->out) < c->high_water)
+		return 1;
+	c->flags |= C_NEED_DRAIN;
+	return 0;
+}
+
+void
+pf_conn_end(struct pf_conn *c)
+{
+	if (c->flags & (C_ENDING | C_FAILED | C_CLOSED))
+		return;
+	c->flags |= C_ENDING;
+	if (c->out == NULL)
+		conn_shutdown_write(c);
+}
+
+void
+pf_conn_destroy(struct pf_conn *c)
+{
+	conn_close(c, 0);
+}
+
+void
+pf_conn_pause(struct pf_conn *c)
+{
+	c->flags |= C_PAUSED;
+}
+
+void
+pf_conn_resume(struct pf_conn *c)
+{
+	if (!(c->flags & C_PAUSED))
+		return;
+	c->flags &= ~C_PAUSED;
+	if (c->flags & C_READ_PENDING) {
+		c->flags &= ~C_READ_PENDING;
+		if (!(c->flags & C_CLOSED))
+			event_active(&c->ev, EV_READ | EV_CLOSED, 0);
+	}
+}
+
+void
+pf_conn_set_timeout(struct pf_conn *c, unsigned int ms)
+{
+	c->timeout_ms = ms;
+	c->flags &= ~C_TIMED_OUT;
+	conn_touch(c);
+	timed_update(c);
+}
+
+void
+pf_conn_set_allow_half_open(struct pf_conn *c, int on)
+{
+	if (on)
+		c->flags |= C_HALF_OPEN;
+	else
+		c->flags &= ~C_HALF_OPEN;
+}
+
+void
+pf_conn_set_high_water(struct pf_conn *c, size_t bytes)
+{
+	c->high_water = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+}
+
+size_t
+pf_conn_buffered(const struct pf_conn *c)
+{
+	return c->out == NULL ? 0 : evbuffer_get_length(c->out);
+}
+
+int
+pf_conn_peer_addr(const struct pf_conn *c, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	*len = sizeof(*ss);
+	return getpeername(c->fd, (struct sockaddr *)ss, len);
+}
+
+int
+pf_conn_local_addr(const struct pf_conn *c, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	*len = sizeof(*ss);
+	return getsockname(c->fd, (struct sockaddr *)ss, len);
+}
+
+const char *
+pf_addr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
+{
+	char	host[INET6_ADDRSTRLEN];
+
+	switch (sa->sa_family) {
+	case AF_INET: {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, size, "%s:%u", host, ntohs(sin->sin_port));
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
+		break;
+	}
+	case AF_UNIX:
+		snprintf(buf, size, "unix");
+		break;
+	default:
+		snprintf(buf, size, "family %d", sa->sa_family);
+		break;
+	}
+	(void)len;
+	return buf;
+}
+
+const char *
+pf_conn_str(const struct pf_conn *c, char *buf, size_t size)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+
+	if (pf_conn_peer_addr(c, &ss, &len) == -1) {
+		snprintf(buf, size, "fd %d", c->fd);
+		return buf;
+	}
+	return pf_addr_str((struct sockaddr *)&ss, len, buf, size);
+}
+
+void *
+pf_conn_get_data(const struct pf_conn *c)
+{
+	return c->data;
+}
+
+void
+pf_conn_set_data(struct pf_conn *c, void *data)
+{
+	c->data = data;
+}
+
+int
+pf_conn_fd(const struct pf_conn *c)
+{
+	return c->fd;
+}
+
+struct pf_listener *
+pf_conn_listener(const struct pf_conn *c)
+{
+	return c->listener;
+}

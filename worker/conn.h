@@ -1,0 +1,19 @@
+/*
+ * conn.h -- connection objects inside the worker (the public methods are
+ * in preforkd/preforkd.h).
+ */
+#ifndef PF_CONN_H
+#define PF_CONN_H
+
+#include <stdint.h>
+
+struct pf_listener;
+
+/* Take ownership of an accepted fd and emit "connection" on l. */
+void	conn_accepted(struct pf_listener *l, int fd);
+/* Idle timeouts and lingering closes; called periodically. */
+void	conn_sweep(uint64_t now_ms);
+/* Close every connection now (fast stop). */
+void	conn_close_all(void);
+
+#endif

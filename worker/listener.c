@@ -1,0 +1,159 @@
+/*
+ * listener.c -- accepting on one inherited listening socket.
+ *
+ * Accepts in a bounded batch per wakeup.  When the process runs out of
+ * descriptors or kernel memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) the accept
+ * event is removed and re-armed from a timer with growing backoff, so a
+ * worker at its limit neither spins nor floods the log; the pending clients
+ * wait in the kernel's queue meanwhile.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "worker/conn.h"
+#include "worker/listener.h"
+
+#define ACCEPT_BATCH		64
+#define ACCEPT_BACKOFF_MIN_MS	50
+#define ACCEPT_BACKOFF_MAX_MS	1000
+
+static void
+listener_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct pf_listener	*l = arg;
+
+	if (event_add(l->ev, NULL) == -1)
+		log_warnx("listener %s: cannot re-arm accept", l->conf->name);
+}
+
+static void
+listener_backoff(struct pf_listener *l, int err)
+{
+	static time_t	last_log;
+	struct timeval	tv;
+	time_t		now = time(NULL);
+
+	if (now != last_log) {
+		last_log = now;
+		errno = err;
+		log_warn("accept on %s: pausing for %u ms", l->conf->name,
+		    l->backoff_ms);
+	}
+	event_del(l->ev);
+	tv.tv_sec = l->backoff_ms / 1000;
+	tv.tv_usec = (l->backoff_ms % 1000) * 1000;
+	evtimer_add(l->retry, &tv);
+	l->backoff_ms *= 2;
+	if (l->backoff_ms > ACCEPT_BACKOFF_MAX_MS)
+		l->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+}
+
+static void
+listener_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct pf_listener	*l = arg;
+	int			 i, cfd;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			switch (errno) {
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				listener_backoff(l, errno);
+				return;
+			case EAGAIN:
+				break;
+			default:
+				log_warn("accept on %s", l->conf->name);
+				break;
+			}
+			break;
+		}
+		l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
+		worker_stats.accepts++;
+		conn_accepted(l, cfd);
+	}
+}
+
+struct pf_listener *
+listener_new(const struct lsock *ls)
+{
+	struct pf_listener	*l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		log_warn("listener %s", ls->conf->name);
+		return NULL;
+	}
+	emitter_init(&l->em, l);
+	l->fd = ls->fd;
+	l->conf = ls->conf;
+	l->tcp = ls->conf->path == NULL;
+	l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
+	l->ev = event_new(worker_base(), l->fd, EV_READ | EV_PERSIST,
+	    listener_accept, l);
+	l->retry = evtimer_new(worker_base(), listener_retry, l);
+	if (l->ev == NULL || l->retry == NULL) {
+		log_warnx("listener %s: cannot create events", l->conf->name);
+		listener_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+listener_free(struct pf_listener *l)
+{
+	if (l == NULL)
+		return;
+	if (l->ev != NULL)
+		event_free(l->ev);
+	if (l->retry != NULL)
+		event_free(l->retry);
+	emitter_clear(&l->em);
+	free(l);
+}
+
+int
+listener_start(struct pf_listener *l)
+{
+	if (event_add(l->ev, NULL) == -1) {
+		log_warnx("listener %s: cannot add accept event",
+		    l->conf->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stop accepting; the socket stays open, it belongs to the master. */
+void
+listener_stop(struct pf_listener *l)
+{
+	event_del(l->ev);
+	event_del(l->retry);
+}
+
+struct pf_emitter *
+pf_listener_emitter(struct pf_listener *l)
+{
+	return &l->em;
+}
+
+const char *
+pf_listener_name(const struct pf_listener *l)
+{
+	return l->conf->name;
+}

@@ -1,0 +1,41 @@
+/*
+ * worker.h -- a worker process: its event loop, clock and counters.
+ */
+#ifndef PF_WORKER_H
+#define PF_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf/config.h"
+
+struct event_base;
+
+/* A listening socket the master bound, as a worker receives it. */
+struct lsock {
+	int			 fd;
+	const struct listen_conf *conf;
+};
+
+struct worker_stats {
+	uint64_t	conns_active;
+	uint64_t	conns_total;
+	uint64_t	accepts;
+	uint64_t	bytes_in;
+	uint64_t	bytes_out;
+	uint64_t	errors;
+	uint64_t	drops;
+};
+
+extern struct worker_stats worker_stats;
+
+struct event_base	*worker_base(void);
+/* Milliseconds, from the loop's cached clock: no syscall. */
+uint64_t		 worker_now_ms(void);
+
+/* Never returns: runs the worker's loop, then exits the process. */
+void	worker_main(const struct config *cfg, const struct lsock *ls,
+	    size_t nls, int slot, pid_t master) __attribute__((noreturn));
+
+#endif
