@@ -20,11 +20,14 @@
 
 enum kind {
 	K_INT,		/* integer in [min, max] */
+	K_MS,		/* seconds (integer or float) in [min, max] ms, as ms */
+	K_MODE,		/* file mode, e.g. 0600, as an integer */
 	K_WORKERS,	/* integer in [min, max] or "auto" */
 	K_STR,		/* non-empty string, at most max bytes */
 	K_LEVEL,	/* log level name */
 	K_GROUP,	/* nested group filling the same struct */
 	K_LISTENERS,	/* list of listener groups */
+	K_MODULES,	/* list of module groups */
 };
 
 struct field {
@@ -53,6 +56,12 @@ static const struct field listener_fields[] = {
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
+static const struct field module_fields[] = {
+	{ "name", K_STR, F(module_conf, name), 0, 64, NULL },
+	{ "path", K_STR, F(module_conf, path), 0, PATH_MAX - 1, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
 static const struct field log_fields[] = {
 	{ "level", K_LEVEL, F(config, log_level), 0, 0, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
@@ -61,10 +70,22 @@ static const struct field log_fields[] = {
 static const struct field root_fields[] = {
 	{ "workers", K_WORKERS, F(config, workers), 1, CONFIG_WORKERS_MAX,
 	    NULL },
-	{ "shutdown_timeout", K_INT, F(config, shutdown_timeout), 1, 3600,
+	{ "shutdown_timeout", K_MS, F(config, shutdown_timeout_ms), 10,
+	    86400000, NULL },
+	{ "heartbeat_interval", K_MS, F(config, heartbeat_interval_ms), 10,
+	    60000, NULL },
+	{ "worker_timeout", K_MS, F(config, worker_timeout_ms), 50, 3600000,
 	    NULL },
+	{ "max_connections_per_worker", K_INT, F(config, max_conns_per_worker),
+	    0, INT_MAX, NULL },
+	{ "max_connections_jitter", K_INT, F(config, max_conns_jitter), 0,
+	    INT_MAX, NULL },
+	{ "admin_socket", K_STR, F(config, admin_socket), 0,
+	    sizeof(((struct sockaddr_un *)0)->sun_path) - 1, NULL },
+	{ "admin_mode", K_MODE, F(config, admin_mode), 0, 0777, NULL },
 	{ "log", K_GROUP, 0, 0, 0, log_fields },
 	{ "listeners", K_LISTENERS, 0, 0, 0, listener_fields },
+	{ "modules", K_MODULES, 0, 0, 0, module_fields },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -121,6 +142,28 @@ get_int(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 	return 0;
 }
 
+/* A duration in seconds, integer or fractional, kept in milliseconds. */
+static int
+get_ms(struct ctx *ctx, const config_setting_t *s, const struct field *f,
+    int *out)
+{
+	double	ms;
+
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		ms = config_setting_get_float(s) * 1000.0;
+	else if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	    config_setting_type(s) == CONFIG_TYPE_INT64)
+		ms = (double)config_setting_get_int64(s) * 1000.0;
+	else
+		return fail(ctx, s, "'%s' must be a number of seconds",
+		    f->name);
+	if (!(ms >= f->min && ms <= f->max))
+		return fail(ctx, s, "'%s' must be %g to %g seconds", f->name,
+		    f->min / 1000.0, f->max / 1000.0);
+	*out = (int)ms;
+	return 0;
+}
+
 static int
 set_field(struct ctx *ctx, const config_setting_t *s, const struct field *f,
     void *base)
@@ -140,7 +183,10 @@ set_field(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 		}
 		return get_int(ctx, s, f, dst);
 	case K_INT:
+	case K_MODE:
 		return get_int(ctx, s, f, dst);
+	case K_MS:
+		return get_ms(ctx, s, f, dst);
 	case K_STR:
 		if (config_setting_type(s) != CONFIG_TYPE_STRING)
 			return fail(ctx, s, "'%s' must be a string", f->name);
@@ -204,42 +250,86 @@ listener_check(struct ctx *ctx, const config_setting_t *s,
 }
 
 static int
-parse_listeners(struct ctx *ctx, const config_setting_t *s,
-    const struct field *f, struct config *cfg)
+module_check(struct ctx *ctx, const config_setting_t *s,
+    const struct module_conf *md, const struct module_conf *prev, size_t n)
+{
+	size_t	i;
+
+	if (md->name == NULL || md->path == NULL)
+		return fail(ctx, s, "module needs 'name' and 'path'");
+	for (i = 0; i < n; i++) {
+		if (strcmp(prev[i].name, md->name) == 0)
+			return fail(ctx, s, "module '%s' is already defined at "
+			    "line %d", md->name, prev[i].line);
+	}
+	return 0;
+}
+
+static int
+listener_unique(struct ctx *ctx, const config_setting_t *s,
+    const struct listen_conf *l, const struct listen_conf *prev, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if ((prev[i].path == NULL) == (l->path == NULL) &&
+		    strcmp(prev[i].name, l->name) == 0)
+			return fail(ctx, s, "listener %s is already defined at "
+			    "line %d", l->name, prev[i].line);
+	}
+	return 0;
+}
+
+/* A list of groups: listeners or modules. */
+static int
+parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
+    struct config *cfg)
 {
 	const config_setting_t	*e;
 	struct listen_conf	*l;
-	size_t			 i, j;
-	int			 n;
+	struct module_conf	*md;
+	size_t			 i, size;
+	void			*v;
+	int			 n, line;
 
 	if (config_setting_type(s) != CONFIG_TYPE_LIST &&
 	    !(config_setting_type(s) == CONFIG_TYPE_ARRAY &&
 	    config_setting_length(s) == 0))
 		return fail(ctx, s, "'%s' must be a list: ( { ... }, ... )",
 		    f->name);
-	n = config_setting_length(s);
-	if (n == 0)
-		return fail(ctx, s, "'%s' is empty", f->name);
-	if ((cfg->listeners = calloc(n, sizeof(*l))) == NULL)
+	if ((n = config_setting_length(s)) == 0)
+		return f->kind == K_LISTENERS ?
+		    fail(ctx, s, "'%s' is empty", f->name) : 0;
+	size = f->kind == K_LISTENERS ? sizeof(*l) : sizeof(*md);
+	if ((v = calloc(n, size)) == NULL)
 		return fail(ctx, s, "out of memory");
-	cfg->nlisteners = n;
+	if (f->kind == K_LISTENERS) {
+		cfg->listeners = v;
+		cfg->nlisteners = n;
+	} else {
+		cfg->modules = v;
+		cfg->nmodules = n;
+	}
 	for (i = 0; i < (size_t)n; i++) {
-		l = &cfg->listeners[i];
-		l->backlog = 511;
 		e = config_setting_get_elem(s, i);
-		l->line = config_setting_source_line(e);
+		line = config_setting_source_line(e);
 		if (!config_setting_is_group(e))
-			return fail(ctx, e, "listener must be a group { ... }");
-		if (parse_group(ctx, e, f->sub, l, cfg) == -1 ||
-		    listener_check(ctx, e, l) == -1)
-			return -1;
-		for (j = 0; j < i; j++) {
-			if ((cfg->listeners[j].path == NULL) ==
-			    (l->path == NULL) &&
-			    strcmp(cfg->listeners[j].name, l->name) == 0)
-				return fail(ctx, e, "listener %s is already "
-				    "defined at line %d", l->name,
-				    cfg->listeners[j].line);
+			return fail(ctx, e, "'%s' entries must be groups "
+			    "{ ... }", f->name);
+		if (f->kind == K_LISTENERS) {
+			l = &cfg->listeners[i];
+			l->backlog = 511;
+			l->line = line;
+			if (parse_group(ctx, e, f->sub, l, cfg) == -1 ||
+			    listener_check(ctx, e, l) == -1 ||
+			    listener_unique(ctx, e, l, cfg->listeners, i) == -1)
+				return -1;
+		} else {
+			md = &cfg->modules[i];
+			md->line = line;
+			if (parse_group(ctx, e, f->sub, md, cfg) == -1 ||
+			    module_check(ctx, e, md, cfg->modules, i) == -1)
+				return -1;
 		}
 	}
 	return 0;
@@ -267,7 +357,8 @@ parse_group(struct ctx *ctx, const config_setting_t *group,
 				return -1;
 			break;
 		case K_LISTENERS:
-			if (parse_listeners(ctx, s, f, cfg) == -1)
+		case K_MODULES:
+			if (parse_list(ctx, s, f, cfg) == -1)
 				return -1;
 			break;
 		default:
@@ -292,12 +383,20 @@ config_build(config_t *lc, const char *name, struct ctx *ctx)
 	}
 	cfg->workers = CONFIG_WORKERS_AUTO;
 	cfg->log_level = LOG_LEVEL_INFO;
-	cfg->shutdown_timeout = 10;
+	cfg->shutdown_timeout_ms = 10000;
+	cfg->heartbeat_interval_ms = 1000;
+	cfg->worker_timeout_ms = 10000;
+	cfg->admin_mode = 0600;
 	if (parse_group(ctx, config_root_setting(lc), root_fields, cfg,
 	    cfg) == -1)
 		goto err;
 	if (cfg->nlisteners == 0) {
 		fail(ctx, NULL, "no 'listeners' defined");
+		goto err;
+	}
+	if (cfg->worker_timeout_ms <= cfg->heartbeat_interval_ms) {
+		fail(ctx, config_lookup(lc, "worker_timeout"), "'worker_timeout'"
+		    " must be longer than 'heartbeat_interval'");
 		goto err;
 	}
 	return cfg;
@@ -383,6 +482,12 @@ config_free(struct config *cfg)
 		free(cfg->listeners[i].service);
 	}
 	free(cfg->listeners);
+	for (i = 0; i < cfg->nmodules; i++) {
+		free(cfg->modules[i].name);
+		free(cfg->modules[i].path);
+	}
+	free(cfg->modules);
+	free(cfg->admin_socket);
 	free(cfg->file);
 	free(cfg);
 }

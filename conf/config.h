@@ -25,13 +25,27 @@ struct listen_conf {
 	char		 name[128];	/* "127.0.0.1:7007", "[::1]:7", path */
 };
 
+struct module_conf {
+	char		*name;
+	char		*path;		/* absolute once loaded */
+	int		 line;
+};
+
 struct config {
 	char			*file;
 	int			 workers;	/* CONFIG_WORKERS_AUTO or n */
 	enum log_level		 log_level;
-	int			 shutdown_timeout;	/* seconds */
+	int			 shutdown_timeout_ms;
+	int			 heartbeat_interval_ms;
+	int			 worker_timeout_ms;
+	int			 max_conns_per_worker;	/* 0: never recycle */
+	int			 max_conns_jitter;
+	char			*admin_socket;		/* NULL: none */
+	int			 admin_mode;
 	struct listen_conf	*listeners;
 	size_t			 nlisteners;
+	struct module_conf	*modules;
+	size_t			 nmodules;
 };
 
 /* Parse and validate; NULL with err filled on any problem. */

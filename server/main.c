@@ -4,11 +4,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "conf/config.h"
 #include "server/master.h"
+#include "worker/module.h"
 #include "worker/service.h"
 
 #ifndef PF_CONFFILE
@@ -27,14 +29,22 @@ usage(int status)
 	exit(status);
 }
 
-/* What libconfig cannot know: every service named must exist. */
+/* What libconfig cannot know: modules load, and named services exist. */
 static int
 config_check_services(const struct config *cfg, char *err, size_t errlen)
 {
-	size_t	i;
+	size_t	i, j;
 
+	if (module_load(cfg, 1, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < cfg->nlisteners; i++) {
-		if (service_find(cfg->listeners[i].service) == NULL) {
+		for (j = 0; j < cfg->nmodules; j++) {
+			if (strcmp(cfg->modules[j].name,
+			    cfg->listeners[i].service) == 0)
+				break;
+		}
+		if (j == cfg->nmodules &&
+		    service_find(cfg->listeners[i].service) == NULL) {
 			snprintf(err, errlen, "%s:%d: listener %s: unknown "
 			    "service '%s'", cfg->file, cfg->listeners[i].line,
 			    cfg->listeners[i].name, cfg->listeners[i].service);

@@ -1,14 +1,26 @@
 /*
- * master.c -- the supervisor: forks one worker per slot, reaps and
- * respawns them, and stops them all on SIGTERM/SIGINT.
+ * master.c -- the supervisor: forks one worker per slot with a control
+ * channel each, listens to what they report, and heals what goes wrong.
  *
- * The master runs its own libevent loop; signals arrive as ordinary
- * callbacks.  Respawn policy: a worker that exits after living at least
- * SLOT_HEALTHY_MS is replaced at once; one that dies younger counts as a
- * failure, and each consecutive failure doubles the delay before the next
- * attempt (SLOT_BACKOFF_MIN_MS up to SLOT_BACKOFF_MAX_MS), so a crash loop
- * costs one fork and one log line per delay, never a spin.
+ * A slot is a place for one serving worker; a child is a live process.
+ * The two are separate so a child can drain (recycled, or on reload) while
+ * its replacement already serves in the slot.
+ *
+ * Respawn policy: a worker that exits after living SLOT_HEALTHY_MS is
+ * replaced at once.  One that dies younger is a failure; each consecutive
+ * failure doubles the delay before the next start (SLOT_BACKOFF_MIN_MS up
+ * to SLOT_BACKOFF_MAX_MS), and after SLOT_DEGRADED_AFTER the slot is shown
+ * as degraded until a worker in it has lived SLOT_HEALTHY_MS.  A crash loop
+ * thus costs one fork and two log lines per delay, never a spin.
+ *
+ * Hung workers: every frame a worker sends counts as a heartbeat.  One
+ * silent for worker_timeout gets SIGABRT (a core shows where it hung), and
+ * SIGKILL if it is still there KILL_GRACE_MS later.  A worker that sends a
+ * malformed or unexpected frame is killed at once.  Either way the normal
+ * reap-and-respawn path replaces it; nothing a worker sends stops the
+ * master.
  */
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -20,7 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/emitter.h"
 #include "common/log.h"
+#include "common/peer.h"
+#include "server/admin.h"
 #include "server/listeners.h"
 #include "server/master.h"
 #include "worker/worker.h"
@@ -28,33 +43,37 @@
 #define SLOT_HEALTHY_MS		1000
 #define SLOT_BACKOFF_MIN_MS	100
 #define SLOT_BACKOFF_MAX_MS	30000
-#define STOP_KILL_MS		3000	/* TERM, then KILL after this */
+#define SLOT_DEGRADED_AFTER	3
+#define KILL_GRACE_MS		1000	/* SIGABRT or SIGTERM, then SIGKILL */
+#define STOP_KILL_MS		3000	/* fast stop: TERM, then KILL */
+#define STATS_WAIT_MS		500
+#define MAX_STATS_WAITERS	64
 
-struct slot {
-	int		 id;
-	pid_t		 pid;		/* 0: no worker */
-	uint64_t	 started_ms;
-	unsigned int	 failures;	/* consecutive young deaths */
-	struct event	*respawn;
-};
+struct master		 master;
 
 static struct {
 	struct event_base	*base;
-	struct config		*cfg;
 	struct lsock		*ls;
-	struct slot		*slots;
-	int			 nslots;
-	int			 alive;
-	int			 stopping;
-	pid_t			 pid;
-	struct event		*sigs[4];
-	struct event		*kill_timer;
+	struct pf_emitter	 em;
+	struct event		*sigs[6];
+	struct event		*monitor;
+	struct event		*stop_timer;
+	struct event		*stats_timer;
+	struct {
+		void	(*done)(void *);
+		void	*arg;
+	}			 waiters[MAX_STATS_WAITERS];
+	int			 nwaiters;
 } m;
 
-static const int master_signals[] = { SIGTERM, SIGINT, SIGCHLD, SIGHUP };
+static const int master_signals[] = {
+	SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP, SIGUSR1
+};
 
-static uint64_t
-now_ms(void)
+static void	child_unasked(struct child *);
+
+uint64_t
+master_now_ms(void)
 {
 	struct timespec	ts;
 
@@ -69,50 +88,332 @@ ms_to_tv(unsigned int ms, struct timeval *tv)
 	tv->tv_usec = (ms % 1000) * 1000;
 }
 
+const char *
+child_state_name(const struct child *c, const struct slot *s)
+{
+	if (s != NULL && s->degraded)
+		return "degraded";
+	if (c == NULL)
+		return "respawning";
+	switch (c->state) {
+	case CHILD_STARTING:
+		return "starting";
+	case CHILD_READY:
+		return "ready";
+	case CHILD_DRAINING:
+		return "draining";
+	default:
+		return "killed";
+	}
+}
+
+static void
+emit_pid(int event, long code)
+{
+	struct pf_event_arg	arg = { 0 };
+
+	arg.code = (int)code;
+	pf_emit(&m.em, event, &arg);
+}
+
 /*
- * In a new worker: drop every event of the master's loop.  The epoll fd
- * is shared with the master across fork, so the base is re-initialised
- * first; freeing it as it was would delete the master's registrations.
+ * In a new worker: drop every event and descriptor of the master's.  The
+ * epoll fd is shared with the master across fork, so the base is
+ * re-initialised first; freeing it as it was would delete the master's
+ * registrations.  Other workers' channels must close too, or a worker
+ * would keep a sibling's channel open and hide the master's death.
  */
 static void
 master_forget(void)
 {
-	size_t	i;
-	int	j;
+	struct child	*c;
+	size_t		 i;
+	int		 j;
 
 	if (event_reinit(m.base) == -1)
 		log_warnx("event_reinit failed in new worker");
+	admin_close();
+	while ((c = TAILQ_FIRST(&master.children)) != NULL) {
+		TAILQ_REMOVE(&master.children, c, entry);
+		peer_free(c->peer);
+		free(c);
+	}
 	for (i = 0; i < sizeof(m.sigs) / sizeof(m.sigs[0]); i++)
 		event_free(m.sigs[i]);
-	for (j = 0; j < m.nslots; j++)
-		event_free(m.slots[j].respawn);
-	event_free(m.kill_timer);
+	for (j = 0; j < master.nslots; j++)
+		event_free(master.slots[j].respawn);
+	event_free(m.monitor);
+	event_free(m.stop_timer);
+	event_free(m.stats_timer);
+	emitter_clear(&m.em);
 	event_base_free(m.base);
 	m.base = NULL;
+}
+
+static struct child *
+child_by_pid(pid_t pid)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (c->pid == pid)
+			return c;
+	}
+	return NULL;
+}
+
+static void
+child_signal(struct child *c, int sig)
+{
+	if (kill(c->pid, sig) == -1 && errno != ESRCH)
+		log_warn("kill worker %d (pid %ld)", c->slot, (long)c->pid);
+}
+
+/* A worker broke the protocol: kill it; the reap replaces it. */
+static void
+child_misbehaved(struct child *c, const char *why)
+{
+	log_warnx("worker %d (pid %ld): %s; killing it", c->slot,
+	    (long)c->pid, why);
+	child_signal(c, SIGKILL);
+	c->state = CHILD_KILLED;
+	c->signalled_ms = master_now_ms();
+	peer_free(c->peer);
+	c->peer = NULL;
+	child_unasked(c);
+}
+
+static void
+stats_finish(void)
+{
+	int	i, n = m.nwaiters;
+
+	m.nwaiters = 0;
+	evtimer_del(m.stats_timer);
+	for (i = 0; i < n; i++)
+		m.waiters[i].done(m.waiters[i].arg);
+}
+
+static void
+stats_check(void)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (c->stats_pending)
+			return;
+	}
+	if (m.nwaiters > 0)
+		stats_finish();
+}
+
+/* c will not answer a stats request: stop waiting for it. */
+static void
+child_unasked(struct child *c)
+{
+	c->stats_pending = 0;
+	stats_check();
+}
+
+static void
+stats_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &master.children, entry)
+		c->stats_pending = 0;
+	stats_finish();
+}
+
+void
+master_refresh_stats(void (*done)(void *), void *arg)
+{
+	struct ctl_msg	 msg = { .type = CTL_STATS_REQUEST };
+	struct child	*c;
+	struct timeval	 tv;
+	int		 asked = 0;
+
+	if (m.nwaiters == MAX_STATS_WAITERS) {
+		done(arg);
+		return;
+	}
+	m.waiters[m.nwaiters].done = done;
+	m.waiters[m.nwaiters].arg = arg;
+	if (m.nwaiters++ > 0)
+		return;		/* a round is under way: join it */
+	msg.pid = master.pid;
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (c->peer == NULL || c->state == CHILD_KILLED)
+			continue;
+		msg.slot = c->slot;
+		if (peer_send(c->peer, &msg) == 0) {
+			c->stats_pending = 1;
+			asked++;
+		}
+	}
+	if (asked == 0) {
+		stats_finish();
+		return;
+	}
+	ms_to_tv(STATS_WAIT_MS, &tv);
+	evtimer_add(m.stats_timer, &tv);
+}
+
+static void	slot_spawn(struct slot *);
+
+/* Graceful replacement: c drains, a new worker takes its slot now. */
+static void
+child_retire(struct child *c, const char *why)
+{
+	struct ctl_msg	msg = { .type = CTL_DRAIN };
+	struct slot	*s = &master.slots[c->slot];
+
+	log_info("worker %d (pid %ld): %s; replacing it", c->slot,
+	    (long)c->pid, why);
+	msg.slot = c->slot;
+	msg.pid = master.pid;
+	msg.u.drain.deadline_ms = master.cfg->shutdown_timeout_ms;
+	if (c->peer == NULL || peer_send(c->peer, &msg) == -1)
+		child_signal(c, SIGTERM);
+	c->state = CHILD_DRAINING;
+	c->signalled_ms = master_now_ms();
+	if (s->child == c) {
+		s->child = NULL;
+		if (!master.stopping)
+			slot_spawn(s);
+	}
+}
+
+static void
+child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
+    void *arg)
+{
+	struct child	*c = arg;
+	struct slot	*s = &master.slots[c->slot];
+
+	if (msg == NULL) {
+		if (strcmp(reason, "malformed frame") == 0) {
+			child_misbehaved(c, reason);
+			return;
+		}
+		log_debug("worker %d (pid %ld): channel %s", c->slot,
+		    (long)c->pid, reason);
+		peer_free(c->peer);
+		c->peer = NULL;
+		child_unasked(c);
+		return;
+	}
+	if (!CTL_FROM_WORKER(msg->type) || msg->pid != (uint32_t)c->pid ||
+	    msg->slot != (uint32_t)c->slot) {
+		child_misbehaved(c, "unexpected frame");
+		return;
+	}
+	c->heartbeat_ms = master_now_ms();
+	switch (msg->type) {
+	case CTL_READY:
+		if (c->state != CHILD_STARTING ||
+		    msg->u.ready.generation != c->generation) {
+			child_misbehaved(c, "unexpected READY");
+			return;
+		}
+		c->state = CHILD_READY;
+		log_info("worker %d (pid %ld) ready", c->slot, (long)c->pid);
+		emit_pid(PF_EV_ONLINE, c->pid);
+		break;
+	case CTL_HEARTBEAT:
+		c->loop_lag_us = msg->u.heartbeat.loop_lag_us;
+		break;
+	case CTL_STATS:
+		c->stats = msg->u.stats;
+		if (c->stats_pending) {
+			c->stats_pending = 0;
+			stats_check();
+		}
+		if (s->child == c && s->recycle_at > 0 &&
+		    c->stats.conns_total >= s->recycle_at)
+			child_retire(c, "connection limit reached");
+		break;
+	case CTL_DRAINING:
+		log_debug("worker %d (pid %ld) draining, %llu connections",
+		    c->slot, (long)c->pid,
+		    (unsigned long long)msg->u.draining.conns_active);
+		break;
+	case CTL_GOODBYE:
+	case CTL_REOPENED:
+		break;
+	default:
+		child_misbehaved(c, "unexpected frame");
+		break;
+	}
 }
 
 static void
 slot_spawn(struct slot *s)
 {
-	struct timeval	tv;
-	pid_t		pid;
+	struct worker_spec	 spec;
+	struct child		*c;
+	struct timeval		 tv;
+	int			 sv[2] = { -1, -1 };
+	long			 jitter;
+	pid_t			 pid;
 
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("worker %d", s->id);
+		goto retry;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1) {
+		log_warn("worker %d: socketpair", s->id);
+		goto retry;
+	}
 	pid = fork();
 	if (pid == -1) {
-		log_warn("fork worker %d", s->id);
-		s->failures++;
-		ms_to_tv(SLOT_BACKOFF_MAX_MS / 10, &tv);
-		evtimer_add(s->respawn, &tv);
-		return;
+		log_warn("worker %d: fork", s->id);
+		goto retry;
 	}
 	if (pid == 0) {
+		close(sv[0]);
+		free(c);
 		master_forget();
-		worker_main(m.cfg, m.ls, m.cfg->nlisteners, s->id, m.pid);
+		spec.cfg = master.cfg;
+		spec.ls = m.ls;
+		spec.nls = master.cfg->nlisteners;
+		spec.slot = s->id;
+		spec.generation = master.generation;
+		spec.master = master.pid;
+		spec.ctl_fd = sv[1];
+		worker_main(&spec);
 	}
-	s->pid = pid;
-	s->started_ms = now_ms();
-	m.alive++;
+	close(sv[1]);
+	c->pid = pid;
+	c->slot = s->id;
+	c->generation = master.generation;
+	c->state = CHILD_STARTING;
+	c->started_ms = c->heartbeat_ms = master_now_ms();
+	TAILQ_INSERT_TAIL(&master.children, c, entry);
+	s->child = c;
+	if ((c->peer = peer_new(m.base, sv[0], child_dispatch, c)) == NULL) {
+		close(sv[0]);
+		child_misbehaved(c, "no control channel");
+	}
+	s->recycle_at = 0;
+	if (master.cfg->max_conns_per_worker > 0) {
+		jitter = master.cfg->max_conns_jitter > 0 ?
+		    random() % (master.cfg->max_conns_jitter + 1) : 0;
+		s->recycle_at = master.cfg->max_conns_per_worker + jitter;
+	}
 	log_info("worker %d started, pid %ld", s->id, (long)pid);
+	emit_pid(PF_EV_SPAWN, pid);
+	return;
+retry:
+	if (sv[0] != -1) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	free(c);
+	s->failures++;
+	ms_to_tv(SLOT_BACKOFF_MAX_MS / 10, &tv);
+	evtimer_add(s->respawn, &tv);
 }
 
 static void
@@ -120,11 +421,11 @@ slot_respawn_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct slot	*s = arg;
 
-	if (!m.stopping && s->pid == 0)
+	if (!master.stopping && s->child == NULL)
 		slot_spawn(s);
 }
 
-/* A worker of slot s has exited: respawn now, or after a backoff. */
+/* The worker of slot s has exited: respawn now, or after a backoff. */
 static void
 slot_schedule(struct slot *s, uint64_t lived_ms)
 {
@@ -141,98 +442,172 @@ slot_schedule(struct slot *s, uint64_t lived_ms)
 			delay *= 2;
 		if (delay > SLOT_BACKOFF_MAX_MS)
 			delay = SLOT_BACKOFF_MAX_MS;
-		log_warnx("worker %d died %u times in a row; next start in "
+		log_warnx("worker %d failed %u times in a row; next start in "
 		    "%u ms", s->id, s->failures, delay);
+	}
+	if (s->failures >= SLOT_DEGRADED_AFTER && !s->degraded) {
+		s->degraded = 1;
+		log_warnx("worker %d is degraded: its workers keep dying",
+		    s->id);
+		emit_pid(PF_EV_DEGRADED, s->id);
 	}
 	ms_to_tv(delay, &tv);
 	evtimer_add(s->respawn, &tv);
 }
 
-static struct slot *
-slot_by_pid(pid_t pid)
-{
-	int	i;
-
-	for (i = 0; i < m.nslots; i++) {
-		if (m.slots[i].pid == pid)
-			return &m.slots[i];
-	}
-	return NULL;
-}
-
 static void
 master_reap(void)
 {
+	struct child	*c;
 	struct slot	*s;
 	pid_t		 pid;
 	int		 st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if ((s = slot_by_pid(pid)) == NULL) {
+		if ((c = child_by_pid(pid)) == NULL) {
 			log_info("child pid %ld reaped", (long)pid);
 			continue;
 		}
 		if (WIFSIGNALED(st))
 			log_warnx("worker %d (pid %ld) killed by signal %d%s",
-			    s->id, (long)pid, WTERMSIG(st),
+			    c->slot, (long)pid, WTERMSIG(st),
 			    WCOREDUMP(st) ? " (core dumped)" : "");
-		else if (WEXITSTATUS(st) != 0 || !m.stopping)
+		else if (WEXITSTATUS(st) != 0)
 			log_warnx("worker %d (pid %ld) exited with status %d",
-			    s->id, (long)pid, WEXITSTATUS(st));
+			    c->slot, (long)pid, WEXITSTATUS(st));
 		else
-			log_info("worker %d (pid %ld) exited", s->id,
+			log_info("worker %d (pid %ld) exited", c->slot,
 			    (long)pid);
-		s->pid = 0;
-		m.alive--;
-		if (!m.stopping)
-			slot_schedule(s, now_ms() - s->started_ms);
+		TAILQ_REMOVE(&master.children, c, entry);
+		s = &master.slots[c->slot];
+		if (s->child == c) {
+			s->child = NULL;
+			if (!master.stopping)
+				slot_schedule(s, master_now_ms() -
+				    c->started_ms);
+		}
+		emit_pid(PF_EV_EXIT, pid);
+		peer_free(c->peer);
+		free(c);
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
-	if (m.stopping && m.alive == 0)
+	stats_check();
+	if (master.stopping && TAILQ_EMPTY(&master.children))
 		event_base_loopbreak(m.base);
+}
+
+/* Hung workers, overdue drains, recovered slots. */
+static void
+master_monitor(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c;
+	struct slot	*s;
+	uint64_t	 now = master_now_ms();
+	uint64_t	 timeout = master.cfg->worker_timeout_ms;
+	int		 i;
+
+	TAILQ_FOREACH(c, &master.children, entry) {
+		switch (c->state) {
+		case CHILD_STARTING:
+		case CHILD_READY:
+			if (now - c->heartbeat_ms < timeout)
+				break;
+			log_warnx("worker %d (pid %ld) silent for %llu ms; "
+			    "aborting it", c->slot, (long)c->pid,
+			    (unsigned long long)(now - c->heartbeat_ms));
+			child_signal(c, SIGABRT);
+			c->state = CHILD_KILLED;
+			c->signalled_ms = now;
+			break;
+		case CHILD_DRAINING:
+			if (now - c->signalled_ms <
+			    (uint64_t)master.cfg->shutdown_timeout_ms +
+			    KILL_GRACE_MS)
+				break;
+			log_warnx("worker %d (pid %ld) still draining after "
+			    "%d ms; killing it", c->slot, (long)c->pid,
+			    master.cfg->shutdown_timeout_ms);
+			child_signal(c, SIGKILL);
+			c->state = CHILD_KILLED;
+			c->signalled_ms = now;
+			break;
+		case CHILD_KILLED:
+			if (now - c->signalled_ms >= KILL_GRACE_MS) {
+				child_signal(c, SIGKILL);
+				c->signalled_ms = now;
+			}
+			break;
+		}
+	}
+	for (i = 0; i < master.nslots; i++) {
+		s = &master.slots[i];
+		if (s->degraded && s->child != NULL &&
+		    s->child->state == CHILD_READY &&
+		    now - s->child->started_ms >= SLOT_HEALTHY_MS) {
+			s->degraded = 0;
+			s->failures = 0;
+			log_info("worker %d recovered", s->id);
+		}
+	}
 }
 
 static void
 master_signal_all(int sig)
 {
-	int	i;
+	struct child	*c;
 
-	for (i = 0; i < m.nslots; i++) {
-		if (m.slots[i].pid > 0 && kill(m.slots[i].pid, sig) == -1 &&
-		    errno != ESRCH)
-			log_warn("kill worker %d (pid %ld)", m.slots[i].id,
-			    (long)m.slots[i].pid);
-	}
+	TAILQ_FOREACH(c, &master.children, entry)
+		child_signal(c, sig);
 }
 
 static void
-master_kill_cb(evutil_socket_t fd, short what, void *arg)
+master_stop_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	log_warnx("%d workers still running after %d ms; killing them",
-	    m.alive, STOP_KILL_MS);
+	struct child	*c;
+	int		 n = 0;
+
+	TAILQ_FOREACH(c, &master.children, entry)
+		n++;
+	log_warnx("%d workers still running at the stop deadline; killing "
+	    "them", n);
 	master_signal_all(SIGKILL);
 }
 
-static void
-master_stop(int sig)
+void
+master_stop(int graceful)
 {
-	struct timeval	tv;
-	int		i;
+	struct ctl_msg	 msg = { .type = CTL_DRAIN };
+	struct child	*c;
+	struct timeval	 tv;
+	int		 i;
 
-	if (m.stopping) {
-		log_warnx("signal %d again: killing workers now", sig);
-		master_signal_all(SIGKILL);
+	if (master.stopping) {
+		if (!graceful) {
+			log_warnx("stop again: killing workers now");
+			master_signal_all(SIGKILL);
+		}
 		return;
 	}
-	log_info("signal %d: stopping %d workers", sig, m.alive);
-	m.stopping = 1;
-	for (i = 0; i < m.nslots; i++)
-		evtimer_del(m.slots[i].respawn);
-	master_signal_all(SIGTERM);
-	ms_to_tv(STOP_KILL_MS, &tv);
-	evtimer_add(m.kill_timer, &tv);
-	if (m.alive == 0)
+	master.stopping = graceful ? 2 : 1;
+	log_info("%s stop", graceful ? "graceful" : "fast");
+	for (i = 0; i < master.nslots; i++)
+		evtimer_del(master.slots[i].respawn);
+	msg.pid = master.pid;
+	msg.u.drain.deadline_ms = master.cfg->shutdown_timeout_ms;
+	TAILQ_FOREACH(c, &master.children, entry) {
+		msg.slot = c->slot;
+		if (!graceful || c->peer == NULL ||
+		    peer_send(c->peer, &msg) == -1)
+			child_signal(c, SIGTERM);
+		else
+			c->state = CHILD_DRAINING;
+		c->signalled_ms = master_now_ms();
+	}
+	ms_to_tv(graceful ? master.cfg->shutdown_timeout_ms + KILL_GRACE_MS :
+	    STOP_KILL_MS, &tv);
+	evtimer_add(m.stop_timer, &tv);
+	if (TAILQ_EMPTY(&master.children))
 		event_base_loopbreak(m.base);
 }
 
@@ -246,8 +621,14 @@ master_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP:
 		log_warnx("SIGHUP: reload is not supported yet; ignored");
 		break;
+	case SIGUSR1:
+		log_warnx("SIGUSR1: log reopen is not supported yet; ignored");
+		break;
+	case SIGQUIT:
+		master_stop(1);
+		break;
 	default:
-		master_stop(sig);
+		master_stop(0);
 		break;
 	}
 }
@@ -255,8 +636,9 @@ master_signal(evutil_socket_t sig, short what, void *arg)
 static int
 master_setup(void)
 {
-	size_t	i;
-	int	j;
+	struct timeval	tv;
+	size_t		i;
+	int		j, step;
 
 	if ((m.base = event_base_new()) == NULL) {
 		log_warnx("cannot create event base");
@@ -270,16 +652,23 @@ master_setup(void)
 			return -1;
 		}
 	}
-	if ((m.kill_timer = evtimer_new(m.base, master_kill_cb, NULL)) ==
-	    NULL) {
-		log_warnx("cannot create timer");
+	m.monitor = event_new(m.base, -1, EV_PERSIST, master_monitor, NULL);
+	m.stop_timer = evtimer_new(m.base, master_stop_timeout, NULL);
+	m.stats_timer = evtimer_new(m.base, stats_timeout, NULL);
+	if (m.monitor == NULL || m.stop_timer == NULL ||
+	    m.stats_timer == NULL) {
+		log_warnx("cannot create timers");
 		return -1;
 	}
-	for (j = 0; j < m.nslots; j++) {
-		m.slots[j].id = j;
-		m.slots[j].respawn = evtimer_new(m.base, slot_respawn_cb,
-		    &m.slots[j]);
-		if (m.slots[j].respawn == NULL) {
+	step = master.cfg->heartbeat_interval_ms / 2;
+	ms_to_tv(step < 10 ? 10 : step > 250 ? 250 : step, &tv);
+	if (event_add(m.monitor, &tv) == -1)
+		return -1;
+	for (j = 0; j < master.nslots; j++) {
+		master.slots[j].id = j;
+		master.slots[j].respawn = evtimer_new(m.base, slot_respawn_cb,
+		    &master.slots[j]);
+		if (master.slots[j].respawn == NULL) {
 			log_warnx("cannot create timer");
 			return -1;
 		}
@@ -290,23 +679,35 @@ master_setup(void)
 static void
 master_cleanup(void)
 {
-	size_t	i;
-	int	j;
+	struct child	*c;
+	size_t		 i;
+	int		 j;
 
+	admin_close();
 	if (m.ls != NULL)
-		listeners_close(m.ls, m.cfg->nlisteners);
+		listeners_close(m.ls, master.cfg->nlisteners);
 	free(m.ls);
+	while ((c = TAILQ_FIRST(&master.children)) != NULL) {
+		TAILQ_REMOVE(&master.children, c, entry);
+		peer_free(c->peer);
+		free(c);
+	}
 	for (i = 0; i < sizeof(m.sigs) / sizeof(m.sigs[0]); i++) {
 		if (m.sigs[i] != NULL)
 			event_free(m.sigs[i]);
 	}
-	for (j = 0; j < m.nslots; j++) {
-		if (m.slots[j].respawn != NULL)
-			event_free(m.slots[j].respawn);
+	for (j = 0; j < master.nslots; j++) {
+		if (master.slots[j].respawn != NULL)
+			event_free(master.slots[j].respawn);
 	}
-	free(m.slots);
-	if (m.kill_timer != NULL)
-		event_free(m.kill_timer);
+	free(master.slots);
+	if (m.monitor != NULL)
+		event_free(m.monitor);
+	if (m.stop_timer != NULL)
+		event_free(m.stop_timer);
+	if (m.stats_timer != NULL)
+		event_free(m.stats_timer);
+	emitter_clear(&m.em);
 	if (m.base != NULL)
 		event_base_free(m.base);
 }
@@ -327,14 +728,20 @@ workers_count(const struct config *cfg)
 int
 master_run(struct config *cfg)
 {
-	int	i, status = 1;
+	struct child	*c;
+	int		 i, status = 1;
 
-	m.cfg = cfg;
-	m.pid = getpid();
-	m.nslots = workers_count(cfg);
+	master.cfg = cfg;
+	master.pid = getpid();
+	master.started_ms = master_now_ms();
+	master.generation = 1;
+	master.nslots = workers_count(cfg);
+	TAILQ_INIT(&master.children);
+	emitter_init(&m.em, &master);
+	srandom((unsigned int)(master.pid ^ master.started_ms));
 	m.ls = calloc(cfg->nlisteners, sizeof(*m.ls));
-	m.slots = calloc(m.nslots, sizeof(*m.slots));
-	if (m.ls == NULL || m.slots == NULL) {
+	master.slots = calloc(master.nslots, sizeof(*master.slots));
+	if (m.ls == NULL || master.slots == NULL) {
 		log_warn("master");
 		goto out;
 	}
@@ -343,18 +750,19 @@ master_run(struct config *cfg)
 		m.ls = NULL;
 		goto out;
 	}
-	log_info("starting %d workers (config %s)", m.nslots, cfg->file);
-	for (i = 0; i < m.nslots; i++)
-		slot_spawn(&m.slots[i]);
+	if (cfg->admin_socket != NULL && admin_open(m.base, cfg) == -1)
+		goto out;
+	log_info("starting %d workers (config %s)", master.nslots, cfg->file);
+	for (i = 0; i < master.nslots; i++)
+		slot_spawn(&master.slots[i]);
 	if (event_base_dispatch(m.base) == -1)
 		log_warnx("event loop failed");
 	else
 		status = 0;
 	/* Only a failed loop gets here with workers left: never orphan them. */
-	if (m.alive > 0) {
-		master_signal_all(SIGKILL);
-		while (m.alive > 0 && waitpid(-1, NULL, 0) > 0)
-			m.alive--;
+	TAILQ_FOREACH(c, &master.children, entry) {
+		child_signal(c, SIGKILL);
+		waitpid(c->pid, NULL, 0);
 	}
 	log_info("stopped");
 out:

@@ -1,12 +1,76 @@
 /*
- * master.h -- the supervising process.
+ * master.h -- the supervising process: its slots and children, as the
+ * admin socket sees them, and the requests it can make of the master.
  */
 #ifndef PF_MASTER_H
 #define PF_MASTER_H
 
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "common/ctl.h"
 #include "conf/config.h"
 
+struct event;
+struct peer;
+
+enum child_state {
+	CHILD_STARTING,		/* forked, not READY yet */
+	CHILD_READY,
+	CHILD_DRAINING,		/* told to finish; out of its slot */
+	CHILD_KILLED,		/* hung or misbehaving: signalled */
+};
+
+struct child {
+	TAILQ_ENTRY(child)	 entry;
+	pid_t			 pid;
+	int			 slot;
+	uint32_t		 generation;
+	enum child_state	 state;
+	uint64_t		 started_ms;
+	uint64_t		 heartbeat_ms;	/* last frame of any kind */
+	uint32_t		 loop_lag_us;
+	struct ctl_stats	 stats;
+	struct peer		*peer;
+	int			 stats_pending;	/* asked, not answered */
+	int			 aborted;	/* SIGABRT sent at ... */
+	uint64_t		 signalled_ms;
+};
+
+TAILQ_HEAD(child_list, child);
+
+struct slot {
+	int			 id;
+	struct child		*child;		/* NULL while respawning */
+	unsigned int		 failures;	/* consecutive young deaths */
+	int			 degraded;
+	uint64_t		 recycle_at;	/* connections; 0: never */
+	struct event		*respawn;
+};
+
+struct master {
+	struct config		*cfg;
+	pid_t			 pid;
+	uint64_t		 started_ms;
+	uint32_t		 generation;
+	struct slot		*slots;
+	int			 nslots;
+	struct child_list	 children;	/* every live child */
+	int			 stopping;	/* 1 fast, 2 graceful */
+};
+
+extern struct master	 master;
+
+uint64_t	 master_now_ms(void);
+const char	*child_state_name(const struct child *c, const struct slot *s);
 /* Bind, fork the workers, supervise until stopped; the exit status. */
-int	master_run(struct config *cfg);
+int		 master_run(struct config *cfg);
+/* Stop: graceful lets connections finish (bounded by shutdown_timeout). */
+void		 master_stop(int graceful);
+/* Ask every worker for fresh stats; done(arg) runs when all answered or
+ * after a short bound. */
+void		 master_refresh_stats(void (*done)(void *), void *arg);
 
 #endif

@@ -4,6 +4,7 @@
  * Polling a condition (a child count, a log line) in short steps inside a
  * deadline is how these helpers wait; no test sleeps a fixed time and hopes.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -183,11 +184,15 @@ spawn(struct daemon *d, char *const argv[])
 	pid_t	pid;
 	int	fd;
 
+	struct rlimit	no_core = { 0, 0 };
+
 	if ((pid = fork()) != 0) {
 		if (pid > 0)
 			track(pid, 0);
 		return pid;
 	}
+	/* Crash tests kill workers on purpose: no core files. */
+	setrlimit(RLIMIT_CORE, &no_core);
 	fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	if (fd == -1)
 		_exit(126);
@@ -548,4 +553,85 @@ h_echo_once(const char *host, int port, const char *msg)
 	rc = h_echo_check(fd, msg, strlen(msg), H_TIMEOUT_MS);
 	close(fd);
 	return rc;
+}
+
+int
+h_ctl(const char *sock, char **out, ...)
+{
+	char	*argv[16], path[] = "/tmp/preforkctl-out.XXXXXX";
+	va_list	 ap;
+	pid_t	 pid;
+	int	 i = 0, fd, st;
+
+	argv[i++] = "preforkctl";
+	argv[i++] = "-s";
+	argv[i++] = (char *)sock;
+	va_start(ap, out);
+	while (i < 15 && (argv[i] = va_arg(ap, char *)) != NULL)
+		i++;
+	va_end(ap);
+	argv[i] = NULL;
+	if ((fd = mkstemp(path)) == -1)
+		return -1;
+	if ((pid = fork()) == 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		execv(PREFORKCTL_BIN, argv);
+		_exit(127);
+	}
+	close(fd);
+	st = pid == -1 ? -1 : h_wait_exit(pid, 20000);
+	if (out != NULL)
+		*out = h_read_file(path);
+	unlink(path);
+	if (st == -1 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+long long
+h_json_num(const char *json, const char *after, const char *key)
+{
+	char		 pat[64];
+	const char	*p = json;
+
+	if (json == NULL)
+		return -1;
+	if (after != NULL && (p = strstr(json, after)) == NULL)
+		return -1;
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	if ((p = strstr(p, pat)) == NULL)
+		return -1;
+	return strtoll(p + strlen(pat), NULL, 10);
+}
+
+long
+h_cpu_ms(pid_t pid)
+{
+	char		 path[64], *stat, *p;
+	unsigned long	 ut, st;
+	long		 rc = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((stat = h_read_file(path)) == NULL)
+		return -1;
+	/* Fields 14 and 15 (utime, stime), counted after the comm's ')'. */
+	if ((p = strrchr(stat, ')')) != NULL && sscanf(p + 2,
+	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+	    &st) == 2)
+		rc = (long)((ut + st) * 1000 / sysconf(_SC_CLK_TCK));
+	free(stat);
+	return rc;
+}
+
+int
+h_log_count(struct daemon *d, const char *needle)
+{
+	char	*log = h_read_file(d->log), *p;
+	int	 n = 0;
+
+	for (p = log; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	free(log);
+	return n;
 }

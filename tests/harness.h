@@ -60,4 +60,15 @@ int	h_echo_check(int fd, const void *buf, size_t len, int timeout_ms);
 int	h_echo_once(const char *host, int port, const char *msg);
 long	h_now_ms(void);
 
+/* Run preforkctl -s sock args...; its exit status, output in *out
+ * (malloc'd, stdout then stderr), or -1. */
+int	h_ctl(const char *sock, char **out, ...);
+/* The unsigned number after "key": following the first "after" in json
+ * (after may be NULL); -1 if absent. */
+long long h_json_num(const char *json, const char *after, const char *key);
+/* CPU time (user + system) of pid, in ms, from /proc; -1 on error. */
+long	h_cpu_ms(pid_t pid);
+/* Count the lines of d's log containing needle. */
+int	h_log_count(struct daemon *d, const char *needle);
+
 #endif

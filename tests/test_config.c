@@ -121,7 +121,7 @@ test_good(void **state)
 	cfg = parse_ok(good);
 	assert_string_equal(cfg->file, NAME);
 	assert_int_equal(cfg->workers, 4);
-	assert_int_equal(cfg->shutdown_timeout, 30);
+	assert_int_equal(cfg->shutdown_timeout_ms, 30000);
 	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
 	assert_int_equal(cfg->nlisteners, 4);
 
@@ -169,7 +169,7 @@ test_defaults(void **state)
 	cfg = parse_ok("listeners = ( { port = 7; service = \"echo\"; } );");
 	assert_int_equal(cfg->workers, CONFIG_WORKERS_AUTO);
 	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
-	assert_int_equal(cfg->shutdown_timeout, 10);
+	assert_int_equal(cfg->shutdown_timeout_ms, 10000);
 	assert_int_equal(cfg->nlisteners, 1);
 	assert_string_equal(cfg->listeners[0].address, "0.0.0.0");
 	assert_int_equal(cfg->listeners[0].backlog, 511);
@@ -202,7 +202,7 @@ test_boundaries(void **state)
 	cfg = parse_ok("workers = 1; shutdown_timeout = 1;\n"
 	    "listeners = ( { port = 1; backlog = 1; service = \"e\"; } );");
 	assert_int_equal(cfg->workers, 1);
-	assert_int_equal(cfg->shutdown_timeout, 1);
+	assert_int_equal(cfg->shutdown_timeout_ms, 1000);
 	assert_int_equal(cfg->listeners[0].port, 1);
 	assert_int_equal(cfg->listeners[0].backlog, 1);
 	config_free(cfg);
@@ -211,7 +211,7 @@ test_boundaries(void **state)
 	    "listeners = ( { port = 65535; backlog = 65535;\n"
 	    "service = \"e\"; } );");
 	assert_int_equal(cfg->workers, CONFIG_WORKERS_MAX);
-	assert_int_equal(cfg->shutdown_timeout, 3600);
+	assert_int_equal(cfg->shutdown_timeout_ms, 3600000);
 	assert_int_equal(cfg->listeners[0].port, 65535);
 	assert_int_equal(cfg->listeners[0].backlog, 65535);
 	config_free(cfg);
@@ -319,7 +319,7 @@ test_wrong_types(void **state)
 	expect_error("workers = 2.5;\n", 1, "'workers' must be an integer");
 	expect_error("workers = true;\n", 1, "'workers' must be an integer");
 	expect_error("\nshutdown_timeout = \"10\";\n", 2,
-	    "'shutdown_timeout' must be an integer");
+	    "'shutdown_timeout' must be a number of seconds");
 	expect_error("listeners = (\n"
 	    "  { port = \"80\"; service = \"e\"; }\n"
 	    ");", 2, "'port' must be an integer");
@@ -347,10 +347,10 @@ test_wrong_types(void **state)
 	    "'listeners' must be a list");
 	expect_error("listeners = (\n"
 	    "  { port = 1; service = \"e\"; },\n"
-	    "  \"0.0.0.0:80\" );", 3, "listener must be a group");
+	    "  \"0.0.0.0:80\" );", 3, "'listeners' entries must be groups");
 	expect_error("listeners = (\n"
 	    "  ( { port = 1; service = \"e\"; } )\n"
-	    ");", 2, "listener must be a group");
+	    ");", 2, "'listeners' entries must be groups");
 }
 
 static void
@@ -362,9 +362,14 @@ test_out_of_range(void **state)
 	expect_error("workers = -1;\n", 1, "'workers' is -1");
 	expect_error("workers = 5000000000L;\n", 1, "'workers' is 5000000000");
 	expect_error("workers = 2;\nshutdown_timeout = 0;\n", 2,
-	    "'shutdown_timeout' is 0, must be 1 to 3600");
-	expect_error("shutdown_timeout = 3601;\n", 1,
-	    "'shutdown_timeout' is 3601");
+	    "'shutdown_timeout' must be 0.01 to 86400 seconds");
+	expect_error("shutdown_timeout = 86401;\n", 1,
+	    "'shutdown_timeout' must be 0.01 to 86400 seconds");
+	expect_error("heartbeat_interval = 2;\nworker_timeout = 1.5;\n"
+	    "listeners = ({ port = 7; service = \"echo\"; });\n", 2,
+	    "'worker_timeout' must be longer than 'heartbeat_interval'");
+	expect_error("worker_timeout = \"1\";\n", 1,
+	    "'worker_timeout' must be a number of seconds");
 	expect_error("listeners = (\n"
 	    "  { service = \"e\";\n"
 	    "    port = 0; }\n"
@@ -602,7 +607,7 @@ test_deep_nesting(void **state)
 	for (i = 0; i < depth; i++)
 		p += sprintf(p, ") ");
 	p += sprintf(p, ";");
-	expect_error(text, 2, "listener must be a group");
+	expect_error(text, 2, "'listeners' entries must be groups");
 	free(text);
 
 	/* Far deeper than the parser's stack: an error, not a crash. */

@@ -328,6 +328,8 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 	if (!(c->flags & (C_FAILED | C_CLOSED))) {
 		if (what & EV_TIMEOUT)
 			conn_timeout(c);
+		if (what & EV_SIGNAL)	/* conn_shutdown_all's marker */
+			pf_emit(&c->em, PF_EV_SHUTDOWN, NULL);
 		if ((what & EV_WRITE) && c->out != NULL)
 			conn_flush(c);
 		if (what & (EV_READ | EV_CLOSED))
@@ -372,6 +374,22 @@ conn_sweep(uint64_t now)
 			continue;
 		c->flags |= C_TIMED_OUT;
 		event_active(&c->ev, EV_TIMEOUT, 0);
+	}
+}
+
+/*
+ * Tell every connection the worker is draining.  The event is delivered
+ * from each connection's own callback (EV_SIGNAL is otherwise unused on a
+ * socket event), so handlers never run while this list is walked.
+ */
+void
+conn_shutdown_all(void)
+{
+	struct pf_conn	*c;
+
+	TAILQ_FOREACH(c, &conns, entry) {
+		if (!(c->flags & C_CLOSED))
+			event_active(&c->ev, EV_SIGNAL, 0);
 	}
 }
 

@@ -13,6 +13,8 @@ struct pf_listener;
 void	conn_accepted(struct pf_listener *l, int fd);
 /* Idle timeouts and lingering closes; called periodically. */
 void	conn_sweep(uint64_t now_ms);
+/* Emit "shutdown" on every connection (from the loop). */
+void	conn_shutdown_all(void);
 /* Close every connection now (fast stop). */
 void	conn_close_all(void);
 

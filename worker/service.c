@@ -1,9 +1,10 @@
 /*
- * service.c -- the services built into preforkd, looked up by name.
+ * service.c -- finding a service by name: built in, or from a module.
  */
 #include <stddef.h>
 #include <string.h>
 
+#include "worker/module.h"
 #include "worker/service.h"
 
 static const struct pf_service *const builtin[] = {
@@ -19,5 +20,5 @@ service_find(const char *name)
 		if (strcmp(builtin[i]->name, name) == 0)
 			return builtin[i];
 	}
-	return NULL;
+	return module_service(name);
 }

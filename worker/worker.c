@@ -1,7 +1,12 @@
 /*
  * worker.c -- the life of a worker process: a fresh event loop, the
- * inherited listeners handed to their services, signals, the idle sweep,
- * and exit when the master says so or disappears.
+ * inherited listeners handed to their services, the control channel to
+ * the master, signals, the idle sweep, draining, and exit.
+ *
+ * Stopping comes in two kinds.  Fast (SIGTERM/SIGINT): close everything
+ * and exit.  Draining (DRAIN from the master, SIGQUIT, or the master gone):
+ * stop accepting, tell every connection "shutdown", and exit when the last
+ * one closes or at the deadline, whichever is first.
  */
 #include <sys/prctl.h>
 
@@ -11,30 +16,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/emitter.h"
 #include "common/log.h"
+#include "common/peer.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
+#include "worker/module.h"
 #include "worker/service.h"
 #include "worker/worker.h"
 
 #define SWEEP_INTERVAL_MS	100
+#define GOODBYE_FLUSH_MS	100
 
 struct worker_stats	worker_stats;
 
 static struct {
+	const struct worker_spec *spec;
 	struct event_base	*base;
 	struct pf_emitter	 em;
 	struct pf_listener	**listeners;
 	size_t			 nlisteners;
-	struct event		*sig_term;
-	struct event		*sig_int;
+	struct peer		*peer;
+	struct event		*sigs[3];
 	struct event		*sweep;
-	pid_t			 master;
-	int			 slot;
+	struct event		*heartbeat;
+	struct event		*deadline;
+	uint64_t		 last_beat_us;
+	uint32_t		 seq;
+	int			 draining;
 } w;
+
+static const int worker_signals[] = { SIGTERM, SIGINT, SIGQUIT };
 
 struct event_base *
 worker_base(void)
@@ -60,12 +75,115 @@ pf_worker_emitter(void)
 int
 pf_worker_slot(void)
 {
-	return w.slot;
+	return w.spec->slot;
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void
-worker_stop(evutil_socket_t sig, short what, void *arg)
+ms_to_tv(unsigned int ms, struct timeval *tv)
 {
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static void
+worker_send(struct ctl_msg *m)
+{
+	if (w.peer == NULL)
+		return;
+	m->slot = w.spec->slot;
+	m->pid = getpid();
+	m->seq = w.seq++;
+	peer_send(w.peer, m);
+}
+
+static void
+worker_send_stats(void)
+{
+	struct ctl_msg	m = { .type = CTL_STATS };
+
+	m.u.stats.conns_active = worker_stats.conns_active;
+	m.u.stats.conns_total = worker_stats.conns_total;
+	m.u.stats.accepts = worker_stats.accepts;
+	m.u.stats.bytes_in = worker_stats.bytes_in;
+	m.u.stats.bytes_out = worker_stats.bytes_out;
+	m.u.stats.errors = worker_stats.errors;
+	m.u.stats.drops = worker_stats.drops;
+	worker_send(&m);
+}
+
+static void
+worker_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	log_info("drain deadline: closing %llu connections",
+	    (unsigned long long)worker_stats.conns_active);
+	event_base_loopbreak(w.base);
+}
+
+/* Stop accepting, warn the connections, exit when they are done. */
+static void
+worker_drain(unsigned int deadline_ms, const char *why)
+{
+	struct ctl_msg	m = { .type = CTL_DRAINING };
+	struct timeval	tv;
+	size_t		i;
+
+	if (w.draining)
+		return;
+	w.draining = 1;
+	log_info("draining (%s), %llu connections, deadline %u ms", why,
+	    (unsigned long long)worker_stats.conns_active, deadline_ms);
+	/* Our copies only: the master and other workers keep theirs open. */
+	for (i = 0; i < w.nlisteners; i++)
+		listener_stop(w.listeners[i]);
+	m.u.draining.conns_active = worker_stats.conns_active;
+	worker_send(&m);
+	conn_shutdown_all();
+	ms_to_tv(deadline_ms, &tv);
+	evtimer_add(w.deadline, &tv);
+}
+
+static void
+worker_dispatch(struct peer *p, const struct ctl_msg *m, const char *reason,
+    void *arg)
+{
+	if (m == NULL) {
+		log_warnx("control channel to master %s: %s",
+		    reason, "master gone, draining");
+		peer_free(w.peer);
+		w.peer = NULL;
+		worker_drain(w.spec->cfg->shutdown_timeout_ms, "master gone");
+		return;
+	}
+	switch (m->type) {
+	case CTL_STATS_REQUEST:
+		worker_send_stats();
+		break;
+	case CTL_DRAIN:
+		worker_drain(m->u.drain.deadline_ms, "asked by master");
+		break;
+	default:
+		log_warnx("control channel: unexpected %s from master",
+		    ctl_type_name(m->type));
+		break;
+	}
+}
+
+static void
+worker_signal(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGQUIT) {
+		worker_drain(w.spec->cfg->shutdown_timeout_ms, "SIGQUIT");
+		return;
+	}
 	log_debug("signal %d: stopping", (int)sig);
 	event_base_loopbreak(w.base);
 }
@@ -74,106 +192,166 @@ static void
 worker_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	/* The parent-death signal can be lost in a race; check here too. */
-	if (getppid() != w.master) {
-		log_warnx("master %ld is gone; exiting", (long)w.master);
+	if (getppid() != w.spec->master && !w.draining)
+		worker_drain(w.spec->cfg->shutdown_timeout_ms, "master gone");
+	if (w.draining && worker_stats.conns_active == 0) {
 		event_base_loopbreak(w.base);
 		return;
 	}
 	conn_sweep(worker_now_ms());
 }
 
-static int
-worker_setup(const struct config *cfg, const struct lsock *ls, size_t nls)
+/* Heartbeat with the loop's lag: how late this timer fired. */
+static void
+worker_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
-	const struct pf_service	*svc;
-	struct timeval		 tv = { 0, SWEEP_INTERVAL_MS * 1000 };
-	size_t			 i;
+	struct ctl_msg	m = { .type = CTL_HEARTBEAT };
+	uint64_t	now = mono_us(), late;
+	uint64_t	interval = (uint64_t)w.spec->cfg->heartbeat_interval_ms *
+			    1000;
 
+	late = now - w.last_beat_us > interval ?
+	    now - w.last_beat_us - interval : 0;
+	w.last_beat_us = now;
+	m.u.heartbeat.loop_lag_us = late > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)late;
+	worker_send(&m);
+	worker_send_stats();
+}
+
+static int
+worker_events(void)
+{
+	struct timeval	tv;
+	size_t		i;
+
+	for (i = 0; i < sizeof(w.sigs) / sizeof(w.sigs[0]); i++) {
+		w.sigs[i] = evsignal_new(w.base, worker_signals[i],
+		    worker_signal, NULL);
+		if (w.sigs[i] == NULL || evsignal_add(w.sigs[i], NULL) == -1)
+			return -1;
+	}
+	w.sweep = event_new(w.base, -1, EV_PERSIST, worker_sweep, NULL);
+	w.heartbeat = event_new(w.base, -1, EV_PERSIST, worker_heartbeat,
+	    NULL);
+	w.deadline = evtimer_new(w.base, worker_deadline, NULL);
+	if (w.sweep == NULL || w.heartbeat == NULL || w.deadline == NULL)
+		return -1;
+	ms_to_tv(SWEEP_INTERVAL_MS, &tv);
+	if (event_add(w.sweep, &tv) == -1)
+		return -1;
+	ms_to_tv(w.spec->cfg->heartbeat_interval_ms, &tv);
+	w.last_beat_us = mono_us();
+	return event_add(w.heartbeat, &tv);
+}
+
+static int
+worker_setup(void)
+{
+	const struct worker_spec	*spec = w.spec;
+	const struct pf_service		*svc;
+	size_t				 i;
+
+	char				 err[CONFIG_ERRLEN];
+
+	if (module_load(spec->cfg, 0, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
 	if ((w.base = event_base_new()) == NULL) {
 		log_warnx("cannot create event base");
 		return -1;
 	}
-	w.sig_term = evsignal_new(w.base, SIGTERM, worker_stop, NULL);
-	w.sig_int = evsignal_new(w.base, SIGINT, worker_stop, NULL);
-	w.sweep = event_new(w.base, -1, EV_PERSIST, worker_sweep, NULL);
-	if (w.sig_term == NULL || w.sig_int == NULL || w.sweep == NULL ||
-	    evsignal_add(w.sig_term, NULL) == -1 ||
-	    evsignal_add(w.sig_int, NULL) == -1 ||
-	    event_add(w.sweep, &tv) == -1) {
+	if (worker_events() == -1) {
 		log_warnx("cannot set up worker events");
 		return -1;
 	}
-	if ((w.listeners = calloc(nls, sizeof(*w.listeners))) == NULL) {
+	if ((w.peer = peer_new(w.base, spec->ctl_fd, worker_dispatch,
+	    NULL)) == NULL)
+		return -1;
+	if ((w.listeners = calloc(spec->nls, sizeof(*w.listeners))) == NULL) {
 		log_warn("listeners");
 		return -1;
 	}
-	for (i = 0; i < nls; i++) {
-		if ((w.listeners[i] = listener_new(&ls[i])) == NULL)
+	for (i = 0; i < spec->nls; i++) {
+		if ((w.listeners[i] = listener_new(&spec->ls[i])) == NULL)
 			return -1;
 		w.nlisteners++;
-		svc = service_find(ls[i].conf->service);
+		svc = service_find(spec->ls[i].conf->service);
 		if (svc == NULL) {
 			log_warnx("listener %s: unknown service '%s'",
-			    ls[i].conf->name, ls[i].conf->service);
+			    spec->ls[i].conf->name, spec->ls[i].conf->service);
 			return -1;
 		}
 		if (svc->init(w.listeners[i]) == -1) {
 			log_warnx("listener %s: service %s failed to start",
-			    ls[i].conf->name, svc->name);
+			    spec->ls[i].conf->name, svc->name);
 			return -1;
 		}
 		if (listener_start(w.listeners[i]) == -1)
 			return -1;
 	}
-	(void)cfg;
 	return 0;
 }
 
 static void
 worker_cleanup(void)
 {
-	size_t	i;
+	struct ctl_msg	m = { .type = CTL_GOODBYE };
+	size_t		i;
 
 	conn_close_all();
+	if (w.peer != NULL) {
+		worker_send_stats();
+		worker_send(&m);
+		peer_flush(w.peer, GOODBYE_FLUSH_MS);
+		peer_free(w.peer);
+	}
 	for (i = 0; i < w.nlisteners; i++)
 		listener_free(w.listeners[i]);
 	free(w.listeners);
 	emitter_clear(&w.em);
-	if (w.sig_term != NULL)
-		event_free(w.sig_term);
-	if (w.sig_int != NULL)
-		event_free(w.sig_int);
+	for (i = 0; i < sizeof(w.sigs) / sizeof(w.sigs[0]); i++) {
+		if (w.sigs[i] != NULL)
+			event_free(w.sigs[i]);
+	}
 	if (w.sweep != NULL)
 		event_free(w.sweep);
+	if (w.heartbeat != NULL)
+		event_free(w.heartbeat);
+	if (w.deadline != NULL)
+		event_free(w.deadline);
 	if (w.base != NULL)
 		event_base_free(w.base);
+	module_unload();
 }
 
 void
-worker_main(const struct config *cfg, const struct lsock *ls, size_t nls,
-    int slot, pid_t master)
+worker_main(const struct worker_spec *spec)
 {
-	char	who[32];
-	int	status = 1;
+	struct ctl_msg	m = { .type = CTL_READY };
+	char		who[32];
+	int		status = 1;
 
-	w.slot = slot;
-	w.master = master;
-	snprintf(who, sizeof(who), "worker %d", slot);
+	w.spec = spec;
+	snprintf(who, sizeof(who), "worker %d", spec->slot);
 	log_set_who(who);
 	emitter_init(&w.em, NULL);
 
-	/* Die with the master; re-check in case it died before prctl. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+	/* Drain when the master dies; re-check in case it already has. */
+	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
 		log_warn("prctl PR_SET_PDEATHSIG");
-	if (getppid() != w.master)
+	if (getppid() != spec->master)
 		exit(1);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
 
-	if (worker_setup(cfg, ls, nls) == 0) {
-		log_debug("started, %zu listeners", nls);
+	if (worker_setup() == 0) {
+		log_debug("started, generation %u, %zu listeners, control fd "
+		    "%d", spec->generation, spec->nls, spec->ctl_fd);
+		m.u.ready.generation = spec->generation;
+		worker_send(&m);
 		pf_emit(&w.em, PF_EV_START, NULL);
 		if (event_base_dispatch(w.base) == -1)
 			log_warnx("event loop failed");

@@ -34,8 +34,18 @@ struct event_base	*worker_base(void);
 /* Milliseconds, from the loop's cached clock: no syscall. */
 uint64_t		 worker_now_ms(void);
 
+/* What the master hands a new worker. */
+struct worker_spec {
+	const struct config	*cfg;
+	const struct lsock	*ls;
+	size_t			 nls;
+	int			 slot;
+	uint32_t		 generation;
+	pid_t			 master;
+	int			 ctl_fd;	/* the worker's channel end */
+};
+
 /* Never returns: runs the worker's loop, then exits the process. */
-void	worker_main(const struct config *cfg, const struct lsock *ls,
-	    size_t nls, int slot, pid_t master) __attribute__((noreturn));
+void	worker_main(const struct worker_spec *spec) __attribute__((noreturn));
 
 #endif

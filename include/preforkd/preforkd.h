@@ -51,6 +51,10 @@ enum pf_event {
 	PF_EV_DROP,		/* listener: a connection refused at a limit */
 	PF_EV_START,		/* worker: the loop is about to run */
 	PF_EV_STOP,		/* worker: the loop has ended */
+	PF_EV_SPAWN,		/* master: a worker was forked; code = pid */
+	PF_EV_ONLINE,		/* master: a worker reported ready; code = pid */
+	PF_EV_EXIT,		/* master: a worker exited; code = pid */
+	PF_EV_DEGRADED,		/* master: a slot keeps failing; code = slot */
 	PF_EV_MAX_
 };
 
@@ -138,5 +142,22 @@ struct pf_service {
 	const char	*name;
 	int		(*init)(struct pf_listener *l);
 };
+
+/*
+ * A module is a shared object that defines one struct pf_module named
+ * preforkd_module, most simply with PREFORKD_MODULE("name", init).  The
+ * master checks it before forking (loadable, same API major version, the
+ * name the configuration gives it); each worker then loads it and calls
+ * init for every listener whose service is that name.
+ */
+struct pf_module {
+	unsigned int		 api_version;
+	struct pf_service	 service;
+};
+
+#define PREFORKD_MODULE(name, init)					\
+	const struct pf_module preforkd_module = {			\
+		PREFORKD_API_VERSION, { (name), (init) }		\
+	}
 
 #endif

@@ -1,0 +1,44 @@
+/*
+ * admin.h -- the operators' Unix socket: status, workers, stats, stop.
+ *
+ * Protocol: the client sends one request line; the reply's first line is
+ * "OK" or "ERR <reason>", the body follows, and the master closes.
+ */
+#ifndef PF_ADMIN_H
+#define PF_ADMIN_H
+
+#include <stddef.h>
+
+struct event_base;
+struct config;
+struct evbuffer;
+
+#define ADMIN_MAX_LINE	1024
+
+enum admin_cmd {
+	ADMIN_HELP,
+	ADMIN_STATUS,
+	ADMIN_WORKERS,
+	ADMIN_STATS,
+	ADMIN_STOP,
+	ADMIN_QUIT,
+	ADMIN_RELOAD,
+};
+
+struct admin_req {
+	enum admin_cmd	cmd;
+	int		json;
+};
+
+/* Bind cfg->admin_socket (mode cfg->admin_mode); -1 logged. */
+int	admin_open(struct event_base *base, const struct config *cfg);
+/* Close the socket and every client; the socket file is removed only by
+ * the process that created it. */
+void	admin_close(void);
+/* Parse one request line (no newline): 0, or -1 with err filled. */
+int	admin_parse(const char *line, size_t len, struct admin_req *req,
+	    char *err, size_t errlen);
+/* The body of a status, workers or stats reply, from the master's state. */
+void	admin_report(struct evbuffer *out, const struct admin_req *req);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * status.c -- the status, workers and stats reports of the admin socket,
+ * as aligned text or as JSON.
+ *
+ * The JSON of "status --json" is an interface (documented in README):
+ *	{ "pid", "uptime_s", "config", "generation", "listeners": [...],
+ *	  "workers": [ { "slot", "pid", "generation", "state", "uptime_s",
+ *	    "failures", "heartbeat_age_ms", "loop_lag_ms",
+ *	    "connections_active", "connections_total", "accepts",
+ *	    "bytes_in", "bytes_out", "errors", "drops" } ],
+ *	  "totals": { the counters, summed over "workers" } }
+ * Fields may be added; none is removed or changes meaning.
+ * A slot waiting for a respawn is listed with pid 0.
+ */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/admin.h"
+#include "server/master.h"
+
+struct row {
+	const struct child	*c;	/* NULL: slot without a worker */
+	const struct slot	*s;	/* NULL: draining, out of its slot */
+};
+
+static void
+json_str(struct evbuffer *out, const char *s)
+{
+	evbuffer_add(out, "\"", 1);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			evbuffer_add_printf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			evbuffer_add_printf(out, "\\u%04x", (unsigned char)*s);
+		else
+			evbuffer_add(out, s, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+static void
+counters_add(struct ctl_stats *sum, const struct ctl_stats *s)
+{
+	sum->conns_active += s->conns_active;
+	sum->conns_total += s->conns_total;
+	sum->accepts += s->accepts;
+	sum->bytes_in += s->bytes_in;
+	sum->bytes_out += s->bytes_out;
+	sum->errors += s->errors;
+	sum->drops += s->drops;
+}
+
+static void
+counters_json(struct evbuffer *out, const struct ctl_stats *s)
+{
+	evbuffer_add_printf(out, "\"connections_active\":%llu,"
+	    "\"connections_total\":%llu,\"accepts\":%llu,\"bytes_in\":%llu,"
+	    "\"bytes_out\":%llu,\"errors\":%llu,\"drops\":%llu",
+	    (unsigned long long)s->conns_active,
+	    (unsigned long long)s->conns_total,
+	    (unsigned long long)s->accepts, (unsigned long long)s->bytes_in,
+	    (unsigned long long)s->bytes_out, (unsigned long long)s->errors,
+	    (unsigned long long)s->drops);
+}
+
+/* Every slot (with or without a worker), then draining children. */
+static size_t
+rows_collect(struct row *rows, size_t max)
+{
+	const struct child	*c;
+	size_t			 n = 0;
+	int			 i;
+
+	for (i = 0; i < master.nslots && n < max; i++) {
+		rows[n].c = master.slots[i].child;
+		rows[n++].s = &master.slots[i];
+	}
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (n == max)
+			break;
+		if (master.slots[c->slot].child == c)
+			continue;
+		rows[n].c = c;
+		rows[n++].s = NULL;
+	}
+	return n;
+}
+
+static void
+row_json(struct evbuffer *out, const struct row *r, uint64_t now)
+{
+	static const struct ctl_stats	 zero;
+	const struct child		*c = r->c;
+
+	evbuffer_add_printf(out, "{\"slot\":%d,\"pid\":%ld,\"generation\":%u,"
+	    "\"state\":\"%s\",\"uptime_s\":%llu,\"failures\":%u,"
+	    "\"heartbeat_age_ms\":%llu,\"loop_lag_ms\":%.3f,",
+	    c != NULL ? c->slot : r->s->id, c != NULL ? (long)c->pid : 0L,
+	    c != NULL ? c->generation : master.generation,
+	    child_state_name(c, r->s),
+	    c != NULL ? (unsigned long long)(now - c->started_ms) / 1000 : 0,
+	    r->s != NULL ? r->s->failures : 0,
+	    c != NULL ? (unsigned long long)(now - c->heartbeat_ms) : 0,
+	    c != NULL ? c->loop_lag_us / 1000.0 : 0.0);
+	counters_json(out, c != NULL ? &c->stats : &zero);
+	evbuffer_add(out, "}", 1);
+}
+
+static void
+report_json(struct evbuffer *out, const struct row *rows, size_t n,
+    const struct ctl_stats *sum, uint64_t now)
+{
+	size_t	i;
+
+	evbuffer_add_printf(out, "{\"pid\":%ld,\"uptime_s\":%llu,"
+	    "\"config\":", (long)master.pid,
+	    (unsigned long long)(now - master.started_ms) / 1000);
+	json_str(out, master.cfg->file);
+	evbuffer_add_printf(out, ",\"generation\":%u,\"listeners\":[",
+	    master.generation);
+	for (i = 0; i < master.cfg->nlisteners; i++) {
+		evbuffer_add_printf(out, "%s{\"name\":", i ? "," : "");
+		json_str(out, master.cfg->listeners[i].name);
+		evbuffer_add_printf(out, ",\"service\":");
+		json_str(out, master.cfg->listeners[i].service);
+		evbuffer_add(out, "}", 1);
+	}
+	evbuffer_add_printf(out, "],\"workers\":[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			evbuffer_add(out, ",", 1);
+		row_json(out, &rows[i], now);
+	}
+	evbuffer_add_printf(out, "],\"totals\":{");
+	counters_json(out, sum);
+	evbuffer_add_printf(out, "}}\n");
+}
+
+static void
+report_text(struct evbuffer *out, enum admin_cmd cmd, const struct row *rows,
+    size_t n, const struct ctl_stats *sum, uint64_t now)
+{
+	const struct child	*c;
+	size_t			 i;
+
+	if (cmd == ADMIN_STATUS) {
+		evbuffer_add_printf(out, "pid %ld, up %llus, generation %u, "
+		    "config %s\nlisteners:", (long)master.pid,
+		    (unsigned long long)(now - master.started_ms) / 1000,
+		    master.generation, master.cfg->file);
+		for (i = 0; i < master.cfg->nlisteners; i++)
+			evbuffer_add_printf(out, " %s (%s)",
+			    master.cfg->listeners[i].name,
+			    master.cfg->listeners[i].service);
+		evbuffer_add_printf(out, "\n");
+	}
+	if (cmd != ADMIN_STATS) {
+		evbuffer_add_printf(out, "%4s %7s %3s %-10s %7s %4s %7s %8s\n",
+		    "slot", "pid", "gen", "state", "up_s", "fail", "hb_ms",
+		    "lag_ms");
+		for (i = 0; i < n; i++) {
+			c = rows[i].c;
+			evbuffer_add_printf(out, "%4d %7ld %3u %-10s %7llu %4u "
+			    "%7llu %8.3f\n", c ? c->slot : rows[i].s->id,
+			    c ? (long)c->pid : 0L,
+			    c ? c->generation : master.generation,
+			    child_state_name(c, rows[i].s),
+			    c ? (unsigned long long)(now - c->started_ms) /
+			    1000 : 0, rows[i].s ? rows[i].s->failures : 0,
+			    c ? (unsigned long long)(now - c->heartbeat_ms) :
+			    0, c ? c->loop_lag_us / 1000.0 : 0.0);
+		}
+	}
+	if (cmd == ADMIN_WORKERS)
+		return;
+	evbuffer_add_printf(out, "%4s %7s %8s %10s %8s %14s %14s %6s %6s\n",
+	    "slot", "pid", "active", "total", "accepts", "bytes_in",
+	    "bytes_out", "errors", "drops");
+	for (i = 0; i < n; i++) {
+		if ((c = rows[i].c) == NULL)
+			continue;
+		evbuffer_add_printf(out, "%4d %7ld %8llu %10llu %8llu %14llu "
+		    "%14llu %6llu %6llu\n", c->slot, (long)c->pid,
+		    (unsigned long long)c->stats.conns_active,
+		    (unsigned long long)c->stats.conns_total,
+		    (unsigned long long)c->stats.accepts,
+		    (unsigned long long)c->stats.bytes_in,
+		    (unsigned long long)c->stats.bytes_out,
+		    (unsigned long long)c->stats.errors,
+		    (unsigned long long)c->stats.drops);
+	}
+	evbuffer_add_printf(out, "%4s %7s %8llu %10llu %8llu %14llu %14llu "
+	    "%6llu %6llu\n", "all", "-", (unsigned long long)sum->conns_active,
+	    (unsigned long long)sum->conns_total,
+	    (unsigned long long)sum->accepts,
+	    (unsigned long long)sum->bytes_in,
+	    (unsigned long long)sum->bytes_out,
+	    (unsigned long long)sum->errors, (unsigned long long)sum->drops);
+}
+
+void
+admin_report(struct evbuffer *out, const struct admin_req *req)
+{
+	struct row		rows[CONFIG_WORKERS_MAX * 2];
+	struct ctl_stats	sum;
+	uint64_t		now = master_now_ms();
+	size_t			n, i;
+
+	n = rows_collect(rows, sizeof(rows) / sizeof(rows[0]));
+	memset(&sum, 0, sizeof(sum));
+	for (i = 0; i < n; i++) {
+		if (rows[i].c != NULL)
+			counters_add(&sum, &rows[i].c->stats);
+	}
+	if (req->json)
+		report_json(out, rows, n, &sum, now);
+	else
+		report_text(out, req->cmd, rows, n, &sum, now);
+}
