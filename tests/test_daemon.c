@@ -444,6 +444,31 @@ test_sigterm(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+/* kill -9 of the master: the workers notice and leave on their own. */
+static void
+test_master_killed(void **state)
+{
+	struct daemon	d;
+	pid_t		kids[4];
+	char		conf[256];
+	long		deadline;
+	int		port = h_free_port(4);
+
+	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address ="
+	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", port);
+	assert_int_equal(h_daemon_init(&d, conf), 0);
+	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", port), 0);
+	assert_int_equal(h_children(d.pid, kids, 4), 2);
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	assert_true(h_wait_exit(d.pid, H_TIMEOUT_MS) != -1);
+	d.pid = 0;
+	deadline = h_now_ms() + 5000;
+	while (h_pid_alive(kids[0]) || h_pid_alive(kids[1]))
+		assert_true(h_now_ms() < deadline);
+	assert_int_equal(h_wait_log(&d, "master gone", 1000), 0);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -465,6 +490,7 @@ main(void)
 	};
 	const struct CMUnitTest standalone[] = {
 		cmocka_unit_test(test_sigterm),
+		cmocka_unit_test(test_master_killed),
 	};
 	int	failed;
 
