@@ -80,6 +80,8 @@ static const struct field root_fields[] = {
 	    0, INT_MAX, NULL },
 	{ "max_connections_jitter", K_INT, F(config, max_conns_jitter), 0,
 	    INT_MAX, NULL },
+	{ "max_old_generations", K_INT, F(config, max_old_generations), 1,
+	    64, NULL },
 	{ "admin_socket", K_STR, F(config, admin_socket), 0,
 	    sizeof(((struct sockaddr_un *)0)->sun_path) - 1, NULL },
 	{ "admin_mode", K_MODE, F(config, admin_mode), 0, 0777, NULL },
@@ -387,6 +389,7 @@ config_build(config_t *lc, const char *name, struct ctx *ctx)
 	cfg->heartbeat_interval_ms = 1000;
 	cfg->worker_timeout_ms = 10000;
 	cfg->admin_mode = 0600;
+	cfg->max_old_generations = 2;
 	if (parse_group(ctx, config_root_setting(lc), root_fields, cfg,
 	    cfg) == -1)
 		goto err;

@@ -40,6 +40,7 @@ struct config {
 	int			 worker_timeout_ms;
 	int			 max_conns_per_worker;	/* 0: never recycle */
 	int			 max_conns_jitter;
+	int			 max_old_generations;
 	char			*admin_socket;		/* NULL: none */
 	int			 admin_mode;
 	struct listen_conf	*listeners;

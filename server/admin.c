@@ -26,6 +26,7 @@
 #include "conf/config.h"
 #include "server/admin.h"
 #include "server/master.h"
+#include "server/reload.h"
 
 #define ADMIN_MAX_CLIENTS	64
 #define ADMIN_TIMEOUT_S		10
@@ -34,7 +35,7 @@ struct admin_client {
 	LIST_ENTRY(admin_client) entry;
 	struct bufferevent	*bev;
 	struct admin_req	 req;
-	int			 waiting;	/* for fresh stats */
+	int			 waiting;	/* for stats or a reload */
 	int			 gone;		/* closed while waiting */
 	int			 answered;
 };
@@ -170,10 +171,24 @@ client_answer(struct admin_client *cl)
 		    "quit");
 		break;
 	case ADMIN_RELOAD:
-		evbuffer_add_printf(out, "ERR reload is not supported yet\n");
-		break;
+		break;		/* answered by client_reloaded() */
 	}
 	bufferevent_enable(cl->bev, EV_WRITE);
+}
+
+static void
+client_reloaded(void *arg, int ok, const char *result)
+{
+	struct admin_client	*cl = arg;
+
+	cl->waiting = 0;
+	if (cl->gone) {
+		client_free(cl);
+		return;
+	}
+	evbuffer_add_printf(bufferevent_get_output(cl->bev), "%s%s\n",
+	    ok ? "OK\n" : "ERR ", result);
+	client_answer(cl);
 }
 
 static void
@@ -228,6 +243,10 @@ client_read(struct bufferevent *bev, void *arg)
 		cl->waiting = 1;
 		bufferevent_disable(bev, EV_READ);
 		master_refresh_stats(client_stats_ready, cl);
+	} else if (cl->req.cmd == ADMIN_RELOAD) {
+		cl->waiting = 1;
+		bufferevent_disable(bev, EV_READ);
+		reload_start("admin", client_reloaded, cl);
 	} else
 		client_answer(cl);
 }

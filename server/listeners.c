@@ -1,12 +1,20 @@
 /*
- * listeners.c -- binding the configured addresses and Unix socket paths.
+ * listeners.c -- the master's listening sockets, which outlive any one
+ * configuration.
  *
- * The master binds everything before forking, so the workers inherit the
- * sockets; sockets are non-blocking (workers accept in a loop until
- * EAGAIN).  IPv6 sockets are v6-only so "::" and "0.0.0.0" can both be
- * listed.  An existing Unix socket file is replaced only if nobody answers
- * on it; anything else at that path is an error.
+ * A reload is a transaction here too: listeners_prepare() reuses the
+ * sockets the new configuration keeps (never closed, never re-bound) and
+ * binds the new ones; listeners_commit() makes that the current set and
+ * retires the sockets it dropped; listeners_abort() closes only what
+ * prepare bound.  A retired socket is closed by listeners_reap() once no
+ * worker of a generation that accepted on it is left, so nothing queued on
+ * it is ever reset while someone could still accept it.
+ *
+ * Binding: IPv6 sockets are v6-only so "::" and "0.0.0.0" can both be
+ * listed; sockets are non-blocking (workers accept until EAGAIN); an
+ * existing Unix socket file is replaced only if nobody answers on it.
  */
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -14,11 +22,27 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "server/listeners.h"
+
+struct msock {
+	TAILQ_ENTRY(msock)	 entry;
+	int			 fd;
+	int			 is_unix;
+	int			 backlog;
+	int			 pending;	/* bound by prepare, uncommitted */
+	int			 retired;	/* not in the current config */
+	uint32_t		 retired_gen;	/* last generation using it */
+	char			 name[128];
+	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static TAILQ_HEAD(, msock) socks = TAILQ_HEAD_INITIALIZER(socks);
 
 static int
 unix_path_free(const struct listen_conf *lc, const struct sockaddr_un *sun)
@@ -118,34 +142,144 @@ err:
 	return -1;
 }
 
-int
-listeners_open(const struct config *cfg, struct lsock *ls)
+static struct msock *
+msock_find(const struct listen_conf *lc)
 {
-	size_t	i;
+	struct msock	*ms;
+
+	TAILQ_FOREACH(ms, &socks, entry) {
+		if (ms->is_unix == (lc->path != NULL) &&
+		    strcmp(ms->name, lc->name) == 0)
+			return ms;
+	}
+	return NULL;
+}
+
+static void
+msock_close(struct msock *ms)
+{
+	TAILQ_REMOVE(&socks, ms, entry);
+	close(ms->fd);
+	if (ms->is_unix && unlink(ms->path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", ms->path);
+	free(ms);
+}
+
+int
+listeners_prepare(const struct config *cfg, struct lsock *ls)
+{
+	const struct listen_conf	*lc;
+	struct msock			*ms;
+	size_t				 i;
 
 	for (i = 0; i < cfg->nlisteners; i++) {
-		ls[i].conf = &cfg->listeners[i];
-		if ((ls[i].fd = listener_bind(ls[i].conf)) == -1) {
-			listeners_close(ls, i);
-			return -1;
+		lc = &cfg->listeners[i];
+		ls[i].conf = lc;
+		if ((ms = msock_find(lc)) != NULL) {
+			ls[i].fd = ms->fd;
+			continue;
 		}
-		log_info("listening on %s (%s)", ls[i].conf->name,
-		    ls[i].conf->service);
+		if ((ms = calloc(1, sizeof(*ms))) == NULL) {
+			log_warn("listener %s", lc->name);
+			goto err;
+		}
+		if ((ms->fd = listener_bind(lc)) == -1) {
+			free(ms);
+			goto err;
+		}
+		ms->is_unix = lc->path != NULL;
+		ms->pending = 1;
+		ms->backlog = lc->backlog;
+		snprintf(ms->name, sizeof(ms->name), "%s", lc->name);
+		if (lc->path != NULL)
+			snprintf(ms->path, sizeof(ms->path), "%s", lc->path);
+		TAILQ_INSERT_TAIL(&socks, ms, entry);
+		ls[i].fd = ms->fd;
+		log_info("listening on %s (%s)", lc->name, lc->service);
 	}
 	return 0;
+err:
+	listeners_abort();
+	return -1;
 }
 
 void
-listeners_close(struct lsock *ls, size_t n)
+listeners_abort(void)
 {
-	size_t	i;
+	struct msock	*ms, *next;
 
-	for (i = 0; i < n; i++) {
-		if (ls[i].fd == -1)
+	for (ms = TAILQ_FIRST(&socks); ms != NULL; ms = next) {
+		next = TAILQ_NEXT(ms, entry);
+		if (ms->pending)
+			msock_close(ms);
+	}
+}
+
+void
+listeners_commit(const struct config *cfg, uint32_t old_gen)
+{
+	const struct listen_conf	*lc;
+	struct msock			*ms;
+	size_t				 i;
+
+	TAILQ_FOREACH(ms, &socks, entry) {
+		ms->pending = 0;
+		for (i = 0; i < cfg->nlisteners; i++) {
+			lc = &cfg->listeners[i];
+			if (ms->is_unix == (lc->path != NULL) &&
+			    strcmp(ms->name, lc->name) == 0)
+				break;
+		}
+		if (i == cfg->nlisteners) {
+			if (!ms->retired) {
+				ms->retired = 1;
+				ms->retired_gen = old_gen;
+				log_info("listener %s removed; closing it once "
+				    "generation %u has drained", ms->name,
+				    old_gen);
+			}
 			continue;
-		close(ls[i].fd);
-		ls[i].fd = -1;
-		if (ls[i].conf->path != NULL && unlink(ls[i].conf->path) == -1)
-			log_warn("unlink %s", ls[i].conf->path);
+		}
+		ms->retired = 0;	/* kept, or brought back */
+		if (lc->backlog != ms->backlog &&
+		    listen(ms->fd, lc->backlog) == 0)
+			ms->backlog = lc->backlog;
+	}
+}
+
+void
+listeners_reap(uint32_t oldest_gen)
+{
+	struct msock	*ms, *next;
+
+	for (ms = TAILQ_FIRST(&socks); ms != NULL; ms = next) {
+		next = TAILQ_NEXT(ms, entry);
+		if (ms->retired && ms->retired_gen < oldest_gen) {
+			log_info("listener %s closed", ms->name);
+			msock_close(ms);
+		}
+	}
+}
+
+void
+listeners_close_all(void)
+{
+	while (!TAILQ_EMPTY(&socks))
+		msock_close(TAILQ_FIRST(&socks));
+}
+
+void
+listeners_forget(const struct lsock *keep, size_t n)
+{
+	struct msock	*ms;
+	size_t		 i;
+
+	while ((ms = TAILQ_FIRST(&socks)) != NULL) {
+		TAILQ_REMOVE(&socks, ms, entry);
+		for (i = 0; i < n && keep[i].fd != ms->fd; i++)
+			;
+		if (i == n)
+			close(ms->fd);
+		free(ms);
 	}
 }

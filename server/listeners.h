@@ -1,14 +1,26 @@
 /*
- * listeners.h -- the listening sockets the master binds and owns.
+ * listeners.h -- the listening sockets the master binds and owns, across
+ * reloads.
  */
 #ifndef PF_LISTENERS_H
 #define PF_LISTENERS_H
 
+#include <stdint.h>
+
 #include "worker/worker.h"
 
-/* Bind every listener of cfg into ls[cfg->nlisteners]; -1 logged. */
-int	listeners_open(const struct config *cfg, struct lsock *ls);
-/* Close them, removing the Unix socket files they created. */
-void	listeners_close(struct lsock *ls, size_t n);
+/* Fill ls[cfg->nlisteners]: kept sockets reused, new ones bound.  On
+ * failure (logged) nothing changes and -1 is returned. */
+int	listeners_prepare(const struct config *cfg, struct lsock *ls);
+/* Undo what the last prepare bound. */
+void	listeners_abort(void);
+/* cfg is now current: sockets it lacks are retired, last used by old_gen. */
+void	listeners_commit(const struct config *cfg, uint32_t old_gen);
+/* Close retired sockets no live generation (>= oldest_gen) accepted on. */
+void	listeners_reap(uint32_t oldest_gen);
+/* Close everything, removing the Unix socket files. */
+void	listeners_close_all(void);
+/* In a new worker: close the master's sockets not in keep, free the set. */
+void	listeners_forget(const struct lsock *keep, size_t n);
 
 #endif

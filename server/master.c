@@ -38,6 +38,7 @@
 #include "server/admin.h"
 #include "server/listeners.h"
 #include "server/master.h"
+#include "server/reload.h"
 #include "worker/worker.h"
 
 #define SLOT_HEALTHY_MS		1000
@@ -51,9 +52,19 @@
 
 struct master		 master;
 
+/* The serving generation's set-up, and the previous one during a reload. */
+struct gen {
+	struct config		*cfg;
+	struct lsock		*ls;
+	struct slot		*slots;
+	int			 nslots;
+	uint32_t		 generation;
+};
+
 static struct {
 	struct event_base	*base;
 	struct lsock		*ls;
+	struct gen		 prev;		/* cfg != NULL: reload pending */
 	struct pf_emitter	 em;
 	struct event		*sigs[6];
 	struct event		*monitor;
@@ -133,6 +144,7 @@ master_forget(void)
 	if (event_reinit(m.base) == -1)
 		log_warnx("event_reinit failed in new worker");
 	admin_close();
+	listeners_forget(m.ls, master.cfg->nlisteners);
 	while ((c = TAILQ_FIRST(&master.children)) != NULL) {
 		TAILQ_REMOVE(&master.children, c, entry);
 		peer_free(c->peer);
@@ -142,12 +154,24 @@ master_forget(void)
 		event_free(m.sigs[i]);
 	for (j = 0; j < master.nslots; j++)
 		event_free(master.slots[j].respawn);
+	for (j = 0; j < m.prev.nslots; j++)
+		event_free(m.prev.slots[j].respawn);
 	event_free(m.monitor);
 	event_free(m.stop_timer);
 	event_free(m.stats_timer);
 	emitter_clear(&m.em);
 	event_base_free(m.base);
 	m.base = NULL;
+}
+
+/* The slot c serves in, or NULL if it serves in none (draining, or of a
+ * generation whose slots are gone). */
+static struct slot *
+child_slot(const struct child *c)
+{
+	if (c->slot < master.nslots && master.slots[c->slot].child == c)
+		return &master.slots[c->slot];
+	return NULL;
 }
 
 static struct child *
@@ -259,17 +283,15 @@ master_refresh_stats(void (*done)(void *), void *arg)
 	evtimer_add(m.stats_timer, &tv);
 }
 
-static void	slot_spawn(struct slot *);
+static void	slot_spawn_soon(struct slot *);
 
 /* Graceful replacement: c drains, a new worker takes its slot now. */
+/* Tell c to drain: stop accepting, finish, exit by the deadline. */
 static void
-child_retire(struct child *c, const char *why)
+child_drain(struct child *c)
 {
 	struct ctl_msg	msg = { .type = CTL_DRAIN };
-	struct slot	*s = &master.slots[c->slot];
 
-	log_info("worker %d (pid %ld): %s; replacing it", c->slot,
-	    (long)c->pid, why);
 	msg.slot = c->slot;
 	msg.pid = master.pid;
 	msg.u.drain.deadline_ms = master.cfg->shutdown_timeout_ms;
@@ -277,10 +299,20 @@ child_retire(struct child *c, const char *why)
 		child_signal(c, SIGTERM);
 	c->state = CHILD_DRAINING;
 	c->signalled_ms = master_now_ms();
-	if (s->child == c) {
+}
+
+static void
+child_retire(struct child *c, const char *why)
+{
+	struct slot	*s = child_slot(c);
+
+	log_info("worker %d (pid %ld): %s; replacing it", c->slot,
+	    (long)c->pid, why);
+	child_drain(c);
+	if (s != NULL) {
 		s->child = NULL;
 		if (!master.stopping)
-			slot_spawn(s);
+			slot_spawn_soon(s);
 	}
 }
 
@@ -289,7 +321,7 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
     void *arg)
 {
 	struct child	*c = arg;
-	struct slot	*s = &master.slots[c->slot];
+	struct slot	*s = child_slot(c);
 
 	if (msg == NULL) {
 		if (strcmp(reason, "malformed frame") == 0) {
@@ -317,8 +349,11 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 			return;
 		}
 		c->state = CHILD_READY;
-		log_info("worker %d (pid %ld) ready", c->slot, (long)c->pid);
+		log_info("worker %d (pid %ld) ready, generation %u", c->slot,
+		    (long)c->pid, c->generation);
 		emit_pid(PF_EV_ONLINE, c->pid);
+		if (c->generation == master.generation)
+			reload_progress(0);
 		break;
 	case CTL_HEARTBEAT:
 		c->loop_lag_us = msg->u.heartbeat.loop_lag_us;
@@ -329,7 +364,7 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 			c->stats_pending = 0;
 			stats_check();
 		}
-		if (s->child == c && s->recycle_at > 0 &&
+		if (s != NULL && s->recycle_at > 0 &&
 		    c->stats.conns_total >= s->recycle_at)
 			child_retire(c, "connection limit reached");
 		break;
@@ -376,7 +411,7 @@ slot_spawn(struct slot *s)
 		free(c);
 		master_forget();
 		spec.cfg = master.cfg;
-		spec.ls = m.ls;
+		spec.ls = m.ls;	/* the current generation's */
 		spec.nls = master.cfg->nlisteners;
 		spec.slot = s->id;
 		spec.generation = master.generation;
@@ -423,6 +458,19 @@ slot_respawn_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (!master.stopping && s->child == NULL)
 		slot_spawn(s);
+}
+
+/*
+ * Fork from the loop, never from inside an I/O callback: a child must not
+ * inherit an object (a peer, an admin client's bufferevent) in the middle
+ * of its callback, whose deferred free would never run there.
+ */
+static void
+slot_spawn_soon(struct slot *s)
+{
+	struct timeval	tv = { 0, 0 };
+
+	evtimer_add(s->respawn, &tv);
 }
 
 /* The worker of slot s has exited: respawn now, or after a backoff. */
@@ -478,20 +526,26 @@ master_reap(void)
 		else
 			log_info("worker %d (pid %ld) exited", c->slot,
 			    (long)pid);
+		s = child_slot(c);
 		TAILQ_REMOVE(&master.children, c, entry);
-		s = &master.slots[c->slot];
-		if (s->child == c) {
+		if (c->slot < m.prev.nslots && m.prev.slots[c->slot].child == c)
+			m.prev.slots[c->slot].child = NULL;
+		if (s != NULL) {
 			s->child = NULL;
 			if (!master.stopping)
 				slot_schedule(s, master_now_ms() -
 				    c->started_ms);
 		}
+		if (c->state == CHILD_STARTING &&
+		    c->generation == master.generation)
+			reload_progress(1);
 		emit_pid(PF_EV_EXIT, pid);
 		peer_free(c->peer);
 		free(c);
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
+	listeners_reap(master_oldest_generation());
 	stats_check();
 	if (master.stopping && TAILQ_EMPTY(&master.children))
 		event_base_loopbreak(m.base);
@@ -549,6 +603,196 @@ master_monitor(evutil_socket_t fd, short what, void *arg)
 			s->failures = 0;
 			log_info("worker %d recovered", s->id);
 		}
+	}
+}
+
+static int
+workers_count(const struct config *cfg)
+{
+	long	n;
+
+	if (cfg->workers != CONFIG_WORKERS_AUTO)
+		return cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > CONFIG_WORKERS_MAX ? CONFIG_WORKERS_MAX : (int)n;
+}
+
+uint32_t
+master_oldest_generation(void)
+{
+	struct child	*c;
+	uint32_t	 oldest = master.generation;
+
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (c->generation < oldest)
+			oldest = c->generation;
+	}
+	return oldest;
+}
+
+static int
+slots_new(struct slot **slots, int n)
+{
+	int	i;
+
+	if ((*slots = calloc(n, sizeof(**slots))) == NULL) {
+		log_warn("slots");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		(*slots)[i].id = i;
+		(*slots)[i].respawn = evtimer_new(m.base, slot_respawn_cb,
+		    &(*slots)[i]);
+		if ((*slots)[i].respawn == NULL) {
+			log_warnx("cannot create timer");
+			while (i-- > 0)
+				event_free((*slots)[i].respawn);
+			free(*slots);
+			*slots = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+slots_free(struct slot *slots, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		event_free(slots[i].respawn);
+	free(slots);
+}
+
+static void
+gen_free(struct gen *g)
+{
+	slots_free(g->slots, g->nslots);
+	free(g->ls);
+	config_free(g->cfg);
+	memset(g, 0, sizeof(*g));
+}
+
+/*
+ * Start generation N+1 on cfg and ls (already validated and prepared);
+ * the current one keeps serving until master_end_generation().
+ */
+int
+master_begin_generation(struct config *cfg, struct lsock *ls)
+{
+	struct slot	*slots;
+	int		 i, n = workers_count(cfg);
+
+	if (slots_new(&slots, n) == -1)
+		return -1;
+	m.prev.cfg = master.cfg;
+	m.prev.ls = m.ls;
+	m.prev.slots = master.slots;
+	m.prev.nslots = master.nslots;
+	m.prev.generation = master.generation;
+	for (i = 0; i < m.prev.nslots; i++)
+		evtimer_del(m.prev.slots[i].respawn);
+	master.cfg = cfg;
+	m.ls = ls;
+	master.slots = slots;
+	master.nslots = n;
+	master.generation++;
+	log_set_level(cfg->log_level);
+	log_info("generation %u: starting %d workers", master.generation, n);
+	for (i = 0; i < n; i++)
+		slot_spawn_soon(&master.slots[i]);
+	return 0;
+}
+
+/* Keep at most max_old_generations draining: finish the oldest first. */
+static void
+drain_bound(void)
+{
+	struct child	*c;
+	uint32_t	 gens[64], oldest;
+	int		 n, i;
+
+	for (;;) {
+		n = 0;
+		oldest = UINT32_MAX;
+		TAILQ_FOREACH(c, &master.children, entry) {
+			if (c->state != CHILD_DRAINING)
+				continue;
+			for (i = 0; i < n && gens[i] != c->generation; i++)
+				;
+			if (i == n && n < 64)
+				gens[n++] = c->generation;
+			if (c->generation < oldest)
+				oldest = c->generation;
+		}
+		if (n <= master.cfg->max_old_generations)
+			return;
+		log_warnx("more than %d generations draining: stopping "
+		    "generation %u now", master.cfg->max_old_generations,
+		    oldest);
+		TAILQ_FOREACH(c, &master.children, entry) {
+			if (c->state == CHILD_DRAINING &&
+			    c->generation == oldest) {
+				child_signal(c, SIGTERM);
+				c->state = CHILD_KILLED;
+				c->signalled_ms = master_now_ms();
+			}
+		}
+	}
+}
+
+/*
+ * Commit: every older worker drains and the old set-up is freed.  Abort:
+ * the new generation is killed and the old one is current again.
+ */
+void
+master_end_generation(int commit)
+{
+	struct child	*c;
+	struct gen	 cur;
+	int		 i;
+
+	if (m.prev.cfg == NULL)
+		return;
+	if (commit) {
+		TAILQ_FOREACH(c, &master.children, entry) {
+			if (c->generation < master.generation &&
+			    (c->state == CHILD_READY ||
+			    c->state == CHILD_STARTING))
+				child_drain(c);
+		}
+		listeners_commit(master.cfg, m.prev.generation);
+		gen_free(&m.prev);
+		drain_bound();
+		listeners_reap(master_oldest_generation());
+		return;
+	}
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (c->generation == master.generation) {
+			child_signal(c, SIGKILL);
+			c->state = CHILD_KILLED;
+			c->signalled_ms = master_now_ms();
+		}
+	}
+	cur.cfg = master.cfg;
+	cur.ls = m.ls;
+	cur.slots = master.slots;
+	cur.nslots = master.nslots;
+	master.cfg = m.prev.cfg;
+	m.ls = m.prev.ls;
+	master.slots = m.prev.slots;
+	master.nslots = m.prev.nslots;
+	master.generation = m.prev.generation;
+	memset(&m.prev, 0, sizeof(m.prev));
+	gen_free(&cur);
+	listeners_abort();
+	log_set_level(master.cfg->log_level);
+	for (i = 0; i < master.nslots; i++) {
+		if (master.slots[i].child == NULL && !master.stopping)
+			slot_spawn_soon(&master.slots[i]);
 	}
 }
 
@@ -619,7 +863,7 @@ master_signal(evutil_socket_t sig, short what, void *arg)
 		master_reap();
 		break;
 	case SIGHUP:
-		log_warnx("SIGHUP: reload is not supported yet; ignored");
+		reload_start("SIGHUP", NULL, NULL);
 		break;
 	case SIGUSR1:
 		log_warnx("SIGUSR1: log reopen is not supported yet; ignored");
@@ -638,7 +882,7 @@ master_setup(void)
 {
 	struct timeval	tv;
 	size_t		i;
-	int		j, step;
+	int		step;
 
 	if ((m.base = event_base_new()) == NULL) {
 		log_warnx("cannot create event base");
@@ -656,7 +900,7 @@ master_setup(void)
 	m.stop_timer = evtimer_new(m.base, master_stop_timeout, NULL);
 	m.stats_timer = evtimer_new(m.base, stats_timeout, NULL);
 	if (m.monitor == NULL || m.stop_timer == NULL ||
-	    m.stats_timer == NULL) {
+	    m.stats_timer == NULL || reload_init(m.base) == -1) {
 		log_warnx("cannot create timers");
 		return -1;
 	}
@@ -664,16 +908,7 @@ master_setup(void)
 	ms_to_tv(step < 10 ? 10 : step > 250 ? 250 : step, &tv);
 	if (event_add(m.monitor, &tv) == -1)
 		return -1;
-	for (j = 0; j < master.nslots; j++) {
-		master.slots[j].id = j;
-		master.slots[j].respawn = evtimer_new(m.base, slot_respawn_cb,
-		    &master.slots[j]);
-		if (master.slots[j].respawn == NULL) {
-			log_warnx("cannot create timer");
-			return -1;
-		}
-	}
-	return 0;
+	return slots_new(&master.slots, master.nslots);
 }
 
 static void
@@ -681,26 +916,24 @@ master_cleanup(void)
 {
 	struct child	*c;
 	size_t		 i;
-	int		 j;
 
 	admin_close();
-	if (m.ls != NULL)
-		listeners_close(m.ls, master.cfg->nlisteners);
-	free(m.ls);
+	reload_free();
+	listeners_close_all();
 	while ((c = TAILQ_FIRST(&master.children)) != NULL) {
 		TAILQ_REMOVE(&master.children, c, entry);
 		peer_free(c->peer);
 		free(c);
 	}
+	if (m.prev.cfg != NULL)
+		gen_free(&m.prev);
 	for (i = 0; i < sizeof(m.sigs) / sizeof(m.sigs[0]); i++) {
 		if (m.sigs[i] != NULL)
 			event_free(m.sigs[i]);
 	}
-	for (j = 0; j < master.nslots; j++) {
-		if (master.slots[j].respawn != NULL)
-			event_free(master.slots[j].respawn);
-	}
-	free(master.slots);
+	if (master.slots != NULL)
+		slots_free(master.slots, master.nslots);
+	free(m.ls);
 	if (m.monitor != NULL)
 		event_free(m.monitor);
 	if (m.stop_timer != NULL)
@@ -712,19 +945,10 @@ master_cleanup(void)
 		event_base_free(m.base);
 }
 
-static int
-workers_count(const struct config *cfg)
-{
-	long	n;
-
-	if (cfg->workers != CONFIG_WORKERS_AUTO)
-		return cfg->workers;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		n = 1;
-	return n > CONFIG_WORKERS_MAX ? CONFIG_WORKERS_MAX : (int)n;
-}
-
+/*
+ * Runs the master on cfg, which it owns from here on (a reload replaces
+ * and frees it).  Returns the exit status.
+ */
 int
 master_run(struct config *cfg)
 {
@@ -739,17 +963,13 @@ master_run(struct config *cfg)
 	TAILQ_INIT(&master.children);
 	emitter_init(&m.em, &master);
 	srandom((unsigned int)(master.pid ^ master.started_ms));
-	m.ls = calloc(cfg->nlisteners, sizeof(*m.ls));
-	master.slots = calloc(master.nslots, sizeof(*master.slots));
-	if (m.ls == NULL || master.slots == NULL) {
+	if ((m.ls = calloc(cfg->nlisteners, sizeof(*m.ls))) == NULL) {
 		log_warn("master");
 		goto out;
 	}
-	if (master_setup() == -1 || listeners_open(cfg, m.ls) == -1) {
-		free(m.ls);
-		m.ls = NULL;
+	if (master_setup() == -1 || listeners_prepare(cfg, m.ls) == -1)
 		goto out;
-	}
+	listeners_commit(cfg, 0);
 	if (cfg->admin_socket != NULL && admin_open(m.base, cfg) == -1)
 		goto out;
 	log_info("starting %d workers (config %s)", master.nslots, cfg->file);
@@ -767,5 +987,6 @@ master_run(struct config *cfg)
 	log_info("stopped");
 out:
 	master_cleanup();
+	config_free(master.cfg);
 	return status;
 }

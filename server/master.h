@@ -12,6 +12,7 @@
 
 #include "common/ctl.h"
 #include "conf/config.h"
+#include "worker/worker.h"
 
 struct event;
 struct peer;
@@ -65,8 +66,14 @@ extern struct master	 master;
 
 uint64_t	 master_now_ms(void);
 const char	*child_state_name(const struct child *c, const struct slot *s);
-/* Bind, fork the workers, supervise until stopped; the exit status. */
+/* Bind, fork the workers, supervise until stopped; the exit status.
+ * The master owns cfg from here on. */
 int		 master_run(struct config *cfg);
+/* Reload steps (server/reload.c drives them): start generation N+1 on a
+ * validated cfg and prepared listeners, then commit or abort it. */
+int		 master_begin_generation(struct config *cfg, struct lsock *ls);
+void		 master_end_generation(int commit);
+uint32_t	 master_oldest_generation(void);
 /* Stop: graceful lets connections finish (bounded by shutdown_timeout). */
 void		 master_stop(int graceful);
 /* Ask every worker for fresh stats; done(arg) runs when all answered or

@@ -4,6 +4,7 @@
  *
  * The JSON of "status --json" is an interface (documented in README):
  *	{ "pid", "uptime_s", "config", "generation", "listeners": [...],
+ *	  "last_reload": null or { "time", "ok", "result" },
  *	  "workers": [ { "slot", "pid", "generation", "state", "uptime_s",
  *	    "failures", "heartbeat_age_ms", "loop_lag_ms",
  *	    "connections_active", "connections_total", "accepts",
@@ -15,9 +16,11 @@
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "server/admin.h"
 #include "server/master.h"
+#include "server/reload.h"
 
 struct row {
 	const struct child	*c;	/* NULL: slot without a worker */
@@ -111,7 +114,8 @@ static void
 report_json(struct evbuffer *out, const struct row *rows, size_t n,
     const struct ctl_stats *sum, uint64_t now)
 {
-	size_t	i;
+	const struct reload_last	*last = reload_last();
+	size_t				 i;
 
 	evbuffer_add_printf(out, "{\"pid\":%ld,\"uptime_s\":%llu,"
 	    "\"config\":", (long)master.pid,
@@ -126,7 +130,17 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 		json_str(out, master.cfg->listeners[i].service);
 		evbuffer_add(out, "}", 1);
 	}
-	evbuffer_add_printf(out, "],\"workers\":[");
+	evbuffer_add_printf(out, "],\"last_reload\":");
+	if (last->when == 0)
+		evbuffer_add_printf(out, "null");
+	else {
+		evbuffer_add_printf(out, "{\"time\":%lld,\"ok\":%s,"
+		    "\"result\":", (long long)last->when,
+		    last->ok ? "true" : "false");
+		json_str(out, last->result);
+		evbuffer_add(out, "}", 1);
+	}
+	evbuffer_add_printf(out, ",\"workers\":[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			evbuffer_add(out, ",", 1);
@@ -135,6 +149,23 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 	evbuffer_add_printf(out, "],\"totals\":{");
 	counters_json(out, sum);
 	evbuffer_add_printf(out, "}}\n");
+}
+
+static void
+report_last_reload(struct evbuffer *out)
+{
+	const struct reload_last	*last = reload_last();
+	struct tm			 tm;
+	char				 when[32];
+
+	if (last->when == 0) {
+		evbuffer_add_printf(out, "last reload: none\n");
+		return;
+	}
+	localtime_r(&last->when, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	evbuffer_add_printf(out, "last reload: %s, %s: %s\n", when,
+	    last->ok ? "ok" : "failed", last->result);
 }
 
 static void
@@ -154,6 +185,7 @@ report_text(struct evbuffer *out, enum admin_cmd cmd, const struct row *rows,
 			    master.cfg->listeners[i].name,
 			    master.cfg->listeners[i].service);
 		evbuffer_add_printf(out, "\n");
+		report_last_reload(out);
 	}
 	if (cmd != ADMIN_STATS) {
 		evbuffer_add_printf(out, "%4s %7s %3s %-10s %7s %4s %7s %8s\n",

@@ -1,0 +1,201 @@
+/*
+ * reload.c -- SIGHUP and "preforkctl reload": the configuration file read
+ * again, as a transaction.
+ *
+ * The new file is parsed and checked completely (syntax, schema, modules,
+ * services) into a fresh struct; its listeners are prepared (kept sockets
+ * reused, new ones bound).  Any failure so far leaves the serving
+ * generation untouched.  Then generation N+1 starts beside N, and the
+ * reload waits until every new worker has said READY: only then is N told
+ * to drain.  A new worker that dies before READY, or a generation not ready
+ * by the deadline, aborts the reload: the new workers are killed and N goes
+ * on as if nothing happened.  One reload at a time; another one asked for
+ * meanwhile is refused with that reason.  Every outcome is logged, kept
+ * for "status", and handed to whoever asked.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "server/listeners.h"
+#include "server/master.h"
+#include "server/reload.h"
+#include "worker/module.h"
+#include "worker/service.h"
+
+#define RELOAD_MAX_WAITERS	16
+#define RELOAD_MIN_WAIT_MS	5000
+
+static struct {
+	struct event		*deadline;
+	int			 pending;
+	const char		*why;
+	struct {
+		reload_done_fn	 fn;
+		void		*arg;
+	}			 waiters[RELOAD_MAX_WAITERS];
+	int			 nwaiters;
+	struct reload_last	 last;
+} r;
+
+struct config *
+reload_load_config(const char *file, char *err, size_t errlen)
+{
+	struct config	*cfg;
+	size_t		 i, j;
+
+	if ((cfg = config_load(file, err, errlen)) == NULL)
+		return NULL;
+	if (module_load(cfg, 1, err, errlen) == -1)
+		goto fail;
+	for (i = 0; i < cfg->nlisteners; i++) {
+		for (j = 0; j < cfg->nmodules; j++) {
+			if (strcmp(cfg->modules[j].name,
+			    cfg->listeners[i].service) == 0)
+				break;
+		}
+		if (j == cfg->nmodules &&
+		    service_find(cfg->listeners[i].service) == NULL) {
+			snprintf(err, errlen, "%s:%d: listener %s: unknown "
+			    "service '%s'", cfg->file, cfg->listeners[i].line,
+			    cfg->listeners[i].name, cfg->listeners[i].service);
+			goto fail;
+		}
+	}
+	return cfg;
+fail:
+	config_free(cfg);
+	return NULL;
+}
+
+static void
+reload_finish(int ok, const char *result)
+{
+	int	i, n = r.nwaiters;
+
+	r.pending = 0;
+	r.nwaiters = 0;
+	evtimer_del(r.deadline);
+	r.last.when = time(NULL);
+	r.last.ok = ok;
+	snprintf(r.last.result, sizeof(r.last.result), "%s", result);
+	if (ok)
+		log_info("reload (%s): done, %s", r.why, result);
+	else
+		log_warnx("reload (%s) failed: %s", r.why, result);
+	for (i = 0; i < n; i++)
+		r.waiters[i].fn(r.waiters[i].arg, ok, result);
+}
+
+static void
+reload_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	if (!r.pending)
+		return;
+	master_end_generation(0);
+	reload_finish(0, "the new workers were not ready in time; "
+	    "kept the old generation");
+}
+
+int
+reload_init(struct event_base *base)
+{
+	r.deadline = evtimer_new(base, reload_timeout, NULL);
+	return r.deadline == NULL ? -1 : 0;
+}
+
+void
+reload_free(void)
+{
+	if (r.deadline != NULL)
+		event_free(r.deadline);
+	r.deadline = NULL;
+}
+
+void
+reload_start(const char *why, reload_done_fn done, void *arg)
+{
+	struct config	*cfg;
+	struct lsock	*ls = NULL;
+	struct timeval	 tv;
+	char		 err[CONFIG_ERRLEN];
+	int		 wait_ms;
+
+	if (r.pending || master.stopping) {
+		log_warnx("reload (%s) refused: %s", why, r.pending ?
+		    "a reload is already in progress" : "stopping");
+		if (done != NULL)
+			done(arg, 0, r.pending ?
+			    "a reload is already in progress" : "stopping");
+		return;
+	}
+	r.why = why;
+	if (done != NULL) {
+		r.waiters[0].fn = done;
+		r.waiters[0].arg = arg;
+		r.nwaiters = 1;
+	}
+	log_info("reload (%s): reading %s", why, master.cfg->file);
+	if ((cfg = reload_load_config(master.cfg->file, err,
+	    sizeof(err))) == NULL) {
+		reload_finish(0, err);
+		return;
+	}
+	if ((ls = calloc(cfg->nlisteners, sizeof(*ls))) == NULL ||
+	    listeners_prepare(cfg, ls) == -1) {
+		snprintf(err, sizeof(err), "cannot set up the listeners of "
+		    "%s (see the log); kept the old generation", cfg->file);
+		goto fail;
+	}
+	if (master_begin_generation(cfg, ls) == -1) {
+		listeners_abort();
+		snprintf(err, sizeof(err), "cannot start a new generation: "
+		    "%s", strerror(errno));
+		goto fail;
+	}
+	r.pending = 1;
+	wait_ms = cfg->worker_timeout_ms * 2;
+	if (wait_ms < RELOAD_MIN_WAIT_MS)
+		wait_ms = RELOAD_MIN_WAIT_MS;
+	tv.tv_sec = wait_ms / 1000;
+	tv.tv_usec = (wait_ms % 1000) * 1000;
+	evtimer_add(r.deadline, &tv);
+	return;
+fail:
+	free(ls);
+	config_free(cfg);
+	reload_finish(0, err);
+}
+
+void
+reload_progress(int died)
+{
+	char	result[64];
+	int	i;
+
+	if (!r.pending)
+		return;
+	if (died) {
+		master_end_generation(0);
+		reload_finish(0, "a worker of the new generation failed to "
+		    "start (see the log); kept the old generation");
+		return;
+	}
+	for (i = 0; i < master.nslots; i++) {
+		if (master.slots[i].child == NULL ||
+		    master.slots[i].child->state != CHILD_READY)
+			return;
+	}
+	snprintf(result, sizeof(result), "generation %u", master.generation);
+	master_end_generation(1);
+	reload_finish(1, result);
+}
+
+const struct reload_last *
+reload_last(void)
+{
+	return &r.last;
+}

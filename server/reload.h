@@ -1,0 +1,35 @@
+/*
+ * reload.h -- re-reading the configuration as a transaction.
+ */
+#ifndef PF_RELOAD_H
+#define PF_RELOAD_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "conf/config.h"
+
+struct event_base;
+
+/* Told the outcome: ok, and the reason or "generation N". */
+typedef void (*reload_done_fn)(void *arg, int ok, const char *result);
+
+struct reload_last {
+	time_t		when;		/* 0: no reload yet */
+	int		ok;
+	char		result[CONFIG_ERRLEN];
+};
+
+/* Load and fully check a file: syntax, schema, modules, service names.
+ * NULL with "file:line: message" in err. */
+struct config	*reload_load_config(const char *file, char *err,
+		    size_t errlen);
+int		 reload_init(struct event_base *base);
+void		 reload_free(void);
+/* Reload from the current file; done (may be NULL) hears the outcome. */
+void		 reload_start(const char *why, reload_done_fn done, void *arg);
+/* A worker of the newest generation became ready, or died starting. */
+void		 reload_progress(int died);
+const struct reload_last *reload_last(void);
+
+#endif
