@@ -21,7 +21,7 @@
 enum kind {
 	K_INT,		/* integer in [min, max] */
 	K_MS,		/* seconds (integer or float) in [min, max] ms, as ms */
-	K_MODE,		/* file mode, e.g. 0600, as an integer */
+	K_MODE,		/* file mode as an octal string, e.g. "0600" */
 	K_WORKERS,	/* integer in [min, max] or "auto" */
 	K_STR,		/* non-empty string, at most max bytes */
 	K_LEVEL,	/* log level name */
@@ -85,6 +85,7 @@ static const struct field root_fields[] = {
 	{ "admin_socket", K_STR, F(config, admin_socket), 0,
 	    sizeof(((struct sockaddr_un *)0)->sun_path) - 1, NULL },
 	{ "admin_mode", K_MODE, F(config, admin_mode), 0, 0777, NULL },
+	{ "pidfile", K_STR, F(config, pidfile), 0, PATH_MAX - 1, NULL },
 	{ "log", K_GROUP, 0, 0, 0, log_fields },
 	{ "listeners", K_LISTENERS, 0, 0, 0, listener_fields },
 	{ "modules", K_MODULES, 0, 0, 0, module_fields },
@@ -144,6 +145,32 @@ get_int(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 	return 0;
 }
 
+/*
+ * libconfig 1.5 has no octal literals (0600 reads as decimal 600), so a
+ * file mode is written as a string and read in base 8.
+ */
+static int
+get_mode(struct ctx *ctx, const config_setting_t *s, const struct field *f,
+    int *out)
+{
+	const char	*str;
+	char		*end;
+	long		 v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(ctx, s, "'%s' must be an octal string, e.g. "
+		    "\"0600\"", f->name);
+	str = config_setting_get_string(s);
+	errno = 0;
+	v = strtol(str, &end, 8);
+	if (*str == '\0' || *end != '\0' || errno != 0 || v < f->min ||
+	    v > f->max)
+		return fail(ctx, s, "'%s' must be an octal mode from \"0\" to "
+		    "\"0777\", not \"%s\"", f->name, str);
+	*out = (int)v;
+	return 0;
+}
+
 /* A duration in seconds, integer or fractional, kept in milliseconds. */
 static int
 get_ms(struct ctx *ctx, const config_setting_t *s, const struct field *f,
@@ -185,8 +212,9 @@ set_field(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 		}
 		return get_int(ctx, s, f, dst);
 	case K_INT:
-	case K_MODE:
 		return get_int(ctx, s, f, dst);
+	case K_MODE:
+		return get_mode(ctx, s, f, dst);
 	case K_MS:
 		return get_ms(ctx, s, f, dst);
 	case K_STR:
@@ -491,6 +519,7 @@ config_free(struct config *cfg)
 	}
 	free(cfg->modules);
 	free(cfg->admin_socket);
+	free(cfg->pidfile);
 	free(cfg->file);
 	free(cfg);
 }

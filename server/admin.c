@@ -100,16 +100,14 @@ admin_parse(const char *line, size_t len, struct admin_req *req, char *err,
 		snprintf(err, errlen, "empty request; try 'help'");
 		return -1;
 	}
-	if (w == 2) {
-		if (strcmp(word[1], "--json") != 0) {
-			snprintf(err, errlen, "unknown option '%s'", word[1]);
-			return -1;
-		}
-		req->json = 1;
+	if (w == 2 && strcmp(word[1], "--json") != 0) {
+		snprintf(err, errlen, "unknown option '%s'", word[1]);
+		return -1;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(word[0], commands[i].name) == 0) {
 			req->cmd = commands[i].cmd;
+			req->json = w == 2;
 			return 0;
 		}
 	}

@@ -370,6 +370,13 @@ test_out_of_range(void **state)
 	    "'worker_timeout' must be longer than 'heartbeat_interval'");
 	expect_error("worker_timeout = \"1\";\n", 1,
 	    "'worker_timeout' must be a number of seconds");
+	/* libconfig 1.5 reads 0600 as decimal: modes are octal strings. */
+	expect_error("\nadmin_mode = 0600;\n", 2,
+	    "'admin_mode' must be an octal string");
+	expect_error("admin_mode = \"0800\";\n", 1,
+	    "'admin_mode' must be an octal mode");
+	expect_error("admin_mode = \"01000\";\n", 1,
+	    "'admin_mode' must be an octal mode");
 	expect_error("listeners = (\n"
 	    "  { service = \"e\";\n"
 	    "    port = 0; }\n"
