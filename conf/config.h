@@ -42,6 +42,7 @@ struct config {
 	int			 max_conns_jitter;
 	int			 max_old_generations;
 	char			*admin_socket;		/* NULL: none */
+	char			*pidfile;		/* NULL: none */
 	int			 admin_mode;
 	struct listen_conf	*listeners;
 	size_t			 nlisteners;

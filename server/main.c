@@ -1,47 +1,130 @@
 /*
  * main.c -- command line, configuration check, and hand-over to the master.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "conf/config.h"
+#include "server/adminclient.h"
 #include "server/master.h"
+#include "server/pidfile.h"
 #include "server/reload.h"
 
 #ifndef PF_CONFFILE
 #define PF_CONFFILE	"/etc/preforkd/preforkd.conf"
 #endif
 
+#define SIGNAL_WAIT_SLACK_MS	5000
+
 static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: preforkd [-htV] [-c file]\n"
-	    "  -c file  configuration file (default %s)\n"
-	    "  -t       check the configuration and exit\n"
-	    "  -V       print the version and exit\n"
-	    "  -h       print this help and exit\n", PF_CONFFILE);
+	    "usage: preforkd [-htV] [-c file] [-s stop|quit|reload|reopen]\n"
+	    "  -c file    configuration file (default %s)\n"
+	    "  -t         check the configuration and exit\n"
+	    "  -s signal  tell the running master (found by its pidfile):\n"
+	    "             stop (fast), quit (graceful), reload, reopen (logs)\n"
+	    "  -V         print the version and exit\n"
+	    "  -h         print this help and exit\n", PF_CONFFILE);
 	exit(status);
+}
+
+/* Wait up to ms for pid to be gone. */
+static int
+wait_gone(pid_t pid, int ms)
+{
+	struct timespec	step = { 0, 20 * 1000000L };
+
+	for (; ms > 0; ms -= 20) {
+		if (kill(pid, 0) == -1 && errno == ESRCH)
+			return 0;
+		nanosleep(&step, NULL);
+	}
+	return -1;
+}
+
+/*
+ * -s: act on the running master.  reload goes through the admin socket
+ * when there is one, so the outcome comes back; stop and quit wait until
+ * the master has exited.  Exit 0 on success, 1 with the reason otherwise.
+ */
+static int
+signal_master(const struct config *cfg, const char *what)
+{
+	static const struct {
+		const char	*name;
+		int		 sig;
+	} sigs[] = {
+		{ "stop", SIGTERM }, { "quit", SIGQUIT }, { "reload", SIGHUP },
+		{ "reopen", SIGUSR1 },
+	};
+	char	err[CONFIG_ERRLEN];
+	pid_t	pid;
+	size_t	i;
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (strcmp(what, sigs[i].name) == 0)
+			break;
+	}
+	if (i == sizeof(sigs) / sizeof(sigs[0])) {
+		fprintf(stderr, "preforkd: -s %s: use stop, quit, reload or "
+		    "reopen\n", what);
+		return 1;
+	}
+	if (sigs[i].sig == SIGHUP && cfg->admin_socket != NULL)
+		return admin_request(cfg->admin_socket, "reload") == 0 ? 0 : 1;
+	if (cfg->pidfile == NULL) {
+		fprintf(stderr, "preforkd: %s sets no pidfile; cannot find the "
+		    "master\n", cfg->file);
+		return 1;
+	}
+	if (pidfile_read(cfg->pidfile, &pid, err, sizeof(err)) == -1) {
+		fprintf(stderr, "preforkd: %s\n", err);
+		return 1;
+	}
+	if (kill(pid, sigs[i].sig) == -1) {
+		fprintf(stderr, "preforkd: kill %ld: %s\n", (long)pid,
+		    strerror(errno));
+		return 1;
+	}
+	if (sigs[i].sig == SIGTERM || sigs[i].sig == SIGQUIT) {
+		if (wait_gone(pid, cfg->shutdown_timeout_ms +
+		    SIGNAL_WAIT_SLACK_MS) == -1) {
+			fprintf(stderr, "preforkd: pid %ld has not exited\n",
+			    (long)pid);
+			return 1;
+		}
+	} else if (sigs[i].sig == SIGHUP)
+		printf("preforkd: SIGHUP sent to %ld (set admin_socket to get "
+		    "the reload's result)\n", (long)pid);
+	return 0;
 }
 
 int
 main(int argc, char *argv[])
 {
 	struct config	*cfg;
-	const char	*file = PF_CONFFILE;
+	const char	*file = PF_CONFFILE, *sig = NULL;
 	char		 err[CONFIG_ERRLEN];
 	int		 ch, test = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LEVEL_INFO, "master");
 
-	while ((ch = getopt(argc, argv, "c:htV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:hs:tV")) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
+			break;
+		case 's':
+			sig = optarg;
 			break;
 		case 'h':
 			usage(0);
@@ -62,10 +145,13 @@ main(int argc, char *argv[])
 		fprintf(stderr, "preforkd: %s\n", err);
 		return 1;
 	}
-	if (test) {
-		printf("preforkd: configuration file %s is valid\n", file);
+	if (test || sig != NULL) {
+		ch = sig != NULL ? signal_master(cfg, sig) : 0;
+		if (test)
+			printf("preforkd: configuration file %s is valid\n",
+			    file);
 		config_free(cfg);
-		return 0;
+		return ch;
 	}
 	log_set_level(cfg->log_level);
 	return master_run(cfg);

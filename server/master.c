@@ -38,6 +38,7 @@
 #include "server/admin.h"
 #include "server/listeners.h"
 #include "server/master.h"
+#include "server/pidfile.h"
 #include "server/reload.h"
 #include "worker/worker.h"
 
@@ -65,6 +66,8 @@ static struct {
 	struct event_base	*base;
 	struct lsock		*ls;
 	struct gen		 prev;		/* cfg != NULL: reload pending */
+	int			 pidfd;		/* locked pidfile, or -1 */
+	char			*pidfile;	/* as first configured */
 	struct pf_emitter	 em;
 	struct event		*sigs[6];
 	struct event		*monitor;
@@ -145,6 +148,8 @@ master_forget(void)
 		log_warnx("event_reinit failed in new worker");
 	admin_close();
 	listeners_forget(m.ls, master.cfg->nlisteners);
+	if (m.pidfd != -1)
+		close(m.pidfd);	/* only the master holds the lock */
 	while ((c = TAILQ_FIRST(&master.children)) != NULL) {
 		TAILQ_REMOVE(&master.children, c, entry);
 		peer_free(c->peer);
@@ -920,6 +925,8 @@ master_cleanup(void)
 	admin_close();
 	reload_free();
 	listeners_close_all();
+	pidfile_remove(m.pidfile, m.pidfd);
+	free(m.pidfile);
 	while ((c = TAILQ_FIRST(&master.children)) != NULL) {
 		TAILQ_REMOVE(&master.children, c, entry);
 		peer_free(c->peer);
@@ -953,8 +960,10 @@ int
 master_run(struct config *cfg)
 {
 	struct child	*c;
+	char		 err[CONFIG_ERRLEN];
 	int		 i, status = 1;
 
+	m.pidfd = -1;
 	master.cfg = cfg;
 	master.pid = getpid();
 	master.started_ms = master_now_ms();
@@ -966,6 +975,14 @@ master_run(struct config *cfg)
 	if ((m.ls = calloc(cfg->nlisteners, sizeof(*m.ls))) == NULL) {
 		log_warn("master");
 		goto out;
+	}
+	if (cfg->pidfile != NULL) {
+		if ((m.pidfile = strdup(cfg->pidfile)) == NULL ||
+		    (m.pidfd = pidfile_create(cfg->pidfile, err,
+		    sizeof(err))) == -1) {
+			log_warnx("pidfile %s", m.pidfile ? err : "strdup");
+			goto out;
+		}
 	}
 	if (master_setup() == -1 || listeners_prepare(cfg, m.ls) == -1)
 		goto out;

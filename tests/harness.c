@@ -203,23 +203,41 @@ spawn(struct daemon *d, char *const argv[])
 	_exit(127);
 }
 
-int
-h_run(struct daemon *d, int timeout_ms, ...)
+static pid_t
+vspawn(struct daemon *d, va_list ap)
 {
 	char	*argv[16];
-	va_list	 ap;
-	pid_t	 pid;
 	int	 i = 0;
 
 	argv[i++] = "preforkd";
-	va_start(ap, timeout_ms);
 	while (i < 15 && (argv[i] = va_arg(ap, char *)) != NULL)
 		i++;
-	va_end(ap);
 	argv[i] = NULL;
-	if ((pid = spawn(d, argv)) == -1)
-		return -1;
-	return h_wait_exit(pid, timeout_ms);
+	return spawn(d, argv);
+}
+
+pid_t
+h_spawn(struct daemon *d, ...)
+{
+	va_list	ap;
+	pid_t	pid;
+
+	va_start(ap, d);
+	pid = vspawn(d, ap);
+	va_end(ap);
+	return pid;
+}
+
+int
+h_run(struct daemon *d, int timeout_ms, ...)
+{
+	va_list	ap;
+	pid_t	pid;
+
+	va_start(ap, timeout_ms);
+	pid = vspawn(d, ap);
+	va_end(ap);
+	return pid == -1 ? -1 : h_wait_exit(pid, timeout_ms);
 }
 
 int

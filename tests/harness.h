@@ -29,6 +29,8 @@ int	h_daemon_init(struct daemon *d, const char *conf_text);
 /* Run PREFORKD_BIN with the given arguments (NULL-terminated), stderr and
  * stdout to d->log; returns the exit status, or -1 on timeout. */
 int	h_run(struct daemon *d, int timeout_ms, ...);
+/* The same, without waiting: the pid. */
+pid_t	h_spawn(struct daemon *d, ...);
 /* Start the daemon on d->conf and wait until 'workers' workers run and
  * host:port (or the Unix path if port is 0) accepts.  0 or -1. */
 int	h_daemon_start(struct daemon *d, int workers, const char *host,
