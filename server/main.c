@@ -36,6 +36,26 @@ usage(int status)
 	exit(status);
 }
 
+/* Gone, or a zombie its parent has not reaped yet. */
+static int
+pid_gone(pid_t pid)
+{
+	char	path[64], buf[512], *p;
+	FILE	*f;
+	int	 zombie = 0;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 1;
+	if (fgets(buf, sizeof(buf), f) != NULL &&
+	    (p = strrchr(buf, ')')) != NULL)
+		zombie = p[1] == ' ' && p[2] == 'Z';
+	fclose(f);
+	return zombie;
+}
+
 /* Wait up to ms for pid to be gone. */
 static int
 wait_gone(pid_t pid, int ms)
@@ -43,7 +63,7 @@ wait_gone(pid_t pid, int ms)
 	struct timespec	step = { 0, 20 * 1000000L };
 
 	for (; ms > 0; ms -= 20) {
-		if (kill(pid, 0) == -1 && errno == ESRCH)
+		if (pid_gone(pid))
 			return 0;
 		nanosleep(&step, NULL);
 	}

@@ -1,0 +1,483 @@
+/*
+ * test_reload.c -- integration tests of reloading and the daemon's
+ * lifecycle, against the real binary: a broken file keeps the old
+ * generation serving and tells the caller why; listeners and worker
+ * counts follow the file; draining connections get "shutdown" and are
+ * closed at the deadline; 20 reloads under 100 busy clients lose nothing;
+ * "-s quit" waits for connections; pidfiles are honest.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/harness.h"
+
+struct rd {
+	struct daemon	d;
+	char		sock[192];
+	char		pid[192];
+};
+
+/* Write the configuration: common head plus body (listeners etc.). */
+static void
+rd_write(struct rd *r, const char *fmt, ...)
+{
+	char	body[2048], conf[4096];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	snprintf(conf, sizeof(conf),
+	    "log = { level = \"info\"; };\n"
+	    "heartbeat_interval = 0.1;\n"
+	    "admin_socket = \"%s\";\n"
+	    "pidfile = \"%s\";\n"
+	    "%s", r->sock, r->pid, body);
+	assert_int_equal(h_write_file(r->d.conf, conf), 0);
+}
+
+static void
+rd_init(struct rd *r)
+{
+	assert_int_equal(h_daemon_init(&r->d, NULL), 0);
+	snprintf(r->sock, sizeof(r->sock), "%s/admin.sock", r->d.dir);
+	snprintf(r->pid, sizeof(r->pid), "%s/preforkd.pid", r->d.dir);
+}
+
+static int
+count(const char *s, const char *needle)
+{
+	int	n = 0;
+
+	while (s != NULL && (s = strstr(s, needle)) != NULL) {
+		n++;
+		s++;
+	}
+	return n;
+}
+
+/* Ready workers of generation gen, per status --json. */
+static int
+ready_in_generation(struct rd *r, int gen)
+{
+	char	*json = NULL, pat[64];
+	int	 n;
+
+	assert_int_equal(h_ctl(r->sock, &json, "status", "--json",
+	    (char *)NULL), 0);
+	snprintf(pat, sizeof(pat), "\"generation\":%d,\"state\":\"ready\"",
+	    gen);
+	n = count(json, pat);
+	free(json);
+	return n;
+}
+
+/* A broken file: reload fails with file:line, the old one keeps serving. */
+static void
+test_reload_broken(void **state)
+{
+	struct rd		 r;
+	struct sockaddr_in	 sin;
+	socklen_t		 len;
+	char			*out = NULL, want[256], conf[512];
+	int			 port = h_free_port(4), fd, taken;
+
+	rd_init(&r);
+	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address = "
+	    "\"127.0.0.1\"; port = %d; service = \"echo\"; });\n", port);
+	rd_write(&r, "%s", conf);
+	assert_int_equal(h_daemon_start(&r.d, 2, "127.0.0.1", port), 0);
+
+	/* Line 7: four lines of head, then two of conf, then this. */
+	rd_write(&r, "%sno_such_key = 1;\n", conf);
+	assert_int_equal(h_ctl(r.sock, &out, "reload", (char *)NULL), 1);
+	snprintf(want, sizeof(want), "%s:7: unknown setting 'no_such_key'",
+	    r.d.conf);
+	assert_non_null(strstr(out, want));
+	free(out);
+	assert_int_equal(h_echo_once("127.0.0.1", port, "still\n"), 0);
+	assert_int_equal(ready_in_generation(&r, 1), 2);
+
+	/* The same through -s reload, and through a bare SIGHUP. */
+	assert_int_equal(h_run(&r.d, H_TIMEOUT_MS, "-s", "reload", "-c",
+	    r.d.conf, (char *)NULL) >> 8, 1);
+	assert_int_equal(kill(r.d.pid, SIGHUP), 0);
+	assert_int_equal(h_wait_log(&r.d, "reload (SIGHUP) failed", 2000), 0);
+	assert_true(h_pid_alive(r.d.pid));
+
+	/* Valid, but a port that cannot be bound: refused, nothing moves. */
+	fd = h_connect("127.0.0.1", port, H_TIMEOUT_MS);	/* taken */
+	assert_true(fd >= 0);
+	close(fd);
+	taken = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(taken >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(taken, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(taken, 1), 0);
+	len = sizeof(sin);
+	assert_int_equal(getsockname(taken, (struct sockaddr *)&sin, &len), 0);
+	rd_write(&r, "workers = 2;\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; }, { address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; });\n", port, ntohs(sin.sin_port));
+	assert_int_equal(h_ctl(r.sock, &out, "reload", (char *)NULL), 1);
+	assert_non_null(strstr(out, "cannot set up the listeners"));
+	free(out);
+	close(taken);
+
+	assert_int_equal(h_ctl(r.sock, &out, "status", "--json", (char *)NULL),
+	    0);
+	assert_non_null(strstr(out, "\"last_reload\":{"));
+	assert_non_null(strstr(out, "\"ok\":false"));
+	assert_non_null(strstr(out, "\"generation\":1,"));
+	free(out);
+	assert_int_equal(h_echo_once("127.0.0.1", port, "still\n"), 0);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+/* Wait until connecting to port is refused (the socket is closed). */
+static int
+wait_refused(int port, int timeout_ms)
+{
+	long	deadline = h_now_ms() + timeout_ms;
+	int	fd;
+
+	while (h_now_ms() < deadline) {
+		if ((fd = h_connect("127.0.0.1", port, 500)) == -1)
+			return 0;
+		close(fd);
+		poll(NULL, 0, 20);
+	}
+	return -1;
+}
+
+/* Listeners added and removed, workers 2 -> 3 -> 1: as the file says. */
+static void
+test_reload_follows_file(void **state)
+{
+	struct rd	 r;
+	char		*out = NULL;
+	int		 a = h_free_port(4), b = h_free_port(4);
+	char		 la[64], lb[64];
+
+	rd_init(&r);
+	rd_write(&r, "workers = 2;\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; });\n", a);
+	assert_int_equal(h_daemon_start(&r.d, 2, "127.0.0.1", a), 0);
+	assert_int_equal(wait_refused(b, 100), 0);
+
+	rd_write(&r, "workers = 3;\nlisteners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; });\n",
+	    a, b);
+	assert_int_equal(h_ctl(r.sock, &out, "reload", (char *)NULL), 0);
+	assert_non_null(strstr(out, "generation 2"));
+	free(out);
+	assert_int_equal(ready_in_generation(&r, 2), 3);
+	assert_int_equal(h_echo_once("127.0.0.1", a, "a\n"), 0);
+	assert_int_equal(h_echo_once("127.0.0.1", b, "b\n"), 0);
+	assert_int_equal(h_wait_children(r.d.pid, 3, H_TIMEOUT_MS), 0);
+
+	rd_write(&r, "workers = 1;\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; });\n", b);
+	assert_int_equal(h_ctl(r.sock, &out, "reload", (char *)NULL), 0);
+	assert_non_null(strstr(out, "generation 3"));
+	free(out);
+	assert_int_equal(ready_in_generation(&r, 3), 1);
+	assert_int_equal(h_echo_once("127.0.0.1", b, "b again\n"), 0);
+	/* Removed: closed once generation 2 has drained. */
+	assert_int_equal(wait_refused(a, 3000), 0);
+	assert_int_equal(h_wait_children(r.d.pid, 1, H_TIMEOUT_MS), 0);
+
+	/* Each address was bound exactly once: kept sockets are reused. */
+	snprintf(la, sizeof(la), "listening on 127.0.0.1:%d ", a);
+	snprintf(lb, sizeof(lb), "listening on 127.0.0.1:%d ", b);
+	assert_int_equal(h_log_count(&r.d, la), 1);
+	assert_int_equal(h_log_count(&r.d, lb), 1);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+/* A connection kept past the drain gets "shutdown", then the deadline. */
+static void
+test_reload_shutdown_deadline(void **state)
+{
+	struct rd	 r;
+	char		 buf[16];
+	long		 t0, t1;
+	int		 p = h_free_port(4), fd;
+
+	rd_init(&r);
+	rd_write(&r, "workers = 1;\nshutdown_timeout = 1;\n"
+	    "modules = ({ name = \"notify\"; path = \"%s\"; });\n"
+	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"notify\"; });\n", NOTIFY_MODULE, p);
+	assert_int_equal(h_daemon_start(&r.d, 1, "127.0.0.1", p), 0);
+	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	assert_int_equal(h_echo_check(fd, "x", 1, H_TIMEOUT_MS), 0);
+
+	t0 = h_now_ms();
+	assert_int_equal(h_ctl(r.sock, NULL, "reload", (char *)NULL), 0);
+	assert_int_equal(h_recv_exact(fd, buf, 9, 2000), 0);
+	assert_memory_equal(buf, "shutdown\n", 9);
+	/* Still served until the deadline... */
+	assert_int_equal(h_echo_check(fd, "y", 1, H_TIMEOUT_MS), 0);
+	/* ...while new connections go to the new generation. */
+	assert_int_equal(h_echo_once("127.0.0.1", p, "new\n"), 0);
+	assert_int_equal(h_recv_eof(fd, 4000), 0);
+	t1 = h_now_ms();
+	assert_true(t1 - t0 >= 900);
+	assert_true(t1 - t0 < 4000);
+	close(fd);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+#define LOAD_CLIENTS	100
+#define LOAD_RELOADS	20
+#define MSG_LEN		32
+
+struct client {
+	int		fd;
+	int		connecting;
+	int		trips_left;
+	size_t		got;
+	char		msg[MSG_LEN];
+	char		back[MSG_LEN];
+};
+
+struct load_result {
+	long	trips, connects, refused, resets, eofs, corrupt, stuck;
+};
+
+static int
+client_start(struct client *c, int port, unsigned int *seed)
+{
+	c->fd = h_connect("127.0.0.1", port, H_TIMEOUT_MS);
+	c->trips_left = 5 + rand_r(seed) % 40;
+	c->connecting = 0;
+	c->got = 0;
+	return c->fd == -1 ? -1 : 0;
+}
+
+static int
+client_send(struct client *c, unsigned int *seed, int id)
+{
+	snprintf(c->msg, sizeof(c->msg), "client %03d %010u ......\n", id,
+	    rand_r(seed));
+	c->got = 0;
+	return h_send_all(c->fd, c->msg, MSG_LEN, H_TIMEOUT_MS);
+}
+
+/* Reloads from another process while the test process drives clients. */
+static pid_t
+reloader(struct rd *r)
+{
+	struct timespec	gap = { 0, 100 * 1000000L };
+	pid_t		pid;
+	int		i, failed = 0;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	for (i = 0; i < LOAD_RELOADS; i++) {
+		nanosleep(&gap, NULL);
+		if (h_ctl(r->sock, NULL, "reload", (char *)NULL) != 0)
+			failed++;
+	}
+	_exit(failed);
+}
+
+/* 100 clients in round trips, reconnecting all the time; 20 reloads. */
+static void
+test_reload_under_load(void **state)
+{
+	struct client		 cl[LOAD_CLIENTS];
+	struct pollfd		 pfd[LOAD_CLIENTS];
+	struct load_result	 res;
+	struct rd		 r;
+	unsigned int		 seed = 1;
+	pid_t			 rl;
+	long			 stop_at = 0, deadline;
+	ssize_t			 n;
+	int			 p = h_free_port(4), i, st = -1;
+
+	rd_init(&r);
+	rd_write(&r, "workers = 2;\nshutdown_timeout = 30;\n"
+	    "max_old_generations = 30;\n"
+	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"echo\"; backlog = 1024; });\n", p);
+	assert_int_equal(h_daemon_start(&r.d, 2, "127.0.0.1", p), 0);
+	memset(&res, 0, sizeof(res));
+	for (i = 0; i < LOAD_CLIENTS; i++) {
+		assert_int_equal(client_start(&cl[i], p, &seed), 0);
+		res.connects++;
+		assert_int_equal(client_send(&cl[i], &seed, i), 0);
+	}
+	rl = reloader(&r);
+	assert_true(rl > 0);
+	deadline = h_now_ms() + 60000;
+	while (stop_at == 0 || h_now_ms() < stop_at) {
+		assert_true(h_now_ms() < deadline);
+		if (stop_at == 0 && (st = h_wait_exit(rl, 0)) != -1)
+			stop_at = h_now_ms() + 300;
+		for (i = 0; i < LOAD_CLIENTS; i++) {
+			pfd[i].fd = cl[i].fd;
+			pfd[i].events = POLLIN;
+		}
+		if (poll(pfd, LOAD_CLIENTS, 100) <= 0)
+			continue;
+		for (i = 0; i < LOAD_CLIENTS; i++) {
+			if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
+				continue;
+			n = recv(cl[i].fd, cl[i].back + cl[i].got,
+			    MSG_LEN - cl[i].got, 0);
+			if (n == 0) {
+				res.eofs++;
+			} else if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					continue;
+				res.resets++;
+			} else if ((cl[i].got += n) < MSG_LEN)
+				continue;
+			else if (memcmp(cl[i].msg, cl[i].back, MSG_LEN) != 0)
+				res.corrupt++;
+			else {
+				res.trips++;
+				if (--cl[i].trips_left > 0) {
+					if (client_send(&cl[i], &seed, i) != 0)
+						res.resets++;
+					continue;
+				}
+			}
+			/* Done (or broken): a new connection takes over. */
+			close(cl[i].fd);
+			if (client_start(&cl[i], p, &seed) == -1) {
+				res.refused++;
+				assert_int_equal(client_start(&cl[i], p,
+				    &seed), 0);
+			}
+			res.connects++;
+			if (client_send(&cl[i], &seed, i) != 0)
+				res.resets++;
+		}
+	}
+	for (i = 0; i < LOAD_CLIENTS; i++)
+		close(cl[i].fd);
+	print_message("load: %ld round trips, %ld connections, %d reloads; "
+	    "refused %ld, resets %ld, eofs %ld, corrupt %ld\n", res.trips,
+	    res.connects, LOAD_RELOADS, res.refused, res.resets, res.eofs,
+	    res.corrupt);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);	/* every reload succeeded */
+	assert_int_equal(res.refused, 0);
+	assert_int_equal(res.resets, 0);
+	assert_int_equal(res.eofs, 0);
+	assert_int_equal(res.corrupt, 0);
+	assert_true(res.trips > 2000);
+	assert_true(res.connects > 200);
+	assert_int_equal(ready_in_generation(&r, 1 + LOAD_RELOADS), 2);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+/* -s quit returns only after the active connections have finished. */
+static void
+test_signal_quit(void **state)
+{
+	struct rd	r;
+	struct stat	sb;
+	pid_t		q, master;
+	int		p = h_free_port(4), fd, st;
+
+	rd_init(&r);
+	rd_write(&r, "workers = 2;\nshutdown_timeout = 20;\nlisteners = ({ "
+	    "address = \"127.0.0.1\"; port = %d; service = \"echo\"; });\n",
+	    p);
+	assert_int_equal(h_daemon_start(&r.d, 2, "127.0.0.1", p), 0);
+	master = r.d.pid;
+	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	assert_int_equal(h_echo_check(fd, "hold", 4, H_TIMEOUT_MS), 0);
+
+	q = h_spawn(&r.d, "-s", "quit", "-c", r.d.conf, (char *)NULL);
+	assert_true(q > 0);
+	/* The connection keeps working; nobody exits while it is open. */
+	assert_int_equal(h_wait_log(&r.d, "graceful stop", 2000), 0);
+	assert_int_equal(h_echo_check(fd, "more", 4, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_wait_exit(q, 500), -1);
+	assert_true(h_pid_alive(master));
+	/* Refused meanwhile: nobody accepts any more. */
+	close(fd);
+	st = h_wait_exit(q, 5000);
+	assert_true(st != -1 && WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	st = h_wait_exit(master, 2000);
+	assert_true(st != -1 && WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	r.d.pid = 0;
+	assert_int_equal(stat(r.pid, &sb), -1);	/* pidfile removed */
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+/* One master per pidfile; a dead master's file is called stale. */
+static void
+test_pidfile(void **state)
+{
+	struct rd	 r;
+	char		*log, want[256];
+	int		 p = h_free_port(4), st;
+
+	rd_init(&r);
+	rd_write(&r, "workers = 1;\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; });\n", p);
+	assert_int_equal(h_daemon_start(&r.d, 1, "127.0.0.1", p), 0);
+	st = h_run(&r.d, H_TIMEOUT_MS, "-c", r.d.conf, (char *)NULL);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	snprintf(want, sizeof(want), "already running as pid %ld",
+	    (long)r.d.pid);
+	assert_int_equal(h_wait_log(&r.d, want, 1000), 0);
+
+	assert_int_equal(kill(r.d.pid, SIGKILL), 0);
+	assert_true(h_wait_exit(r.d.pid, H_TIMEOUT_MS) != -1);
+	r.d.pid = 0;
+	st = h_run(&r.d, H_TIMEOUT_MS, "-s", "stop", "-c", r.d.conf,
+	    (char *)NULL);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	log = h_read_file(r.d.log);
+	assert_non_null(strstr(log, "stale pidfile"));
+	free(log);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reload_broken),
+		cmocka_unit_test(test_reload_follows_file),
+		cmocka_unit_test(test_reload_shutdown_deadline),
+		cmocka_unit_test(test_reload_under_load),
+		cmocka_unit_test(test_signal_quit),
+		cmocka_unit_test(test_pidfile),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("reload", tests, NULL, NULL);
+}
