@@ -171,7 +171,7 @@ master_forget(void)
 
 /* The slot c serves in, or NULL if it serves in none (draining, or of a
  * generation whose slots are gone). */
-static struct slot *
+struct slot *
 child_slot(const struct child *c)
 {
 	if (c->slot < master.nslots && master.slots[c->slot].child == c)

@@ -65,6 +65,8 @@ struct master {
 extern struct master	 master;
 
 uint64_t	 master_now_ms(void);
+/* The slot c serves in, or NULL (draining, or an older generation's). */
+struct slot	*child_slot(const struct child *c);
 const char	*child_state_name(const struct child *c, const struct slot *s);
 /* Bind, fork the workers, supervise until stopped; the exit status.
  * The master owns cfg from here on. */

@@ -82,7 +82,7 @@ rows_collect(struct row *rows, size_t max)
 	TAILQ_FOREACH(c, &master.children, entry) {
 		if (n == max)
 			break;
-		if (master.slots[c->slot].child == c)
+		if (child_slot(c) != NULL)
 			continue;
 		rows[n].c = c;
 		rows[n++].s = NULL;

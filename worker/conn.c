@@ -87,8 +87,8 @@ static void	conn_shutdown_write(struct pf_conn *);
 static void
 timed_update(struct pf_conn *c)
 {
-	int	want = c->timeout_ms > 0 ||
-		    ((c->flags & C_WR_SHUT) && !(c->flags & C_READ_EOF));
+	int	want = !(c->flags & C_CLOSED) && (c->timeout_ms > 0 ||
+		    ((c->flags & C_WR_SHUT) && !(c->flags & C_READ_EOF)));
 
 	if (want && !(c->flags & C_TIMED)) {
 		TAILQ_INSERT_TAIL(&timed, c, timed_entry);
@@ -160,6 +160,7 @@ conn_teardown(struct pf_conn *c)
 	TAILQ_REMOVE(&conns, c, entry);
 	if (c->flags & C_TIMED)
 		TAILQ_REMOVE(&timed, c, timed_entry);
+	c->flags &= ~C_TIMED;
 	worker_stats.conns_active--;
 
 	arg.code = (c->flags & C_HAD_ERROR) != 0;
@@ -282,10 +283,14 @@ conn_read(struct pf_conn *c, int to_eagain)
 static void
 conn_flush(struct pf_conn *c)
 {
-	size_t	len;
 	int	n;
 
-	while ((len = evbuffer_get_length(c->out)) > 0) {
+	/*
+	 * Until EAGAIN: a short write need not mean the socket is full
+	 * (evbuffer_write sends at most 128 chunks), and with edge-triggered
+	 * events no new edge comes unless it really filled up.
+	 */
+	while (evbuffer_get_length(c->out) > 0) {
 		n = evbuffer_write(c->out, c->fd);
 		if (n == -1) {
 			if (errno == EINTR)
@@ -296,8 +301,6 @@ conn_flush(struct pf_conn *c)
 		}
 		worker_stats.bytes_out += n;
 		conn_touch(c);
-		if ((size_t)n < len)
-			return;		/* the socket is full */
 	}
 	evbuffer_free(c->out);
 	c->out = NULL;
@@ -307,6 +310,12 @@ conn_flush(struct pf_conn *c)
 	}
 	if ((c->flags & (C_ENDING | C_WR_SHUT)) == C_ENDING && c->out == NULL)
 		conn_shutdown_write(c);
+}
+
+static int
+conn_live(const struct pf_conn *c)
+{
+	return !(c->flags & (C_FAILED | C_CLOSED));
 }
 
 /* The sweep found c idle: end a lingering close, or tell the service. */
@@ -325,16 +334,15 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 	struct pf_conn	*c = arg;
 
 	c->busy++;
-	if (!(c->flags & (C_FAILED | C_CLOSED))) {
-		if (what & EV_TIMEOUT)
-			conn_timeout(c);
-		if (what & EV_SIGNAL)	/* conn_shutdown_all's marker */
-			pf_emit(&c->em, PF_EV_SHUTDOWN, NULL);
-		if ((what & EV_WRITE) && c->out != NULL)
-			conn_flush(c);
-		if (what & (EV_READ | EV_CLOSED))
-			conn_read(c, (what & EV_CLOSED) != 0);
-	}
+	/* Each step may close c: check again before the next one. */
+	if ((what & EV_TIMEOUT) && conn_live(c))
+		conn_timeout(c);
+	if ((what & EV_SIGNAL) && conn_live(c))	/* conn_shutdown_all */
+		pf_emit(&c->em, PF_EV_SHUTDOWN, NULL);
+	if ((what & EV_WRITE) && c->out != NULL && conn_live(c))
+		conn_flush(c);
+	if ((what & (EV_READ | EV_CLOSED)) && conn_live(c))
+		conn_read(c, (what & EV_CLOSED) != 0);
 	conn_release(c);
 }
 
@@ -393,13 +401,22 @@ conn_shutdown_all(void)
 	}
 }
 
+/* Safe from inside a handler too: a busy connection is closed when its
+ * dispatch returns, and skipped here. */
 void
 conn_close_all(void)
 {
 	struct pf_conn	*c;
 
-	while ((c = TAILQ_FIRST(&conns)) != NULL)
+	for (;;) {
+		TAILQ_FOREACH(c, &conns, entry) {
+			if (!(c->flags & C_CLOSED))
+				break;
+		}
+		if (c == NULL)
+			return;
 		pf_conn_destroy(c);
+	}
 }
 
 /* Public methods, documented in preforkd/preforkd.h. */
@@ -423,9 +440,13 @@ pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
 
 	if (c->flags & (C_ENDING | C_WR_SHUT | C_FAILED | C_CLOSED))
 		return -1;
-	if (len == 0)
-		return c->out == NULL || evbuffer_get_length(c->out) <
-		    c->high_water;
+	if (len == 0) {
+		if (c->out == NULL || evbuffer_get_length(c->out) <
+		    c->high_water)
+			return 1;
+		c->flags |= C_NEED_DRAIN;
+		return 0;
+	}
 	if (c->out == NULL) {
 		do
 			n = write(c->fd, buf, len);
