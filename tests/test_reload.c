@@ -35,6 +35,9 @@ struct rd {
 	char		pid[192];
 };
 
+static void	rd_write(struct rd *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
 /* Write the configuration: common head plus body (listeners etc.). */
 static void
 rd_write(struct rd *r, const char *fmt, ...)
