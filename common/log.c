@@ -1,12 +1,15 @@
 /*
- * log.c -- the process-wide logger: level filter, "who" tag, one write(2)
- * per line so lines from many processes sharing stderr never interleave.
+ * log.c -- the process-wide logger: level filter, "who" tag, and one
+ * destination -- stderr, a file, or syslog.  A line is one write(2) (files
+ * are opened O_APPEND), so lines of many processes never interleave.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +17,15 @@
 
 static enum log_level	 cur_level = LOG_LEVEL_INFO;
 static char		 cur_who[32] = "preforkd";
+static int		 cur_fd = STDERR_FILENO;
+static int		 cur_syslog;
+
+static const int syslog_prio[] = {
+	[LOG_LEVEL_ERROR] = LOG_ERR,
+	[LOG_LEVEL_WARN] = LOG_WARNING,
+	[LOG_LEVEL_INFO] = LOG_INFO,
+	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
+};
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -39,6 +51,45 @@ void
 log_set_who(const char *who)
 {
 	snprintf(cur_who, sizeof(cur_who), "%s", who);
+}
+
+int
+log_open(const char *dest, char *err, size_t errlen)
+{
+	int	fd;
+
+	if (dest == NULL || strcmp(dest, "stderr") == 0) {
+		log_set_fd(STDERR_FILENO);
+		return STDERR_FILENO;
+	}
+	if (strcmp(dest, "syslog") == 0) {
+		openlog("preforkd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		log_set_fd(-1);
+		cur_syslog = 1;
+		return -1;
+	}
+	fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		snprintf(err, errlen, "log file %s: %s", dest, strerror(errno));
+		return -2;
+	}
+	log_set_fd(fd);
+	return fd;
+}
+
+void
+log_set_fd(int fd)
+{
+	if (cur_fd > STDERR_FILENO && cur_fd != fd)
+		close(cur_fd);
+	cur_fd = fd;
+	cur_syslog = 0;
+}
+
+int
+log_fd(void)
+{
+	return cur_syslog ? -1 : cur_fd;
 }
 
 int
@@ -75,6 +126,13 @@ log_line(enum log_level level, const char *err, const char *fmt, va_list ap)
 	struct tm	 tm;
 	int		 saved = errno, n, m;
 
+	if (cur_syslog) {
+		n = vsnprintf(line, sizeof(line), fmt, ap);
+		syslog(syslog_prio[level], "%s: %s%s%s", cur_who,
+		    n < 0 ? "" : line, err ? ": " : "", err ? err : "");
+		errno = saved;
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof(line),
@@ -97,7 +155,7 @@ log_line(enum log_level level, const char *err, const char *fmt, va_list ap)
 	if ((size_t)n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	while (write(STDERR_FILENO, line, n) == -1 && errno == EINTR)
+	while (write(cur_fd, line, n) == -1 && errno == EINTR)
 		;
 	errno = saved;
 }

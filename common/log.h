@@ -8,6 +8,7 @@
 #define PF_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level {
 	LOG_LEVEL_ERROR,
@@ -23,6 +24,15 @@ void	log_init(enum log_level level, const char *who);
 void	log_set_level(enum log_level level);
 void	log_set_who(const char *who);
 int	log_level_parse(const char *name, enum log_level *level);
+/*
+ * Send lines to dest: a file path (appended to), "stderr" or "syslog"
+ * (NULL means stderr).  Returns the new fd, -1 for syslog, or -2 with
+ * err filled (the old destination stays).
+ */
+int	log_open(const char *dest, char *err, size_t errlen);
+/* Write to fd from now on (closing the previous file); -1 when on syslog. */
+void	log_set_fd(int fd);
+int	log_fd(void);
 int	log_enabled(enum log_level level);
 
 void	log_warn(const char *fmt, ...) PF_PRINTF(1, 2);

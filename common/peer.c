@@ -8,6 +8,7 @@
  * loop; what to do about it (respawn a worker, exit) is the owner's call.
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -31,6 +32,7 @@ struct peer {
 	peer_dispatch_fn	 fn;
 	void			*arg;
 	const char		*failed;	/* reason, once it has gone */
+	int			 fd_in;		/* received, not yet taken */
 	int			 busy;
 	int			 dead;		/* freed while busy */
 	size_t			 inlen;
@@ -40,6 +42,8 @@ struct peer {
 static void
 peer_really_free(struct peer *p)
 {
+	if (p->fd_in != -1)
+		close(p->fd_in);
 	if (p->rev != NULL)
 		event_free(p->rev);
 	if (p->wev != NULL)
@@ -64,6 +68,41 @@ peer_gone(struct peer *p, const char *reason)
 	return p->dead;
 }
 
+/* read(2) that also accepts one passed descriptor, kept for the taking. */
+static ssize_t
+peer_recv(struct peer *p)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct cmsghdr	*c;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	ssize_t		 n;
+	int		 fd;
+
+	iov.iov_base = p->in + p->inlen;
+	iov.iov_len = sizeof(p->in) - p->inlen;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	if ((n = recvmsg(p->fd, &msg, MSG_CMSG_CLOEXEC)) <= 0)
+		return n;
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len != CMSG_LEN(sizeof(int)))
+			continue;
+		memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+		if (p->fd_in != -1)
+			close(p->fd_in);	/* an unclaimed one: drop it */
+		p->fd_in = fd;
+	}
+	return n;
+}
+
 static void
 peer_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -72,7 +111,7 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 	size_t		 off = 0;
 	ssize_t		 n;
 
-	n = read(fd, p->in + p->inlen, sizeof(p->in) - p->inlen);
+	n = peer_recv(p);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	p->busy++;
@@ -151,6 +190,7 @@ peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 		return NULL;
 	}
 	p->fd = fd;
+	p->fd_in = -1;
 	p->fn = fn;
 	p->arg = arg;
 	p->rev = event_new(base, fd, EV_READ | EV_PERSIST, peer_read, p);
@@ -197,6 +237,59 @@ peer_send(struct peer *p, const struct ctl_msg *m)
 		return -1;
 	}
 	return 0;
+}
+
+int
+peer_send_fd(struct peer *p, const struct ctl_msg *m, int fd)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	uint8_t		 buf[CTL_MAX_FRAME];
+	ssize_t		 n;
+
+	if (fd == -1)
+		return peer_send(p, m);
+	if (p->failed != NULL || (n = ctl_encode(m, buf, sizeof(buf))) == -1)
+		return -1;
+	/* The descriptor rides on the frame's own first byte. */
+	peer_flush(p, 100);
+	if (evbuffer_get_length(p->out) > 0)
+		return -1;
+	iov.iov_base = buf;
+	iov.iov_len = n;
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	CMSG_FIRSTHDR(&msg)->cmsg_level = SOL_SOCKET;
+	CMSG_FIRSTHDR(&msg)->cmsg_type = SCM_RIGHTS;
+	CMSG_FIRSTHDR(&msg)->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&msg)), &fd, sizeof(fd));
+	do
+		n = sendmsg(p->fd, &msg, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)iov.iov_len)
+		return 0;
+	if (n > 0)	/* the rest of the frame, without the descriptor */
+		evbuffer_add(p->out, buf + n, iov.iov_len - n);
+	else if (errno != EAGAIN)
+		peer_fail_later(p);
+	return n > 0 ? peer_write_some(p) : -1;
+}
+
+int
+peer_take_fd(struct peer *p)
+{
+	int	fd = p->fd_in;
+
+	p->fd_in = -1;
+	return fd;
 }
 
 void

@@ -25,6 +25,10 @@ void		 peer_free(struct peer *p);
 /* Queue a frame and try to send it now; -1 if it cannot be encoded or
  * queued (the peer is then reported gone from the loop). */
 int		 peer_send(struct peer *p, const struct ctl_msg *m);
+/* Send m with a copy of fd attached (SCM_RIGHTS); fd -1: plain send. */
+int		 peer_send_fd(struct peer *p, const struct ctl_msg *m, int fd);
+/* The descriptor that last arrived, now the caller's; -1 if none. */
+int		 peer_take_fd(struct peer *p);
 /* Write what is queued, blocking up to timeout_ms; for the last words. */
 void		 peer_flush(struct peer *p, int timeout_ms);
 int		 peer_fd(const struct peer *p);

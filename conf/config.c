@@ -64,6 +64,7 @@ static const struct field module_fields[] = {
 
 static const struct field log_fields[] = {
 	{ "level", K_LEVEL, F(config, log_level), 0, 0, NULL },
+	{ "file", K_STR, F(config, log_file), 0, PATH_MAX - 1, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -520,6 +521,7 @@ config_free(struct config *cfg)
 	free(cfg->modules);
 	free(cfg->admin_socket);
 	free(cfg->pidfile);
+	free(cfg->log_file);
 	free(cfg->file);
 	free(cfg);
 }

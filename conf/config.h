@@ -35,6 +35,7 @@ struct config {
 	char			*file;
 	int			 workers;	/* CONFIG_WORKERS_AUTO or n */
 	enum log_level		 log_level;
+	char			*log_file;	/* path, "stderr", "syslog" */
 	int			 shutdown_timeout_ms;
 	int			 heartbeat_interval_ms;
 	int			 worker_timeout_ms;

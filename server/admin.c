@@ -62,6 +62,7 @@ static const struct {
 	{ "stop", ADMIN_STOP, "fast stop" },
 	{ "quit", ADMIN_QUIT, "graceful stop: let connections finish" },
 	{ "reload", ADMIN_RELOAD, "re-read the configuration" },
+	{ "reopen", ADMIN_REOPEN, "reopen the log in every process" },
 };
 
 int
@@ -169,7 +170,8 @@ client_answer(struct admin_client *cl)
 		    "quit");
 		break;
 	case ADMIN_RELOAD:
-		break;		/* answered by client_reloaded() */
+	case ADMIN_REOPEN:
+		break;		/* answered by client_reloaded/_reopened */
 	}
 	bufferevent_enable(cl->bev, EV_WRITE);
 }
@@ -190,7 +192,21 @@ client_reloaded(void *arg, int ok, const char *result)
 }
 
 static void
-client_stats_ready(void *arg)
+client_reopened(void *arg, int missing)
+{
+	struct admin_client	*cl = arg;
+	char			 msg[96];
+
+	if (missing == 0)
+		snprintf(msg, sizeof(msg), "log reopened by every process");
+	else
+		snprintf(msg, sizeof(msg), "%d workers did not acknowledge "
+		    "the log reopen", missing);
+	client_reloaded(cl, missing == 0, msg);
+}
+
+static void
+client_stats_ready(void *arg, int missing)
 {
 	struct admin_client	*cl = arg;
 
@@ -245,6 +261,11 @@ client_read(struct bufferevent *bev, void *arg)
 		cl->waiting = 1;
 		bufferevent_disable(bev, EV_READ);
 		reload_start("admin", client_reloaded, cl);
+	} else if (cl->req.cmd == ADMIN_REOPEN) {
+		cl->waiting = 1;
+		bufferevent_disable(bev, EV_READ);
+		if (master_reopen(client_reopened, cl, err, sizeof(err)) == -1)
+			client_reloaded(cl, 0, err);
 	} else
 		client_answer(cl);
 }

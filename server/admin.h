@@ -23,6 +23,7 @@ enum admin_cmd {
 	ADMIN_STOP,
 	ADMIN_QUIT,
 	ADMIN_RELOAD,
+	ADMIN_REOPEN,
 };
 
 struct admin_req {

@@ -98,8 +98,10 @@ signal_master(const struct config *cfg, const char *what)
 		    "reopen\n", what);
 		return 1;
 	}
-	if (sigs[i].sig == SIGHUP && cfg->admin_socket != NULL)
-		return admin_request(cfg->admin_socket, "reload") == 0 ? 0 : 1;
+	/* Through the admin socket, the outcome comes back. */
+	if ((sigs[i].sig == SIGHUP || sigs[i].sig == SIGUSR1) &&
+	    cfg->admin_socket != NULL)
+		return admin_request(cfg->admin_socket, what) == 0 ? 0 : 1;
 	if (cfg->pidfile == NULL) {
 		fprintf(stderr, "preforkd: %s sets no pidfile; cannot find the "
 		    "master\n", cfg->file);
@@ -121,9 +123,9 @@ signal_master(const struct config *cfg, const char *what)
 			    (long)pid);
 			return 1;
 		}
-	} else if (sigs[i].sig == SIGHUP)
-		printf("preforkd: SIGHUP sent to %ld (set admin_socket to get "
-		    "the reload's result)\n", (long)pid);
+	} else
+		printf("preforkd: signal sent to %ld (set admin_socket to get "
+		    "the result)\n", (long)pid);
 	return 0;
 }
 
@@ -174,5 +176,10 @@ main(int argc, char *argv[])
 		return ch;
 	}
 	log_set_level(cfg->log_level);
+	if (log_open(cfg->log_file, err, sizeof(err)) == -2) {
+		fprintf(stderr, "preforkd: %s\n", err);
+		config_free(cfg);
+		return 1;
+	}
 	return master_run(cfg);
 }

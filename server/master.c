@@ -38,8 +38,10 @@
 #include "server/admin.h"
 #include "server/listeners.h"
 #include "server/master.h"
+#include "server/notify.h"
 #include "server/pidfile.h"
 #include "server/reload.h"
+#include "server/round.h"
 #include "worker/worker.h"
 
 #define SLOT_HEALTHY_MS		1000
@@ -48,8 +50,6 @@
 #define SLOT_DEGRADED_AFTER	3
 #define KILL_GRACE_MS		1000	/* SIGABRT or SIGTERM, then SIGKILL */
 #define STOP_KILL_MS		3000	/* fast stop: TERM, then KILL */
-#define STATS_WAIT_MS		500
-#define MAX_STATS_WAITERS	64
 
 struct master		 master;
 
@@ -72,19 +72,12 @@ static struct {
 	struct event		*sigs[6];
 	struct event		*monitor;
 	struct event		*stop_timer;
-	struct event		*stats_timer;
-	struct {
-		void	(*done)(void *);
-		void	*arg;
-	}			 waiters[MAX_STATS_WAITERS];
-	int			 nwaiters;
 } m;
 
 static const int master_signals[] = {
 	SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP, SIGUSR1
 };
 
-static void	child_unasked(struct child *);
 
 uint64_t
 master_now_ms(void)
@@ -163,7 +156,7 @@ master_forget(void)
 		event_free(m.prev.slots[j].respawn);
 	event_free(m.monitor);
 	event_free(m.stop_timer);
-	event_free(m.stats_timer);
+	rounds_free();
 	emitter_clear(&m.em);
 	event_base_free(m.base);
 	m.base = NULL;
@@ -209,83 +202,50 @@ child_misbehaved(struct child *c, const char *why)
 	c->signalled_ms = master_now_ms();
 	peer_free(c->peer);
 	c->peer = NULL;
-	child_unasked(c);
-}
-
-static void
-stats_finish(void)
-{
-	int	i, n = m.nwaiters;
-
-	m.nwaiters = 0;
-	evtimer_del(m.stats_timer);
-	for (i = 0; i < n; i++)
-		m.waiters[i].done(m.waiters[i].arg);
-}
-
-static void
-stats_check(void)
-{
-	struct child	*c;
-
-	TAILQ_FOREACH(c, &master.children, entry) {
-		if (c->stats_pending)
-			return;
-	}
-	if (m.nwaiters > 0)
-		stats_finish();
-}
-
-/* c will not answer a stats request: stop waiting for it. */
-static void
-child_unasked(struct child *c)
-{
-	c->stats_pending = 0;
-	stats_check();
-}
-
-static void
-stats_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct child	*c;
-
-	TAILQ_FOREACH(c, &master.children, entry)
-		c->stats_pending = 0;
-	stats_finish();
+	round_child_gone(c);
 }
 
 void
-master_refresh_stats(void (*done)(void *), void *arg)
+master_refresh_stats(round_done_fn done, void *arg)
 {
-	struct ctl_msg	 msg = { .type = CTL_STATS_REQUEST };
-	struct child	*c;
-	struct timeval	 tv;
-	int		 asked = 0;
+	struct ctl_msg	msg = { .type = CTL_STATS_REQUEST };
 
-	if (m.nwaiters == MAX_STATS_WAITERS) {
-		done(arg);
-		return;
-	}
-	m.waiters[m.nwaiters].done = done;
-	m.waiters[m.nwaiters].arg = arg;
-	if (m.nwaiters++ > 0)
-		return;		/* a round is under way: join it */
-	msg.pid = master.pid;
-	TAILQ_FOREACH(c, &master.children, entry) {
-		if (c->peer == NULL || c->state == CHILD_KILLED)
-			continue;
-		msg.slot = c->slot;
-		if (peer_send(c->peer, &msg) == 0) {
-			c->stats_pending = 1;
-			asked++;
-		}
-	}
-	if (asked == 0) {
-		stats_finish();
-		return;
-	}
-	ms_to_tv(STATS_WAIT_MS, &tv);
-	evtimer_add(m.stats_timer, &tv);
+	round_start(ROUND_STATS, &msg, -1, done, arg);
+}
+
+static void
+reopen_done(void *arg, int missing)
+{
+	if (missing > 0)
+		log_warnx("log reopen: %d workers did not acknowledge", missing);
+}
+
+/* SIGUSR1, or a reload that changed the log's destination. */
+void
+master_reopen_logged(void)
+{
+	char	err[CONFIG_ERRLEN];
+
+	if (master_reopen(reopen_done, NULL, err, sizeof(err)) == -1)
+		log_warnx("log reopen failed: %s", err);
+}
+
+/*
+ * Reopen the log: the master first, then every worker gets the new
+ * descriptor over its channel (so it needs no right to open the file
+ * itself, after a privilege drop) and acknowledges.
+ */
+int
+master_reopen(round_done_fn done, void *arg, char *err, size_t errlen)
+{
+	struct ctl_msg	msg = { .type = CTL_REOPEN };
+	int		fd;
+
+	if ((fd = log_open(master.cfg->log_file, err, errlen)) == -2)
+		return -1;
+	log_info("log reopened");
+	round_start(ROUND_REOPEN, &msg, fd, done, arg);
+	return 0;
 }
 
 static void	slot_spawn_soon(struct slot *);
@@ -337,7 +297,7 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 		    (long)c->pid, reason);
 		peer_free(c->peer);
 		c->peer = NULL;
-		child_unasked(c);
+		round_child_gone(c);
 		return;
 	}
 	if (!CTL_FROM_WORKER(msg->type) || msg->pid != (uint32_t)c->pid ||
@@ -365,10 +325,7 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 		break;
 	case CTL_STATS:
 		c->stats = msg->u.stats;
-		if (c->stats_pending) {
-			c->stats_pending = 0;
-			stats_check();
-		}
+		round_answered(c, ROUND_STATS);
 		if (s != NULL && s->recycle_at > 0 &&
 		    c->stats.conns_total >= s->recycle_at)
 			child_retire(c, "connection limit reached");
@@ -378,8 +335,14 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 		    c->slot, (long)c->pid,
 		    (unsigned long long)msg->u.draining.conns_active);
 		break;
-	case CTL_GOODBYE:
 	case CTL_REOPENED:
+		if (msg->u.reopened.error != 0)
+			log_warnx("worker %d (pid %ld): log reopen failed: %s",
+			    c->slot, (long)c->pid,
+			    strerror((int)msg->u.reopened.error));
+		round_answered(c, ROUND_REOPEN);
+		break;
+	case CTL_GOODBYE:
 		break;
 	default:
 		child_misbehaved(c, "unexpected frame");
@@ -532,6 +495,7 @@ master_reap(void)
 			log_info("worker %d (pid %ld) exited", c->slot,
 			    (long)pid);
 		s = child_slot(c);
+		round_child_gone(c);
 		TAILQ_REMOVE(&master.children, c, entry);
 		if (c->slot < m.prev.nslots && m.prev.slots[c->slot].child == c)
 			m.prev.slots[c->slot].child = NULL;
@@ -551,7 +515,6 @@ master_reap(void)
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
 	listeners_reap(master_oldest_generation());
-	stats_check();
 	if (master.stopping && TAILQ_EMPTY(&master.children))
 		event_base_loopbreak(m.base);
 }
@@ -840,6 +803,7 @@ master_stop(int graceful)
 	}
 	master.stopping = graceful ? 2 : 1;
 	log_info("%s stop", graceful ? "graceful" : "fast");
+	notify_send("STOPPING=1\nSTATUS=stopping");
 	for (i = 0; i < master.nslots; i++)
 		evtimer_del(master.slots[i].respawn);
 	msg.pid = master.pid;
@@ -871,7 +835,7 @@ master_signal(evutil_socket_t sig, short what, void *arg)
 		reload_start("SIGHUP", NULL, NULL);
 		break;
 	case SIGUSR1:
-		log_warnx("SIGUSR1: log reopen is not supported yet; ignored");
+		master_reopen_logged();
 		break;
 	case SIGQUIT:
 		master_stop(1);
@@ -903,9 +867,8 @@ master_setup(void)
 	}
 	m.monitor = event_new(m.base, -1, EV_PERSIST, master_monitor, NULL);
 	m.stop_timer = evtimer_new(m.base, master_stop_timeout, NULL);
-	m.stats_timer = evtimer_new(m.base, stats_timeout, NULL);
 	if (m.monitor == NULL || m.stop_timer == NULL ||
-	    m.stats_timer == NULL || reload_init(m.base) == -1) {
+	    rounds_init(m.base) == -1 || reload_init(m.base) == -1) {
 		log_warnx("cannot create timers");
 		return -1;
 	}
@@ -945,8 +908,7 @@ master_cleanup(void)
 		event_free(m.monitor);
 	if (m.stop_timer != NULL)
 		event_free(m.stop_timer);
-	if (m.stats_timer != NULL)
-		event_free(m.stats_timer);
+	rounds_free();
 	emitter_clear(&m.em);
 	if (m.base != NULL)
 		event_base_free(m.base);

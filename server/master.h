@@ -12,6 +12,7 @@
 
 #include "common/ctl.h"
 #include "conf/config.h"
+#include "server/round.h"
 #include "worker/worker.h"
 
 struct event;
@@ -35,7 +36,7 @@ struct child {
 	uint32_t		 loop_lag_us;
 	struct ctl_stats	 stats;
 	struct peer		*peer;
-	int			 stats_pending;	/* asked, not answered */
+	unsigned int		 pending;	/* rounds owed, 1 << kind */
 	int			 aborted;	/* SIGABRT sent at ... */
 	uint64_t		 signalled_ms;
 };
@@ -78,8 +79,14 @@ void		 master_end_generation(int commit);
 uint32_t	 master_oldest_generation(void);
 /* Stop: graceful lets connections finish (bounded by shutdown_timeout). */
 void		 master_stop(int graceful);
-/* Ask every worker for fresh stats; done(arg) runs when all answered or
- * after a short bound. */
-void		 master_refresh_stats(void (*done)(void *), void *arg);
+/* Ask every worker for fresh stats; done runs when all answered or after
+ * a short bound. */
+void		 master_refresh_stats(round_done_fn done, void *arg);
+/* Reopen the log in the master, then in every worker; -1 with err if the
+ * master's own reopen failed. */
+int		 master_reopen(round_done_fn done, void *arg, char *err,
+		    size_t errlen);
+/* The same, reporting to the log only. */
+void		 master_reopen_logged(void);
 
 #endif

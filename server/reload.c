@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "server/listeners.h"
 #include "server/master.h"
+#include "server/notify.h"
 #include "server/reload.h"
 #include "worker/module.h"
 #include "worker/service.h"
@@ -39,7 +40,18 @@ static struct {
 	}			 waiters[RELOAD_MAX_WAITERS];
 	int			 nwaiters;
 	struct reload_last	 last;
+	const char		*old_log;	/* valid until the commit */
+	int			 log_changed;
+	int			 announced;	/* READY=1 sent once */
 } r;
+
+static int
+same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
 
 struct config *
 reload_load_config(const char *file, char *err, size_t errlen)
@@ -86,6 +98,8 @@ reload_finish(int ok, const char *result)
 		log_info("reload (%s): done, %s", r.why, result);
 	else
 		log_warnx("reload (%s) failed: %s", r.why, result);
+	notify_send("READY=1\nSTATUS=%s: %s", ok ? "reloaded" :
+	    "reload failed, still serving the old generation", result);
 	for (i = 0; i < n; i++)
 		r.waiters[i].fn(r.waiters[i].arg, ok, result);
 }
@@ -133,6 +147,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 		return;
 	}
 	r.why = why;
+	notify_reloading();
 	if (done != NULL) {
 		r.waiters[0].fn = done;
 		r.waiters[0].arg = arg;
@@ -150,6 +165,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 		    "%s (see the log); kept the old generation", cfg->file);
 		goto fail;
 	}
+	r.old_log = master.cfg->log_file;
 	if (master_begin_generation(cfg, ls) == -1) {
 		listeners_abort();
 		snprintf(err, sizeof(err), "cannot start a new generation: "
@@ -157,6 +173,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 		goto fail;
 	}
 	r.pending = 1;
+	r.log_changed = !same_str(cfg->log_file, r.old_log);
 	wait_ms = cfg->worker_timeout_ms * 2;
 	if (wait_ms < RELOAD_MIN_WAIT_MS)
 		wait_ms = RELOAD_MIN_WAIT_MS;
@@ -176,8 +193,20 @@ reload_progress(int died)
 	char	result[64];
 	int	i;
 
-	if (!r.pending)
+	if (!r.pending) {
+		/* The first generation: tell the supervisor once it serves. */
+		for (i = 0; i < master.nslots; i++) {
+			if (master.slots[i].child == NULL ||
+			    master.slots[i].child->state != CHILD_READY)
+				return;
+		}
+		if (!r.announced) {
+			r.announced = 1;
+			notify_send("READY=1\nSTATUS=serving, %d workers",
+			    master.nslots);
+		}
 		return;
+	}
 	if (died) {
 		master_end_generation(0);
 		reload_finish(0, "a worker of the new generation failed to "
@@ -192,6 +221,8 @@ reload_progress(int died)
 	snprintf(result, sizeof(result), "generation %u", master.generation);
 	master_end_generation(1);
 	reload_finish(1, result);
+	if (r.log_changed)
+		master_reopen_logged();
 }
 
 const struct reload_last *

@@ -8,6 +8,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
@@ -49,7 +50,6 @@ rd_write(struct rd *r, const char *fmt, ...)
 	vsnprintf(body, sizeof(body), fmt, ap);
 	va_end(ap);
 	snprintf(conf, sizeof(conf),
-	    "log = { level = \"info\"; };\n"
 	    "heartbeat_interval = 0.1;\n"
 	    "admin_socket = \"%s\";\n"
 	    "pidfile = \"%s\";\n"
@@ -109,10 +109,10 @@ test_reload_broken(void **state)
 	rd_write(&r, "%s", conf);
 	assert_int_equal(h_daemon_start(&r.d, 2, "127.0.0.1", port), 0);
 
-	/* Line 7: four lines of head, then two of conf, then this. */
+	/* Line 6: three lines of head, then two of conf, then this. */
 	rd_write(&r, "%sno_such_key = 1;\n", conf);
 	assert_int_equal(h_ctl(r.sock, &out, "reload", (char *)NULL), 1);
-	snprintf(want, sizeof(want), "%s:7: unknown setting 'no_such_key'",
+	snprintf(want, sizeof(want), "%s:6: unknown setting 'no_such_key'",
 	    r.d.conf);
 	assert_non_null(strstr(out, want));
 	free(out);
@@ -469,6 +469,115 @@ test_pidfile(void **state)
 	assert_int_equal(h_daemon_stop(&r.d), 0);
 }
 
+/* USR1 or reopen after a rename: every process writes to the new file. */
+static void
+test_log_reopen(void **state)
+{
+	struct rd	 r;
+	char		 log[256], old[256], *text, tag[64];
+	pid_t		 kids[4];
+	int		 p = h_free_port(4), i, st;
+
+	rd_init(&r);
+	snprintf(log, sizeof(log), "%s/server.log", r.d.dir);
+	snprintf(old, sizeof(old), "%s/server.log.1", r.d.dir);
+	rd_write(&r, "workers = 2;\nlog = { level = \"info\"; file = \"%s\"; "
+	    "};\nlisteners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"echo\"; });\n", log, p);
+	assert_int_equal(h_daemon_start(&r.d, 2, "127.0.0.1", p), 0);
+	assert_int_equal(h_children(r.d.pid, kids, 4), 2);
+	assert_int_equal(rename(log, old), 0);
+
+	assert_int_equal(h_ctl(r.sock, &text, "reopen", (char *)NULL), 0);
+	assert_non_null(strstr(text, "reopened by every process"));
+	free(text);
+	text = h_read_file(log);
+	assert_non_null(text);
+	snprintf(tag, sizeof(tag), "preforkd[%ld] master: info: log reopened",
+	    (long)r.d.pid);
+	assert_non_null(strstr(text, tag));
+	for (i = 0; i < 2; i++) {
+		snprintf(tag, sizeof(tag), "preforkd[%ld] worker", (long)kids[i]);
+		assert_non_null(strstr(text, tag));
+	}
+	free(text);
+	text = h_read_file(old);
+	assert_non_null(text);
+	assert_null(strstr(text, "log reopened"));
+	free(text);
+
+	/* SIGUSR1 and -s reopen do the same. */
+	assert_int_equal(rename(log, old), 0);
+	assert_int_equal(kill(r.d.pid, SIGUSR1), 0);
+	for (i = 0; i < 200; i++) {
+		text = h_read_file(log);
+		st = text != NULL && count(text, "log reopened") == 3;
+		free(text);
+		if (st)
+			break;
+		poll(NULL, 0, 10);
+	}
+	assert_int_equal(i < 200, 1);
+	st = h_run(&r.d, H_TIMEOUT_MS, "-s", "reopen", "-c", r.d.conf,
+	    (char *)NULL);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	text = h_read_file(log);
+	assert_int_equal(count(text, "log reopened"), 6);
+	free(text);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+/* Read one datagram within the time; its text, or "" on timeout. */
+static void
+notify_recv(int fd, char *buf, size_t size)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	ssize_t		n = 0;
+
+	if (poll(&pfd, 1, H_TIMEOUT_MS) == 1)
+		n = recv(fd, buf, size - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* $NOTIFY_SOCKET hears READY, RELOADING (with its clock), READY, STOPPING. */
+static void
+test_notify(void **state)
+{
+	struct sockaddr_un	sun;
+	struct rd		r;
+	char			buf[1024];
+	int			p = h_free_port(4), fd, st;
+
+	rd_init(&r);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify", r.d.dir);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	rd_write(&r, "workers = 2;\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; });\n", p);
+	assert_int_equal(setenv("NOTIFY_SOCKET", sun.sun_path, 1), 0);
+	st = h_daemon_start(&r.d, 2, "127.0.0.1", p);
+	unsetenv("NOTIFY_SOCKET");
+	assert_int_equal(st, 0);
+
+	notify_recv(fd, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "READY=1"));
+	assert_int_equal(h_ctl(r.sock, NULL, "reload", (char *)NULL), 0);
+	notify_recv(fd, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "RELOADING=1"));
+	assert_non_null(strstr(buf, "MONOTONIC_USEC="));
+	notify_recv(fd, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "READY=1"));
+	assert_non_null(strstr(buf, "generation 2"));
+	assert_int_equal(kill(r.d.pid, SIGTERM), 0);
+	notify_recv(fd, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "STOPPING=1"));
+	close(fd);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
 int
 main(void)
 {
@@ -479,6 +588,8 @@ main(void)
 		cmocka_unit_test(test_reload_under_load),
 		cmocka_unit_test(test_signal_quit),
 		cmocka_unit_test(test_pidfile),
+		cmocka_unit_test(test_log_reopen),
+		cmocka_unit_test(test_notify),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

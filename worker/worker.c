@@ -151,6 +151,19 @@ worker_drain(unsigned int deadline_ms, const char *why)
 	evtimer_add(w.deadline, &tv);
 }
 
+/* The master opened the log anew and passed us the descriptor. */
+static void
+worker_reopen(struct peer *p)
+{
+	struct ctl_msg	m = { .type = CTL_REOPENED };
+	int		fd = peer_take_fd(p);
+
+	if (fd != -1)
+		log_set_fd(fd);
+	log_info("log reopened");
+	worker_send(&m);
+}
+
 static void
 worker_dispatch(struct peer *p, const struct ctl_msg *m, const char *reason,
     void *arg)
@@ -169,6 +182,9 @@ worker_dispatch(struct peer *p, const struct ctl_msg *m, const char *reason,
 		break;
 	case CTL_DRAIN:
 		worker_drain(m->u.drain.deadline_ms, "asked by master");
+		break;
+	case CTL_REOPEN:
+		worker_reopen(p);
 		break;
 	default:
 		log_warnx("control channel: unexpected %s from master",
