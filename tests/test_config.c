@@ -299,10 +299,10 @@ test_unknown_keys(void **state)
 	    ");", 5, "unknown setting 'bogus'");
 	expect_error("log = {\n"
 	    "  level = \"info\";\n"
-	    "  file = \"/var/log/x\";\n"
+	    "  path = \"/var/log/x\";\n"
 	    "};\n"
 	    "listeners = ( { port = 1; service = \"e\"; } );",
-	    3, "unknown setting 'file'");
+	    3, "unknown setting 'path'");
 	/* A key that only belongs to a listener is unknown at the top. */
 	expect_error("\nport = 80;\n", 2, "unknown setting 'port'");
 	/* And a top-level key inside a listener. */
