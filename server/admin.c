@@ -171,6 +171,7 @@ client_answer(struct admin_client *cl)
 		break;
 	case ADMIN_RELOAD:
 	case ADMIN_REOPEN:
+	case ADMIN_CMD_MAX_:
 		break;		/* answered by client_reloaded/_reopened */
 	}
 	bufferevent_enable(cl->bev, EV_WRITE);

@@ -24,6 +24,7 @@ enum admin_cmd {
 	ADMIN_QUIT,
 	ADMIN_RELOAD,
 	ADMIN_REOPEN,
+	ADMIN_CMD_MAX_		/* not a command: one past the last */
 };
 
 struct admin_req {

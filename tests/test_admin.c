@@ -32,6 +32,7 @@ static const struct {
 	{ "stop", ADMIN_STOP },
 	{ "quit", ADMIN_QUIT },
 	{ "reload", ADMIN_RELOAD },
+	{ "reopen", ADMIN_REOPEN },
 };
 
 /* admin_parse on line[0..len), copied without a terminator; err is

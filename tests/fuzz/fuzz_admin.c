@@ -20,7 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (admin_parse((const char *)data, size, &req, err,
 	    sizeof(err)) == 0) {
-		if (req.cmd < ADMIN_HELP || req.cmd > ADMIN_RELOAD ||
+		if (req.cmd < ADMIN_HELP || req.cmd >= ADMIN_CMD_MAX_ ||
 		    (req.json != 0 && req.json != 1))
 			abort();
 	} else if (memchr(err, '\0', sizeof(err)) == NULL || err[0] == '\0')
