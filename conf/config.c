@@ -22,6 +22,7 @@ enum kind {
 	K_INT,		/* integer in [min, max] */
 	K_MS,		/* seconds (integer or float) in [min, max] ms, as ms */
 	K_MODE,		/* file mode as an octal string, e.g. "0600" */
+	K_BOOL,		/* true or false */
 	K_WORKERS,	/* integer in [min, max] or "auto" */
 	K_STR,		/* non-empty string, at most max bytes */
 	K_LEVEL,	/* log level name */
@@ -87,6 +88,11 @@ static const struct field root_fields[] = {
 	    sizeof(((struct sockaddr_un *)0)->sun_path) - 1, NULL },
 	{ "admin_mode", K_MODE, F(config, admin_mode), 0, 0777, NULL },
 	{ "pidfile", K_STR, F(config, pidfile), 0, PATH_MAX - 1, NULL },
+	{ "user", K_STR, F(config, user), 0, 64, NULL },
+	{ "group", K_STR, F(config, group), 0, 64, NULL },
+	{ "rlimit_nofile", K_INT, F(config, rlimit_nofile), 64, 1 << 24,
+	    NULL },
+	{ "daemon", K_BOOL, F(config, daemon), 0, 1, NULL },
 	{ "log", K_GROUP, 0, 0, 0, log_fields },
 	{ "listeners", K_LISTENERS, 0, 0, 0, listener_fields },
 	{ "modules", K_MODULES, 0, 0, 0, module_fields },
@@ -216,6 +222,12 @@ set_field(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 		return get_int(ctx, s, f, dst);
 	case K_MODE:
 		return get_mode(ctx, s, f, dst);
+	case K_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail(ctx, s, "'%s' must be true or false",
+			    f->name);
+		*(int *)dst = config_setting_get_bool(s);
+		return 0;
 	case K_MS:
 		return get_ms(ctx, s, f, dst);
 	case K_STR:
@@ -521,6 +533,8 @@ config_free(struct config *cfg)
 	free(cfg->modules);
 	free(cfg->admin_socket);
 	free(cfg->pidfile);
+	free(cfg->user);
+	free(cfg->group);
 	free(cfg->log_file);
 	free(cfg->file);
 	free(cfg);

@@ -44,6 +44,10 @@ struct config {
 	int			 max_old_generations;
 	char			*admin_socket;		/* NULL: none */
 	char			*pidfile;		/* NULL: none */
+	char			*user;			/* workers run as */
+	char			*group;
+	int			 rlimit_nofile;		/* 0: leave it */
+	int			 daemon;
 	int			 admin_mode;
 	struct listen_conf	*listeners;
 	size_t			 nlisteners;

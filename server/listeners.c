@@ -10,6 +10,11 @@
  * worker of a generation that accepted on it is left, so nothing queued on
  * it is ever reset while someone could still accept it.
  *
+ * Sockets passed by systemd (LISTEN_PID/LISTEN_FDS) are adopted under the
+ * name a configured listener bound there would have, so prepare() uses
+ * one the configuration lists instead of binding; the others are retired
+ * at the first commit and closed like any removed listener.
+ *
  * Binding: IPv6 sockets are v6-only so "::" and "0.0.0.0" can both be
  * listed; sockets are non-blocking (workers accept until EAGAIN); an
  * existing Unix socket file is replaced only if nobody answers on it.
@@ -21,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +42,8 @@ struct msock {
 	int			 is_unix;
 	int			 backlog;
 	int			 pending;	/* bound by prepare, uncommitted */
+	int			 adopted;	/* socket activation: not ours
+						   to unlink */
 	int			 retired;	/* not in the current config */
 	uint32_t		 retired_gen;	/* last generation using it */
 	char			 name[128];
@@ -160,9 +168,90 @@ msock_close(struct msock *ms)
 {
 	TAILQ_REMOVE(&socks, ms, entry);
 	close(ms->fd);
-	if (ms->is_unix && unlink(ms->path) == -1 && errno != ENOENT)
+	if (ms->is_unix && !ms->adopted && unlink(ms->path) == -1 &&
+	    errno != ENOENT)
 		log_warn("unlink %s", ms->path);
 	free(ms);
+}
+
+/* The name a listener bound to ss would have in the configuration. */
+static int
+sock_name(const struct sockaddr_storage *ss, char *name, size_t size,
+    char *path, size_t psize)
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+	const struct sockaddr_un	*sun = (const void *)ss;
+	char				 host[INET6_ADDRSTRLEN];
+
+	switch (ss->ss_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(name, size, "%s:%u", host, ntohs(sin->sin_port));
+		return 0;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(name, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
+		return 0;
+	case AF_UNIX:
+		snprintf(name, size, "%s", sun->sun_path);
+		snprintf(path, psize, "%s", sun->sun_path);
+		return sun->sun_path[0] == '\0' ? -1 : 0;
+	default:
+		return -1;
+	}
+}
+
+int
+listeners_adopt(void)
+{
+	struct sockaddr_storage	 ss;
+	struct msock		*ms;
+	const char		*pid = getenv("LISTEN_PID");
+	const char		*nfds = getenv("LISTEN_FDS");
+	socklen_t		 len;
+	int			 fd, n, type, listening;
+	socklen_t		 olen = sizeof(int);
+
+	if (pid == NULL || nfds == NULL || atol(pid) != (long)getpid())
+		return 0;
+	n = atoi(nfds);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (fd = 3; fd < 3 + n; fd++) {
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+		    &olen) == -1 || type != SOCK_STREAM || !listening) {
+			log_warnx("socket activation: fd %d is not a listening "
+			    "stream socket; closing it", fd);
+			close(fd);
+			continue;
+		}
+		if ((ms = calloc(1, sizeof(*ms))) == NULL) {
+			log_warn("socket activation");
+			return -1;
+		}
+		if (sock_name(&ss, ms->name, sizeof(ms->name), ms->path,
+		    sizeof(ms->path)) == -1 ||
+		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+			log_warnx("socket activation: cannot use fd %d", fd);
+			free(ms);
+			close(fd);
+			continue;
+		}
+		ms->fd = fd;
+		ms->is_unix = ss.ss_family == AF_UNIX;
+		ms->adopted = 1;
+		ms->backlog = -1;
+		TAILQ_INSERT_TAIL(&socks, ms, entry);
+		log_info("listener %s: from socket activation (fd %d)",
+		    ms->name, fd);
+	}
+	return 0;
 }
 
 int

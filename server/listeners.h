@@ -9,6 +9,8 @@
 
 #include "worker/worker.h"
 
+/* Take over the sockets systemd passed (LISTEN_FDS), if any; -1 logged. */
+int	listeners_adopt(void);
 /* Fill ls[cfg->nlisteners]: kept sockets reused, new ones bound.  On
  * failure (logged) nothing changes and -1 is returned. */
 int	listeners_prepare(const struct config *cfg, struct lsock *ls);

@@ -1,7 +1,11 @@
 /*
  * main.c -- command line, configuration check, and hand-over to the master.
  */
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +17,7 @@
 #include "conf/config.h"
 #include "server/adminclient.h"
 #include "server/master.h"
+#include "server/notify.h"
 #include "server/pidfile.h"
 #include "server/reload.h"
 
@@ -26,14 +31,62 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: preforkd [-htV] [-c file] [-s stop|quit|reload|reopen]\n"
+	    "usage: preforkd [-dhtV] [-c file] [-s stop|quit|reload|reopen]\n"
 	    "  -c file    configuration file (default %s)\n"
+	    "  -d         run as a daemon (also daemon = true)\n"
 	    "  -t         check the configuration and exit\n"
 	    "  -s signal  tell the running master (found by its pidfile):\n"
 	    "             stop (fast), quit (graceful), reload, reopen (logs)\n"
 	    "  -V         print the version and exit\n"
 	    "  -h         print this help and exit\n", PF_CONFFILE);
 	exit(status);
+}
+
+/*
+ * Detach from the terminal.  The command's own process stays until the
+ * master reports its first generation ready (exit 0) or dies (exit 1), so
+ * "preforkd -d && next-step" is reliable.  Returns the master's end of
+ * the readiness pipe.
+ */
+static int
+daemonize(const struct config *cfg)
+{
+	struct pollfd	pfd;
+	char		c = 0;
+	pid_t		pid;
+	int		fds[2], null;
+
+	if (cfg->log_file == NULL || strcmp(cfg->log_file, "stderr") == 0)
+		fprintf(stderr, "preforkd: warning: in daemon mode stderr is "
+		    "/dev/null; set log = { file = ... } or \"syslog\"\n");
+	if (pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+		fprintf(stderr, "preforkd: daemon: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		waitpid(pid, NULL, 0);
+		pfd.fd = fds[0];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, cfg->worker_timeout_ms * 2 + 10000) == 1 &&
+		    read(fds[0], &c, 1) == 1 && c == '1')
+			exit(0);
+		fprintf(stderr, "preforkd: the daemon did not start; see "
+		    "its log\n");
+		exit(1);
+	}
+	close(fds[0]);
+	if (setsid() == -1 || (pid = fork()) == -1)
+		_exit(1);
+	if (pid > 0)
+		_exit(0);	/* not a session leader: no terminal, ever */
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(log_fd() > STDERR_FILENO ? log_fd() : null, STDERR_FILENO);
+		close(null);
+	}
+	return fds[1];
 }
 
 /* Gone, or a zombie its parent has not reaped yet. */
@@ -135,15 +188,18 @@ main(int argc, char *argv[])
 	struct config	*cfg;
 	const char	*file = PF_CONFFILE, *sig = NULL;
 	char		 err[CONFIG_ERRLEN];
-	int		 ch, test = 0;
+	int		 ch, test = 0, detach = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LEVEL_INFO, "master");
 
-	while ((ch = getopt(argc, argv, "c:hs:tV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dhs:tV")) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
+			break;
+		case 'd':
+			detach = 1;
 			break;
 		case 's':
 			sig = optarg;
@@ -181,5 +237,7 @@ main(int argc, char *argv[])
 		config_free(cfg);
 		return 1;
 	}
+	if (detach || cfg->daemon)
+		notify_set_ready_fd(daemonize(cfg));
 	return master_run(cfg);
 }

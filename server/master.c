@@ -40,6 +40,7 @@
 #include "server/master.h"
 #include "server/notify.h"
 #include "server/pidfile.h"
+#include "server/privs.h"
 #include "server/reload.h"
 #include "server/round.h"
 #include "worker/worker.h"
@@ -140,6 +141,7 @@ master_forget(void)
 	if (event_reinit(m.base) == -1)
 		log_warnx("event_reinit failed in new worker");
 	admin_close();
+	notify_forget();
 	listeners_forget(m.ls, master.cfg->nlisteners);
 	if (m.pidfd != -1)
 		close(m.pidfd);	/* only the master holds the lock */
@@ -354,7 +356,9 @@ static void
 slot_spawn(struct slot *s)
 {
 	struct worker_spec	 spec;
+	struct privs		 privs;
 	struct child		*c;
+	char			 err[CONFIG_ERRLEN] = "cannot drop privileges";
 	struct timeval		 tv;
 	int			 sv[2] = { -1, -1 };
 	long			 jitter;
@@ -378,6 +382,12 @@ slot_spawn(struct slot *s)
 		close(sv[0]);
 		free(c);
 		master_forget();
+		/* Before the worker reads a byte from the network. */
+		if (privs_resolve(master.cfg, &privs, err, sizeof(err)) == -1 ||
+		    privs_drop(&privs) == -1) {
+			log_warnx("worker %d: %s", s->id, err);
+			_exit(1);
+		}
 		spec.cfg = master.cfg;
 		spec.ls = m.ls;	/* the current generation's */
 		spec.nls = master.cfg->nlisteners;
@@ -668,6 +678,8 @@ master_begin_generation(struct config *cfg, struct lsock *ls)
 	master.slots = slots;
 	master.nslots = n;
 	master.generation++;
+	if (cfg->rlimit_nofile > 0)
+		privs_rlimit_nofile(cfg->rlimit_nofile);
 	log_set_level(cfg->log_level);
 	log_info("generation %u: starting %d workers", master.generation, n);
 	for (i = 0; i < n; i++)
@@ -946,9 +958,13 @@ master_run(struct config *cfg)
 			goto out;
 		}
 	}
-	if (master_setup() == -1 || listeners_prepare(cfg, m.ls) == -1)
+	if (cfg->rlimit_nofile > 0)
+		privs_rlimit_nofile(cfg->rlimit_nofile);
+	if (master_setup() == -1 || listeners_adopt() == -1 ||
+	    listeners_prepare(cfg, m.ls) == -1)
 		goto out;
 	listeners_commit(cfg, 0);
+	listeners_reap(1);	/* activated sockets the file does not list */
 	if (cfg->admin_socket != NULL && admin_open(m.base, cfg) == -1)
 		goto out;
 	log_info("starting %d workers (config %s)", master.nslots, cfg->file);

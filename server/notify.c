@@ -19,6 +19,33 @@
 #include "common/log.h"
 #include "server/notify.h"
 
+static int	ready_fd = -1;	/* daemon mode: the waiting parent's pipe */
+
+void
+notify_set_ready_fd(int fd)
+{
+	ready_fd = fd;
+}
+
+void
+notify_forget(void)
+{
+	if (ready_fd != -1)
+		close(ready_fd);
+	ready_fd = -1;
+}
+
+void
+notify_ready(int workers)
+{
+	notify_send("READY=1\nSTATUS=serving, %d workers", workers);
+	if (ready_fd != -1) {
+		if (write(ready_fd, "1", 1) != 1)
+			log_debug("ready pipe: %s", strerror(errno));
+		notify_forget();
+	}
+}
+
 void
 notify_send(const char *fmt, ...)
 {

@@ -23,6 +23,7 @@
 #include "server/listeners.h"
 #include "server/master.h"
 #include "server/notify.h"
+#include "server/privs.h"
 #include "server/reload.h"
 #include "worker/module.h"
 #include "worker/service.h"
@@ -59,9 +60,12 @@ reload_load_config(const char *file, char *err, size_t errlen)
 	struct config	*cfg;
 	size_t		 i, j;
 
+	struct privs	 privs;
+
 	if ((cfg = config_load(file, err, errlen)) == NULL)
 		return NULL;
-	if (module_load(cfg, 1, err, errlen) == -1)
+	if (privs_resolve(cfg, &privs, err, errlen) == -1 ||
+	    module_load(cfg, 1, err, errlen) == -1)
 		goto fail;
 	for (i = 0; i < cfg->nlisteners; i++) {
 		for (j = 0; j < cfg->nmodules; j++) {
@@ -202,8 +206,7 @@ reload_progress(int died)
 		}
 		if (!r.announced) {
 			r.announced = 1;
-			notify_send("READY=1\nSTATUS=serving, %d workers",
-			    master.nslots);
+			notify_ready(master.nslots);
 		}
 		return;
 	}

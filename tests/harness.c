@@ -178,8 +178,17 @@ h_daemon_init(struct daemon *d, const char *conf_text)
 	return conf_text == NULL ? 0 : h_write_file(d->conf, conf_text);
 }
 
+static pid_t	spawn_fd(struct daemon *, char *const [], int);
+
 static pid_t
 spawn(struct daemon *d, char *const argv[])
+{
+	return spawn_fd(d, argv, -1);
+}
+
+/* With listen_fd != -1: passed as fd 3 the way systemd does it. */
+static pid_t
+spawn_fd(struct daemon *d, char *const argv[], int listen_fd)
 {
 	pid_t	pid;
 	int	fd;
@@ -199,8 +208,27 @@ spawn(struct daemon *d, char *const argv[])
 	dup2(fd, STDOUT_FILENO);
 	dup2(fd, STDERR_FILENO);
 	close(fd);
+	if (listen_fd != -1) {
+		char	lpid[32];
+
+		if (dup2(listen_fd, 3) == -1)
+			_exit(126);
+		snprintf(lpid, sizeof(lpid), "%ld", (long)getpid());
+		setenv("LISTEN_PID", lpid, 1);
+		setenv("LISTEN_FDS", "1", 1);
+	}
 	execv(PREFORKD_BIN, argv);
 	_exit(127);
+}
+
+pid_t
+h_spawn_activated(struct daemon *d, int listen_fd)
+{
+	char	*argv[] = { "preforkd", "-c", d->conf, NULL };
+
+	if ((d->pid = spawn_fd(d, argv, listen_fd)) == -1)
+		return -1;
+	return d->pid;
 }
 
 static pid_t

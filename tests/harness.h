@@ -29,6 +29,9 @@ int	h_daemon_init(struct daemon *d, const char *conf_text);
 /* Run PREFORKD_BIN with the given arguments (NULL-terminated), stderr and
  * stdout to d->log; returns the exit status, or -1 on timeout. */
 int	h_run(struct daemon *d, int timeout_ms, ...);
+/* Start the daemon with listen_fd handed over as systemd's socket
+ * activation does (fd 3, LISTEN_FDS=1); sets d->pid. */
+pid_t	h_spawn_activated(struct daemon *d, int listen_fd);
 /* The same, without waiting: the pid. */
 pid_t	h_spawn(struct daemon *d, ...);
 /* Start the daemon on d->conf and wait until 'workers' workers run and

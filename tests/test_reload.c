@@ -13,8 +13,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -578,6 +580,137 @@ test_notify(void **state)
 	assert_int_equal(h_daemon_stop(&r.d), 0);
 }
 
+/* The value of "Key:" in /proc/pid/status, or of a limits line. */
+static long
+proc_field(pid_t pid, const char *file, const char *key)
+{
+	char	path[64], *text, *p;
+	long	v = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
+	if ((text = h_read_file(path)) == NULL)
+		return -1;
+	if ((p = strstr(text, key)) != NULL)
+		v = strtol(p + strlen(key), NULL, 10);
+	free(text);
+	return v;
+}
+
+/* -d returns once serving; the master is detached; -s stop ends it. */
+static void
+test_daemon_mode(void **state)
+{
+	struct rd	 r;
+	char		 log[256], *text;
+	pid_t		 master;
+	int		 p = h_free_port(4), st;
+
+	rd_init(&r);
+	snprintf(log, sizeof(log), "%s/server.log", r.d.dir);
+	rd_write(&r, "workers = 2;\nlog = { file = \"%s\"; };\n"
+	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"echo\"; });\n", log, p);
+	st = h_run(&r.d, 20000, "-d", "-c", r.d.conf, (char *)NULL);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* Ready when -d returned: no waiting needed. */
+	assert_int_equal(h_echo_once("127.0.0.1", p, "daemon\n"), 0);
+	text = h_read_file(r.pid);
+	assert_non_null(text);
+	master = (pid_t)atol(text);
+	free(text);
+	assert_true(master > 0);
+	assert_true(h_pid_alive(master));
+	assert_true(proc_field(master, "status", "PPid:") != getpid());
+	assert_int_equal(h_children(master, NULL, 0), 2);
+	st = h_run(&r.d, 20000, "-s", "stop", "-c", r.d.conf, (char *)NULL);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		kill(master, SIGKILL);	/* not our child: do not leave it */
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_false(h_pid_alive(master));
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+/* Workers run as user/group with the fd limit; reopen still works. */
+static void
+test_privileges(void **state)
+{
+	struct rd	 r;
+	char		 log[256], *text;
+	pid_t		 kids[4];
+	int		 p = h_free_port(4), i;
+
+	if (geteuid() != 0 || getpwnam("nobody") == NULL ||
+	    getgrnam("nogroup") == NULL)
+		skip();
+	rd_init(&r);
+	snprintf(log, sizeof(log), "%s/server.log", r.d.dir);
+	rd_write(&r, "workers = 2;\nuser = \"nobody\";\ngroup = \"nogroup\";\n"
+	    "rlimit_nofile = 4096;\nlog = { file = \"%s\"; };\n"
+	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"echo\"; });\n", log, p);
+	assert_int_equal(h_daemon_start(&r.d, 2, "127.0.0.1", p), 0);
+	assert_int_equal(h_children(r.d.pid, kids, 4), 2);
+	assert_int_equal(proc_field(r.d.pid, "status", "Uid:"), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(proc_field(kids[i], "status", "Uid:"),
+		    (long)getpwnam("nobody")->pw_uid);
+		assert_int_equal(proc_field(kids[i], "status", "Gid:"),
+		    (long)getgrnam("nogroup")->gr_gid);
+		assert_int_equal(proc_field(kids[i], "limits",
+		    "Max open files"), 4096);
+	}
+	assert_int_equal(h_echo_once("127.0.0.1", p, "unprivileged\n"), 0);
+	/* The log is root's, mode 0640: only a passed descriptor works. */
+	assert_int_equal(unlink(log), 0);
+	assert_int_equal(h_ctl(r.sock, NULL, "reopen", (char *)NULL), 0);
+	text = h_read_file(log);
+	assert_non_null(text);
+	assert_int_equal(count(text, "log reopened"), 3);
+	free(text);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+/* LISTEN_FDS: the passed socket is used, nothing is bound. */
+static void
+test_socket_activation(void **state)
+{
+	struct sockaddr_in	 sin;
+	struct rd		 r;
+	socklen_t		 len = sizeof(sin);
+	char			 want[64];
+	int			 lfd, port;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 64), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+
+	rd_init(&r);
+	rd_write(&r, "workers = 2;\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; });\n", port);
+	assert_true(h_spawn_activated(&r.d, lfd) > 0);
+	close(lfd);
+	assert_int_equal(h_wait_children(r.d.pid, 2, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_echo_once("127.0.0.1", port, "activated\n"), 0);
+	snprintf(want, sizeof(want), "listener 127.0.0.1:%d: from socket "
+	    "activation", port);
+	assert_int_equal(h_wait_log(&r.d, want, 1000), 0);
+	/* Had it bound the port itself, start-up would have failed. */
+	snprintf(want, sizeof(want), "listening on 127.0.0.1:%d", port);
+	assert_int_equal(h_log_count(&r.d, want), 0);
+	/* And a reload keeps using it. */
+	assert_int_equal(h_ctl(r.sock, NULL, "reload", (char *)NULL), 0);
+	assert_int_equal(h_echo_once("127.0.0.1", port, "still\n"), 0);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
 int
 main(void)
 {
@@ -590,6 +723,9 @@ main(void)
 		cmocka_unit_test(test_pidfile),
 		cmocka_unit_test(test_log_reopen),
 		cmocka_unit_test(test_notify),
+		cmocka_unit_test(test_daemon_mode),
+		cmocka_unit_test(test_privileges),
+		cmocka_unit_test(test_socket_activation),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
