@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "preforkd/preforkd.h"
 
 static enum log_level	 cur_level = LOG_LEVEL_INFO;
 static char		 cur_who[32] = "preforkd";
@@ -243,4 +244,15 @@ fatalx(const char *fmt, ...)
 	log_line(LOG_LEVEL_ERROR, NULL, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+/* The public entry point for modules (preforkd/preforkd.h). */
+void
+pf_log(enum pf_log_level level, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vmsg((enum log_level)level, fmt, ap);
+	va_end(ap);
 }

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* Same values as enum pf_log_level in preforkd/preforkd.h. */
 enum log_level {
 	LOG_LEVEL_ERROR,
 	LOG_LEVEL_WARN,

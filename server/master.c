@@ -43,6 +43,7 @@
 #include "server/privs.h"
 #include "server/reload.h"
 #include "server/round.h"
+#include "worker/module.h"
 #include "worker/worker.h"
 
 #define SLOT_HEALTHY_MS		1000
@@ -213,6 +214,28 @@ master_refresh_stats(round_done_fn done, void *arg)
 	struct ctl_msg	msg = { .type = CTL_STATS_REQUEST };
 
 	round_start(ROUND_STATS, &msg, -1, done, arg);
+}
+
+/*
+ * Modules in the master exist only for their master_init hooks.  They are
+ * dropped before a new file is checked (a loaded module would hide a new
+ * version of the file from the check) and loaded again afterwards.
+ */
+void
+master_modules_unload(void)
+{
+	pf_off_all(&m.em, -1);
+	module_unload();
+}
+
+void
+master_modules_load(void)
+{
+	char	err[CONFIG_ERRLEN];
+
+	if (module_load(master.cfg, MODULE_MASTER, &m.em, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s; its master hooks are off", err);
 }
 
 static void
@@ -899,6 +922,7 @@ master_cleanup(void)
 
 	admin_close();
 	reload_free();
+	master_modules_unload();
 	listeners_close_all();
 	pidfile_remove(m.pidfile, m.pidfd);
 	free(m.pidfile);
@@ -967,6 +991,7 @@ master_run(struct config *cfg)
 	listeners_reap(1);	/* activated sockets the file does not list */
 	if (cfg->admin_socket != NULL && admin_open(m.base, cfg) == -1)
 		goto out;
+	master_modules_load();
 	log_info("starting %d workers (config %s)", master.nslots, cfg->file);
 	for (i = 0; i < master.nslots; i++)
 		slot_spawn(&master.slots[i]);

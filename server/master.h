@@ -88,5 +88,8 @@ int		 master_reopen(round_done_fn done, void *arg, char *err,
 		    size_t errlen);
 /* The same, reporting to the log only. */
 void		 master_reopen_logged(void);
+/* Modules' master_init hooks: off before a file is checked, on after. */
+void		 master_modules_unload(void);
+void		 master_modules_load(void);
 
 #endif

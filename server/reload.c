@@ -65,7 +65,7 @@ reload_load_config(const char *file, char *err, size_t errlen)
 	if ((cfg = config_load(file, err, errlen)) == NULL)
 		return NULL;
 	if (privs_resolve(cfg, &privs, err, errlen) == -1 ||
-	    module_load(cfg, 1, err, errlen) == -1)
+	    module_load(cfg, MODULE_CHECK, NULL, err, errlen) == -1)
 		goto fail;
 	for (i = 0; i < cfg->nlisteners; i++) {
 		for (j = 0; j < cfg->nmodules; j++) {
@@ -108,14 +108,22 @@ reload_finish(int ok, const char *result)
 		r.waiters[i].fn(r.waiters[i].arg, ok, result);
 }
 
+/* The new generation failed: back to the old one, hooks included. */
+static void
+reload_abort(const char *why)
+{
+	master_end_generation(0);
+	master_modules_unload();
+	master_modules_load();
+	reload_finish(0, why);
+}
+
 static void
 reload_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	if (!r.pending)
-		return;
-	master_end_generation(0);
-	reload_finish(0, "the new workers were not ready in time; "
-	    "kept the old generation");
+	if (r.pending)
+		reload_abort("the new workers were not ready in time; kept "
+		    "the old generation");
 }
 
 int
@@ -158,8 +166,10 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 		r.nwaiters = 1;
 	}
 	log_info("reload (%s): reading %s", why, master.cfg->file);
+	master_modules_unload();
 	if ((cfg = reload_load_config(master.cfg->file, err,
 	    sizeof(err))) == NULL) {
+		master_modules_load();
 		reload_finish(0, err);
 		return;
 	}
@@ -176,6 +186,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 		    "%s", strerror(errno));
 		goto fail;
 	}
+	master_modules_load();	/* the new file's */
 	r.pending = 1;
 	r.log_changed = !same_str(cfg->log_file, r.old_log);
 	wait_ms = cfg->worker_timeout_ms * 2;
@@ -188,6 +199,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 fail:
 	free(ls);
 	config_free(cfg);
+	master_modules_load();
 	reload_finish(0, err);
 }
 
@@ -211,9 +223,8 @@ reload_progress(int died)
 		return;
 	}
 	if (died) {
-		master_end_generation(0);
-		reload_finish(0, "a worker of the new generation failed to "
-		    "start (see the log); kept the old generation");
+		reload_abort("a worker of the new generation failed to start "
+		    "(see the log); kept the old generation");
 		return;
 	}
 	for (i = 0; i < master.nslots; i++) {

@@ -411,6 +411,47 @@ test_recycle(void **state)
 	assert_int_equal(h_daemon_stop(&r), 0);
 }
 
+/* A module hooks the master's and the workers' lifecycle events. */
+static void
+test_lifecycle_hooks(void **state)
+{
+	struct daemon	 l;
+	char		 conf[1024], lsock[192], want[64];
+	pid_t		 kids[4];
+	int		 p = h_free_port(4);
+
+	assert_int_equal(h_daemon_init(&l, NULL), 0);
+	snprintf(lsock, sizeof(lsock), "%s/admin.sock", l.dir);
+	snprintf(conf, sizeof(conf),
+	    "workers = 2;\n"
+	    "admin_socket = \"%s\";\n"
+	    "modules = ({ name = \"lifecycle\"; path = \"%s\"; });\n"
+	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"lifecycle\"; });\n", lsock, LIFECYCLE_MODULE, p);
+	assert_int_equal(h_write_file(l.conf, conf), 0);
+	assert_int_equal(h_daemon_start(&l, 2, "127.0.0.1", p), 0);
+	assert_int_equal(h_echo_once("127.0.0.1", p, "hooked\n"), 0);
+	assert_int_equal(h_children(l.pid, kids, 4), 2);
+	snprintf(want, sizeof(want), "master: info: lifecycle: online %ld",
+	    (long)kids[0]);
+	assert_int_equal(h_wait_log(&l, want, 2000), 0);
+	assert_int_equal(h_wait_log(&l, "worker 1: info: lifecycle: worker "
+	    "start", 2000), 0);
+
+	assert_int_equal(kill(kids[0], SIGKILL), 0);
+	snprintf(want, sizeof(want), "master: info: lifecycle: exit %ld",
+	    (long)kids[0]);
+	assert_int_equal(h_wait_log(&l, want, 2000), 0);
+	assert_int_equal(h_wait_children(l.pid, 2, 2000), 0);
+	assert_int_equal(h_log_count(&l, "lifecycle: spawn"), 3);
+
+	/* After a reload the master's hooks are those of the module again. */
+	assert_int_equal(h_ctl(lsock, NULL, "reload", (char *)NULL), 0);
+	assert_int_equal(h_wait_log(&l, "lifecycle: worker stop", 3000), 0);
+	assert_true(h_log_count(&l, "lifecycle: spawn") >= 5);
+	assert_int_equal(h_daemon_stop(&l), 0);
+}
+
 int
 main(void)
 {
@@ -426,6 +467,7 @@ main(void)
 	const struct CMUnitTest own[] = {
 		cmocka_unit_test(test_crash_loop),
 		cmocka_unit_test(test_recycle),
+		cmocka_unit_test(test_lifecycle_hooks),
 	};
 	int	failed;
 

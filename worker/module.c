@@ -1,9 +1,11 @@
 /*
  * module.c -- loading service modules and finding the services they give.
  *
- * A relative path is taken under PF_MODULEDIR.  The master opens each
- * module once to check it and closes it again; the workers keep theirs
- * open for their lifetime, so a new generation loads the file anew.
+ * A relative path is taken under PF_MODULEDIR.  The master checks each
+ * module before a generation starts; workers load theirs after fork,
+ * dropping the copies inherited from the master first, so a new
+ * generation runs the files as they are on disk now.  The master keeps
+ * modules loaded only for their master_init hooks.
  */
 #include <dlfcn.h>
 #include <limits.h>
@@ -59,13 +61,16 @@ module_open(const struct config *cfg, const struct module_conf *md,
 }
 
 int
-module_load(const struct config *cfg, int check_only, char *err,
-    size_t errlen)
+module_load(const struct config *cfg, enum module_mode mode,
+    struct pf_emitter *master, char *err, size_t errlen)
 {
 	const struct pf_module	*mod;
 	void			*handle;
 	size_t			 i;
+	int			 check_only = mode == MODULE_CHECK;
 
+	if (!check_only)
+		module_unload();
 	if (cfg->nmodules == 0)
 		return 0;
 	if (!check_only) {
@@ -80,7 +85,8 @@ module_load(const struct config *cfg, int check_only, char *err,
 	for (i = 0; i < cfg->nmodules; i++) {
 		if (module_open(cfg, &cfg->modules[i], &handle, &mod, err,
 		    errlen) == -1) {
-			module_unload();
+			if (!check_only)
+				module_unload();
 			return -1;
 		}
 		if (check_only) {
@@ -89,6 +95,14 @@ module_load(const struct config *cfg, int check_only, char *err,
 		}
 		handles[nmodules] = handle;
 		modules[nmodules++] = mod;
+		if (mode == MODULE_MASTER && mod->master_init != NULL &&
+		    mod->master_init(master) == -1) {
+			snprintf(err, errlen, "%s:%d: module %s: master_init "
+			    "failed", cfg->file, cfg->modules[i].line,
+			    cfg->modules[i].name);
+			module_unload();
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -9,12 +9,21 @@
 #include "conf/config.h"
 #include "preforkd/preforkd.h"
 
+enum module_mode {
+	MODULE_CHECK,		/* verify each and unload it again */
+	MODULE_WORKER,		/* keep them: their services serve */
+	MODULE_MASTER,		/* keep them and run their master_init */
+};
+
 /*
- * Load every module of cfg.  With check_only, verify each (loadable,
- * right API version, right name) and unload it again: what the master
- * does before forking.  0, or -1 with "file:line: ..." in err.
+ * Load every module of cfg: loadable, right API version, right name.
+ * MODULE_MASTER calls master_init(master) where a module has one.  0, or
+ * -1 with "file:line: ..." in err.  Modules already loaded are unloaded
+ * first, so a worker drops what it inherited from the master and loads
+ * the files as they are now.
  */
-int			 module_load(const struct config *cfg, int check_only,
+int			 module_load(const struct config *cfg,
+			    enum module_mode mode, struct pf_emitter *master,
 			    char *err, size_t errlen);
 const struct pf_service	*module_service(const char *name);
 void			 module_unload(void);

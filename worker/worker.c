@@ -270,7 +270,8 @@ worker_setup(void)
 
 	char				 err[CONFIG_ERRLEN];
 
-	if (module_load(spec->cfg, 0, err, sizeof(err)) == -1) {
+	if (module_load(spec->cfg, MODULE_WORKER, NULL, err,
+	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return -1;
 	}

@@ -149,15 +149,35 @@ struct pf_service {
  * master checks it before forking (loadable, same API major version, the
  * name the configuration gives it); each worker then loads it and calls
  * init for every listener whose service is that name.
+ *
+ * master_init, if set, runs in the master once the module is loaded there
+ * (at start and after each reload) and may hook the master's lifecycle
+ * events -- PF_EV_SPAWN, PF_EV_ONLINE, PF_EV_EXIT (ev->code is the pid)
+ * and PF_EV_DEGRADED (ev->code is the slot) -- as Node's cluster module
+ * does.  It runs in the supervisor: keep it small and never block.
  */
 struct pf_module {
 	unsigned int		 api_version;
 	struct pf_service	 service;
+	int			(*master_init)(struct pf_emitter *master);
 };
 
 #define PREFORKD_MODULE(name, init)					\
+	PREFORKD_MODULE_MASTER(name, init, NULL)
+#define PREFORKD_MODULE_MASTER(name, init, master_init)			\
 	const struct pf_module preforkd_module = {			\
-		PREFORKD_API_VERSION, { (name), (init) }		\
+		PREFORKD_API_VERSION, { (name), (init) }, (master_init)	\
 	}
+
+/* Logging to the daemon's log, one line per call, tagged with the
+ * process ("master", "worker 3"). */
+enum pf_log_level {
+	PF_LOG_ERROR,
+	PF_LOG_WARN,
+	PF_LOG_INFO,
+	PF_LOG_DEBUG
+};
+void	pf_log(enum pf_log_level level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 #endif
