@@ -29,6 +29,7 @@ enum kind {
 	K_GROUP,	/* nested group filling the same struct */
 	K_LISTENERS,	/* list of listener groups */
 	K_MODULES,	/* list of module groups */
+	K_SETTINGS,	/* a module's group of scalars, judged by the module */
 };
 
 struct field {
@@ -60,6 +61,7 @@ static const struct field listener_fields[] = {
 static const struct field module_fields[] = {
 	{ "name", K_STR, F(module_conf, name), 0, 64, NULL },
 	{ "path", K_STR, F(module_conf, path), 0, PATH_MAX - 1, NULL },
+	{ "settings", K_SETTINGS, 0, 0, 0, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -258,6 +260,60 @@ set_field(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 static int	parse_group(struct ctx *, const config_setting_t *,
 		    const struct field *, void *, struct config *);
 
+/* A module's settings: scalars only, copied as they are. */
+static int
+parse_settings(struct ctx *ctx, const config_setting_t *g,
+    struct module_conf *md)
+{
+	const config_setting_t	*e;
+	struct setting		*st;
+	int			 i, n;
+
+	if (!config_setting_is_group(g))
+		return fail(ctx, g, "'settings' must be a group { ... }");
+	n = config_setting_length(g);
+	md->settings_line = config_setting_source_line(g);
+	if (n == 0)
+		return 0;
+	if ((md->settings = calloc(n, sizeof(*md->settings))) == NULL)
+		return fail(ctx, g, "out of memory");
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(g, i);
+		st = &md->settings[md->nsettings];
+		st->line = config_setting_source_line(e);
+		switch (config_setting_type(e)) {
+		case CONFIG_TYPE_INT:
+		case CONFIG_TYPE_INT64:
+			st->type = SETTING_INT;
+			st->i = config_setting_get_int64(e);
+			st->f = (double)st->i;
+			break;
+		case CONFIG_TYPE_FLOAT:
+			st->type = SETTING_FLOAT;
+			st->f = config_setting_get_float(e);
+			break;
+		case CONFIG_TYPE_BOOL:
+			st->type = SETTING_BOOL;
+			st->i = config_setting_get_bool(e);
+			break;
+		case CONFIG_TYPE_STRING:
+			st->type = SETTING_STR;
+			if ((st->s = strdup(config_setting_get_string(e))) ==
+			    NULL)
+				return fail(ctx, e, "out of memory");
+			break;
+		default:
+			return fail(ctx, e, "module setting '%s' must be a "
+			    "number, a string or a boolean",
+			    config_setting_name(e));
+		}
+		if ((st->key = strdup(config_setting_name(e))) == NULL)
+			return fail(ctx, e, "out of memory");
+		md->nsettings++;
+	}
+	return 0;
+}
+
 static int
 listener_check(struct ctx *ctx, const config_setting_t *s,
     struct listen_conf *l)
@@ -404,6 +460,10 @@ parse_group(struct ctx *ctx, const config_setting_t *group,
 			if (parse_list(ctx, s, f, cfg) == -1)
 				return -1;
 			break;
+		case K_SETTINGS:
+			if (parse_settings(ctx, s, base) == -1)
+				return -1;
+			break;
 		default:
 			if (set_field(ctx, s, f, base) == -1)
 				return -1;
@@ -516,7 +576,7 @@ config_parse(const char *text, const char *name, char *err, size_t errlen)
 void
 config_free(struct config *cfg)
 {
-	size_t	i;
+	size_t	i, j;
 
 	if (cfg == NULL)
 		return;
@@ -529,6 +589,11 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->nmodules; i++) {
 		free(cfg->modules[i].name);
 		free(cfg->modules[i].path);
+		for (j = 0; j < cfg->modules[i].nsettings; j++) {
+			free(cfg->modules[i].settings[j].key);
+			free(cfg->modules[i].settings[j].s);
+		}
+		free(cfg->modules[i].settings);
 	}
 	free(cfg->modules);
 	free(cfg->admin_socket);

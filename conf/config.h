@@ -25,10 +25,30 @@ struct listen_conf {
 	char		 name[128];	/* "127.0.0.1:7007", "[::1]:7", path */
 };
 
+/* One scalar of a module's settings group, for the module to judge. */
+enum setting_type {
+	SETTING_INT,
+	SETTING_FLOAT,
+	SETTING_BOOL,
+	SETTING_STR,
+};
+
+struct setting {
+	char			*key;
+	enum setting_type	 type;
+	int			 line;
+	long long		 i;	/* int, bool */
+	double			 f;
+	char			*s;
+};
+
 struct module_conf {
 	char		*name;
-	char		*path;		/* absolute once loaded */
+	char		*path;
 	int		 line;
+	int		 settings_line;
+	struct setting	*settings;
+	size_t		 nsettings;
 };
 
 struct config {

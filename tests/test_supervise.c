@@ -452,6 +452,72 @@ test_lifecycle_hooks(void **state)
 	assert_int_equal(h_daemon_stop(&l), 0);
 }
 
+/* Run preforkd -t on conf; its exit status, its output in *out. */
+static int
+check_conf(const char *conf, char **out)
+{
+	struct daemon	t;
+	int		st;
+
+	assert_int_equal(h_daemon_init(&t, conf), 0);
+	st = h_run(&t, H_TIMEOUT_MS, "-t", "-c", t.conf, (char *)NULL);
+	*out = h_read_file(t.log);
+	assert_int_equal(h_daemon_stop(&t), 0);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* A module judges its settings at -t with file:line; versions must match. */
+static void
+test_module_settings(void **state)
+{
+	struct daemon	 u;
+	char		 conf[1024], *out, buf[16];
+	int		 p = h_free_port(4), fd;
+
+	snprintf(conf, sizeof(conf), "modules = ({ name = \"upper\"; "
+	    "path = \"%s\";\n  settings = {\n    prefix = \"> \";\n"
+	    "    max_line = 5; }; });\nlisteners = ({ port = %d; "
+	    "service = \"upper\"; });\n", UPPER_MODULE, p);
+	assert_int_equal(check_conf(conf, &out), 1);
+	assert_non_null(strstr(out, ":4: module upper: max_line: 5 is not in "
+	    "16 to 65536"));
+	free(out);
+
+	snprintf(conf, sizeof(conf), "modules = ({ name = \"upper\"; "
+	    "path = \"%s\";\n  settings = { colour = \"red\"; }; });\n"
+	    "listeners = ({ port = %d; service = \"upper\"; });\n",
+	    UPPER_MODULE, p);
+	assert_int_equal(check_conf(conf, &out), 1);
+	assert_non_null(strstr(out, ":2: module upper: colour: unknown "
+	    "setting"));
+	free(out);
+
+	snprintf(conf, sizeof(conf), "modules = ({ name = \"bad\"; "
+	    "path = \"%s\"; });\nlisteners = ({ port = %d; "
+	    "service = \"bad\"; });\n", BADVERSION_MODULE, p);
+	assert_int_equal(check_conf(conf, &out), 1);
+	assert_non_null(strstr(out, ":1: module bad:"));
+	assert_non_null(strstr(out, "is built for API version"));
+	free(out);
+
+	/* Good settings: it serves with them. */
+	assert_int_equal(h_daemon_init(&u, NULL), 0);
+	snprintf(conf, sizeof(conf), "workers = 1;\nmodules = ({ name = "
+	    "\"upper\"; path = \"%s\"; settings = { prefix = \"> \"; "
+	    "max_line = 64; }; });\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"upper\"; });\n", UPPER_MODULE, p);
+	assert_int_equal(h_write_file(u.conf, conf), 0);
+	assert_int_equal(h_daemon_start(&u, 1, "127.0.0.1", p), 0);
+	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	assert_int_equal(h_send_all(fd, "hello\n", 6, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_recv_exact(fd, buf, 8, H_TIMEOUT_MS), 0);
+	assert_memory_equal(buf, "> HELLO\n", 8);
+	close(fd);
+	assert_int_equal(h_daemon_stop(&u), 0);
+}
+
 int
 main(void)
 {
@@ -468,6 +534,7 @@ main(void)
 		cmocka_unit_test(test_crash_loop),
 		cmocka_unit_test(test_recycle),
 		cmocka_unit_test(test_lifecycle_hooks),
+		cmocka_unit_test(test_module_settings),
 	};
 	int	failed;
 

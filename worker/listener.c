@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
+#include "worker/module.h"
 
 #define ACCEPT_BATCH		64
 #define ACCEPT_BACKOFF_MIN_MS	50
@@ -150,6 +151,12 @@ struct pf_emitter *
 pf_listener_emitter(struct pf_listener *l)
 {
 	return &l->em;
+}
+
+const struct pf_settings *
+pf_listener_settings(const struct pf_listener *l)
+{
+	return module_settings(l->conf->service);
 }
 
 const char *

@@ -9,6 +9,7 @@
  */
 #include <dlfcn.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,128 @@
 #define PF_MODULEDIR	"/usr/local/lib/preforkd"
 #endif
 
+/* What a module's check() and init see of its configuration. */
+struct pf_settings {
+	const struct config	*cfg;
+	const struct module_conf *md;
+	char			*err;		/* check(): where fail writes */
+	size_t			 errlen;
+};
+
 static void			**handles;
 static const struct pf_module	**modules;
+static struct pf_settings	 *settings;
 static size_t			  nmodules;
+static const struct pf_settings	  no_settings;
+
+static const struct setting *
+setting_find(const struct pf_settings *s, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; s->md != NULL && i < s->md->nsettings; i++) {
+		if (strcmp(s->md->settings[i].key, key) == 0)
+			return &s->md->settings[i];
+	}
+	return NULL;
+}
+
+int
+pf_setting_int(const struct pf_settings *s, const char *key, long long *out)
+{
+	const struct setting	*st = setting_find(s, key);
+
+	if (st == NULL || st->type != SETTING_INT)
+		return -1;
+	*out = st->i;
+	return 0;
+}
+
+int
+pf_setting_float(const struct pf_settings *s, const char *key, double *out)
+{
+	const struct setting	*st = setting_find(s, key);
+
+	if (st == NULL || (st->type != SETTING_FLOAT &&
+	    st->type != SETTING_INT))
+		return -1;
+	*out = st->f;
+	return 0;
+}
+
+int
+pf_setting_bool(const struct pf_settings *s, const char *key, int *out)
+{
+	const struct setting	*st = setting_find(s, key);
+
+	if (st == NULL || st->type != SETTING_BOOL)
+		return -1;
+	*out = (int)st->i;
+	return 0;
+}
+
+int
+pf_setting_str(const struct pf_settings *s, const char *key,
+    const char **out)
+{
+	const struct setting	*st = setting_find(s, key);
+
+	if (st == NULL || st->type != SETTING_STR)
+		return -1;
+	*out = st->s;
+	return 0;
+}
+
+int
+pf_settings_fail(const struct pf_settings *s, const char *key,
+    const char *fmt, ...)
+{
+	const struct setting	*st = key != NULL ? setting_find(s, key) : NULL;
+	va_list			 ap;
+	int			 n, line;
+
+	if (s->err == NULL || s->md == NULL)
+		return -1;
+	line = st != NULL ? st->line : s->md->settings_line ?
+	    s->md->settings_line : s->md->line;
+	n = snprintf(s->err, s->errlen, "%s:%d: module %s: %s%s", s->cfg->file,
+	    line, s->md->name, key != NULL ? key : "", key != NULL ? ": " : "");
+	if (n > 0 && (size_t)n < s->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(s->err + n, s->errlen - n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+int
+pf_settings_only(const struct pf_settings *s, const char *const known[])
+{
+	size_t	i, k;
+
+	for (i = 0; s->md != NULL && i < s->md->nsettings; i++) {
+		for (k = 0; known[k] != NULL; k++) {
+			if (strcmp(known[k], s->md->settings[i].key) == 0)
+				break;
+		}
+		if (known[k] == NULL)
+			return pf_settings_fail(s, s->md->settings[i].key,
+			    "unknown setting");
+	}
+	return 0;
+}
+
+const struct pf_settings *
+module_settings(const char *service)
+{
+	size_t	i;
+
+	for (i = 0; i < nmodules; i++) {
+		if (strcmp(modules[i]->service.name, service) == 0)
+			return &settings[i];
+	}
+	return &no_settings;
+}
 
 static int
 module_open(const struct config *cfg, const struct module_conf *md,
@@ -53,6 +173,17 @@ module_open(const struct config *cfg, const struct module_conf *md,
 		    "'%s', not '%s'", cfg->file, md->line, md->name, path,
 		    (*mod)->service.name ? (*mod)->service.name : "(none)",
 		    md->name);
+	} else if ((*mod)->check != NULL) {
+		struct pf_settings	s = { cfg, md, err, errlen };
+
+		snprintf(err, errlen, "%s:%d: module %s: settings refused",
+		    cfg->file, md->settings_line ? md->settings_line :
+		    md->line, md->name);
+		if ((*mod)->check(&s) == 0)
+			return 0;
+	} else if (md->nsettings > 0) {
+		snprintf(err, errlen, "%s:%d: module %s takes no settings",
+		    cfg->file, md->settings_line, md->name);
 	} else
 		return 0;
 	dlclose(*handle);
@@ -76,7 +207,8 @@ module_load(const struct config *cfg, enum module_mode mode,
 	if (!check_only) {
 		handles = calloc(cfg->nmodules, sizeof(*handles));
 		modules = calloc(cfg->nmodules, sizeof(*modules));
-		if (handles == NULL || modules == NULL) {
+		settings = calloc(cfg->nmodules, sizeof(*settings));
+		if (handles == NULL || modules == NULL || settings == NULL) {
 			snprintf(err, errlen, "modules: out of memory");
 			module_unload();
 			return -1;
@@ -94,6 +226,8 @@ module_load(const struct config *cfg, enum module_mode mode,
 			continue;
 		}
 		handles[nmodules] = handle;
+		settings[nmodules].cfg = cfg;
+		settings[nmodules].md = &cfg->modules[i];
 		modules[nmodules++] = mod;
 		if (mode == MODULE_MASTER && mod->master_init != NULL &&
 		    mod->master_init(master) == -1) {
@@ -128,7 +262,9 @@ module_unload(void)
 		dlclose(handles[i]);
 	free(handles);
 	free(modules);
+	free(settings);
 	handles = NULL;
 	modules = NULL;
+	settings = NULL;
 	nmodules = 0;
 }

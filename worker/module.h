@@ -26,6 +26,8 @@ int			 module_load(const struct config *cfg,
 			    enum module_mode mode, struct pf_emitter *master,
 			    char *err, size_t errlen);
 const struct pf_service	*module_service(const char *name);
+/* The settings of the module giving service (empty if built in). */
+const struct pf_settings *module_settings(const char *service);
 void			 module_unload(void);
 
 #endif

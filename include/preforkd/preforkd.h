@@ -144,11 +144,49 @@ struct pf_service {
 };
 
 /*
+ * Module settings: the scalars of the module's "settings = { ... }" group
+ * in the configuration.  The getters return 0 and set *out, or -1 if the
+ * key is absent or holds another type (*out is left alone, so set the
+ * default first).  pf_setting_float also takes an integer.
+ */
+struct pf_settings;
+
+int	 pf_setting_int(const struct pf_settings *s, const char *key,
+	    long long *out);
+int	 pf_setting_float(const struct pf_settings *s, const char *key,
+	    double *out);
+int	 pf_setting_bool(const struct pf_settings *s, const char *key,
+	    int *out);
+int	 pf_setting_str(const struct pf_settings *s, const char *key,
+	    const char **out);
+/* In check(): refuse the settings with a message the operator sees as
+ * "file:line: module NAME: KEY: message" (key may be NULL).  Returns -1,
+ * so "return pf_settings_fail(...)" reads well. */
+int	 pf_settings_fail(const struct pf_settings *s, const char *key,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Fail on any key not in known[] (NULL-terminated); 0 if all are. */
+int	 pf_settings_only(const struct pf_settings *s,
+	    const char *const known[]);
+/* A service's settings, from its init (empty for built-in services). */
+const struct pf_settings *pf_listener_settings(const struct pf_listener *l);
+
+/*
  * A module is a shared object that defines one struct pf_module named
- * preforkd_module, most simply with PREFORKD_MODULE("name", init).  The
- * master checks it before forking (loadable, same API major version, the
- * name the configuration gives it); each worker then loads it and calls
- * init for every listener whose service is that name.
+ * preforkd_module:
+ *
+ *	const struct pf_module preforkd_module = {
+ *		.api_version = PREFORKD_API_VERSION,
+ *		.service = { "upper", upper_init },
+ *		.check = upper_check,			(optional)
+ *		.master_init = upper_master_init,	(optional)
+ *	};
+ *
+ * or, with neither hook, PREFORKD_MODULE("upper", upper_init).  Whenever
+ * the module is loaded -- by "preforkd -t", before a generation starts,
+ * in each worker -- it must be the same API version, give the service
+ * name the configuration says, and pass check(), which judges its
+ * settings.  Each worker then calls service.init for every listener whose
+ * service is that name.
  *
  * master_init, if set, runs in the master once the module is loaded there
  * (at start and after each reload) and may hook the master's lifecycle
@@ -159,14 +197,14 @@ struct pf_service {
 struct pf_module {
 	unsigned int		 api_version;
 	struct pf_service	 service;
+	int			(*check)(const struct pf_settings *s);
 	int			(*master_init)(struct pf_emitter *master);
 };
 
 #define PREFORKD_MODULE(name, init)					\
-	PREFORKD_MODULE_MASTER(name, init, NULL)
-#define PREFORKD_MODULE_MASTER(name, init, master_init)			\
 	const struct pf_module preforkd_module = {			\
-		PREFORKD_API_VERSION, { (name), (init) }, (master_init)	\
+		.api_version = PREFORKD_API_VERSION,			\
+		.service = { (name), (init) },				\
 	}
 
 /* Logging to the daemon's log, one line per call, tagged with the

@@ -47,4 +47,8 @@ lc_master_init(struct pf_emitter *m)
 	return 0;
 }
 
-PREFORKD_MODULE_MASTER("lifecycle", lc_init, lc_master_init);
+const struct pf_module preforkd_module = {
+	.api_version = PREFORKD_API_VERSION,
+	.service = { "lifecycle", lc_init },
+	.master_init = lc_master_init,
+};
