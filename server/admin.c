@@ -6,6 +6,11 @@
  * client's SO_PEERCRED uid must be root or the daemon's own.  A request
  * longer than ADMIN_MAX_LINE, binary, or not finished within
  * ADMIN_TIMEOUT_S drops that client only.
+ *
+ * The same clients, with http set, serve the "stats" service: listeners
+ * the master keeps for itself, answering "GET /metrics" (or "/") with the
+ * Prometheus exposition of fresh counters, over HTTP/1.0.  Anyone who can
+ * reach such a listener may read the counters, nothing else.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -27,15 +32,18 @@
 #include "server/admin.h"
 #include "server/master.h"
 #include "server/reload.h"
+#include "worker/service.h"
 
 #define ADMIN_MAX_CLIENTS	64
 #define ADMIN_TIMEOUT_S		10
+#define ADMIN_MAX_HTTP		8192	/* request line and headers */
 
 struct admin_client {
 	LIST_ENTRY(admin_client) entry;
 	struct bufferevent	*bev;
 	struct admin_req	 req;
 	int			 waiting;	/* for stats or a reload */
+	int			 http;		/* a stats listener's client */
 	int			 gone;		/* closed while waiting */
 	int			 answered;
 };
@@ -48,6 +56,8 @@ static struct {
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	LIST_HEAD(, admin_client) clients;
 	int			 nclients;
+	struct event		**stats;	/* accept on stats listeners */
+	size_t			 nstats;
 } a = { .fd = -1 };
 
 static const struct {
@@ -142,6 +152,31 @@ client_written(struct bufferevent *bev, void *arg)
 }
 
 static void
+http_reply(struct evbuffer *out, const char *status, const char *type,
+    struct evbuffer *body)
+{
+	evbuffer_add_printf(out, "HTTP/1.0 %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, type,
+	    evbuffer_get_length(body));
+	evbuffer_add_buffer(out, body);
+}
+
+static void
+client_metrics(struct admin_client *cl, struct evbuffer *out)
+{
+	struct evbuffer	*body = evbuffer_new();
+
+	if (body == NULL) {
+		client_free(cl);
+		return;
+	}
+	admin_report_prometheus(body);
+	http_reply(out, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+	    body);
+	evbuffer_free(body);
+}
+
+static void
 client_answer(struct admin_client *cl)
 {
 	struct evbuffer	*out = bufferevent_get_output(cl->bev);
@@ -168,6 +203,9 @@ client_answer(struct admin_client *cl)
 		    "stopping" : "stopping gracefully");
 		log_info("admin: %s", cl->req.cmd == ADMIN_STOP ? "stop" :
 		    "quit");
+		break;
+	case ADMIN_METRICS:
+		client_metrics(cl, out);
 		break;
 	case ADMIN_RELOAD:
 	case ADMIN_REOPEN:
@@ -221,10 +259,52 @@ client_stats_ready(void *arg, int missing)
 static void
 client_error(struct admin_client *cl, const char *why)
 {
-	evbuffer_add_printf(bufferevent_get_output(cl->bev), "ERR %s\n", why);
+	struct evbuffer	*out = bufferevent_get_output(cl->bev), *body;
+
+	if (!cl->http)
+		evbuffer_add_printf(out, "ERR %s\n", why);
+	else if ((body = evbuffer_new()) != NULL) {
+		evbuffer_add_printf(body, "%s\n", why + 4);
+		/* why is "NNN reason": the status line and the text. */
+		http_reply(out, why, "text/plain", body);
+		evbuffer_free(body);
+	}
 	cl->answered = 1;
 	cl->req.cmd = ADMIN_HELP;
 	bufferevent_disable(cl->bev, EV_READ);
+}
+
+/*
+ * An HTTP request: wait for the blank line ending the headers, then judge
+ * the request line only.  -1 if incomplete, 0 when cl->req is set, 1 when
+ * an error was answered.
+ */
+static int
+http_request(struct admin_client *cl, struct evbuffer *in)
+{
+	struct evbuffer_ptr	 end;
+	char			*line;
+	size_t			 len;
+	int			 rc = 1;
+
+	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos == -1)
+		end = evbuffer_search(in, "\n\n", 2, NULL);
+	if (end.pos == -1)
+		return -1;
+	if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL)
+		return -1;
+	if (strncmp(line, "GET ", 4) != 0)
+		client_error(cl, "405 Method Not Allowed");
+	else if (strncmp(strchr(line, ' ') + 1, "/metrics ", 9) != 0 &&
+	    strncmp(strchr(line, ' ') + 1, "/ ", 2) != 0)
+		client_error(cl, "404 Not Found");
+	else {
+		cl->req.cmd = ADMIN_METRICS;
+		rc = 0;
+	}
+	free(line);
+	return rc;
 }
 
 static void
@@ -237,6 +317,18 @@ client_read(struct bufferevent *bev, void *arg)
 
 	if (cl->answered || cl->waiting)
 		return;
+	if (cl->http) {
+		if (evbuffer_get_length(in) > ADMIN_MAX_HTTP) {
+			client_error(cl, "431 Request Header Fields Too Large");
+			return;
+		}
+		if (http_request(cl, in) != 0)
+			return;
+		cl->waiting = 1;
+		bufferevent_disable(bev, EV_READ);
+		master_refresh_stats(client_stats_ready, cl);
+		return;
+	}
 	line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
 	if (line == NULL) {
 		if (evbuffer_get_length(in) > ADMIN_MAX_LINE) {
@@ -308,7 +400,7 @@ admin_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct admin_client	*cl;
 	struct timeval		 tv = { ADMIN_TIMEOUT_S, 0 };
-	int			 cfd;
+	int			 cfd, http = arg != NULL;
 
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd == -1) {
@@ -317,7 +409,7 @@ admin_accept(evutil_socket_t fd, short what, void *arg)
 			log_warn("admin: accept");
 		return;
 	}
-	if (a.nclients >= ADMIN_MAX_CLIENTS || !client_allowed(cfd)) {
+	if (a.nclients >= ADMIN_MAX_CLIENTS || (!http && !client_allowed(cfd))) {
 		if (a.nclients >= ADMIN_MAX_CLIENTS)
 			log_warnx("admin: too many clients; refusing one");
 		close(cfd);
@@ -332,11 +424,13 @@ admin_accept(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	a.nclients++;
+	cl->http = http;
 	LIST_INSERT_HEAD(&a.clients, cl, entry);
 	bufferevent_setcb(cl->bev, client_read, client_written, client_event,
 	    cl);
 	bufferevent_set_timeouts(cl->bev, &tv, &tv);
-	bufferevent_setwatermark(cl->bev, EV_READ, 0, ADMIN_MAX_LINE + 2);
+	bufferevent_setwatermark(cl->bev, EV_READ, 0, http ?
+	    ADMIN_MAX_HTTP + 1 : ADMIN_MAX_LINE + 2);
 	bufferevent_enable(cl->bev, EV_READ);
 }
 
@@ -385,9 +479,52 @@ err:
 	return -1;
 }
 
+static void
+stats_close(void)
+{
+	size_t	i;
+
+	for (i = 0; i < a.nstats; i++)
+		event_free(a.stats[i]);
+	free(a.stats);
+	a.stats = NULL;
+	a.nstats = 0;
+}
+
+int
+admin_listen_stats(struct event_base *base, const struct config *cfg,
+    const struct lsock *ls)
+{
+	size_t	i;
+
+	stats_close();
+	a.base = base;
+	if ((a.stats = calloc(cfg->nlisteners, sizeof(*a.stats))) == NULL) {
+		log_warn("stats listeners");
+		return -1;
+	}
+	for (i = 0; i < cfg->nlisteners; i++) {
+		if (strcmp(cfg->listeners[i].service, SERVICE_STATS) != 0)
+			continue;
+		a.stats[a.nstats] = event_new(base, ls[i].fd,
+		    EV_READ | EV_PERSIST, admin_accept, (void *)1);
+		if (a.stats[a.nstats] == NULL ||
+		    event_add(a.stats[a.nstats], NULL) == -1) {
+			log_warnx("stats listener %s: cannot add event",
+			    cfg->listeners[i].name);
+			if (a.stats[a.nstats] != NULL)
+				event_free(a.stats[a.nstats]);
+			continue;
+		}
+		a.nstats++;
+	}
+	return 0;
+}
+
 void
 admin_close(void)
 {
+	stats_close();
 	while (!LIST_EMPTY(&a.clients))
 		client_free(LIST_FIRST(&a.clients));
 	if (a.ev != NULL) {

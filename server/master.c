@@ -769,6 +769,7 @@ master_end_generation(int commit)
 		}
 		listeners_commit(master.cfg, m.prev.generation);
 		gen_free(&m.prev);
+		admin_listen_stats(m.base, master.cfg, m.ls);
 		drain_bound();
 		listeners_reap(master_oldest_generation());
 		return;
@@ -790,6 +791,7 @@ master_end_generation(int commit)
 	master.nslots = m.prev.nslots;
 	master.generation = m.prev.generation;
 	memset(&m.prev, 0, sizeof(m.prev));
+	admin_listen_stats(m.base, master.cfg, m.ls);
 	gen_free(&cur);
 	listeners_abort();
 	log_set_level(master.cfg->log_level);
@@ -989,7 +991,8 @@ master_run(struct config *cfg)
 		goto out;
 	listeners_commit(cfg, 0);
 	listeners_reap(1);	/* activated sockets the file does not list */
-	if (cfg->admin_socket != NULL && admin_open(m.base, cfg) == -1)
+	if ((cfg->admin_socket != NULL && admin_open(m.base, cfg) == -1) ||
+	    admin_listen_stats(m.base, cfg, m.ls) == -1)
 		goto out;
 	master_modules_load();
 	log_info("starting %d workers (config %s)", master.nslots, cfg->file);

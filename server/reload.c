@@ -74,6 +74,7 @@ reload_load_config(const char *file, char *err, size_t errlen)
 				break;
 		}
 		if (j == cfg->nmodules &&
+		    strcmp(cfg->listeners[i].service, SERVICE_STATS) != 0 &&
 		    service_find(cfg->listeners[i].service) == NULL) {
 			snprintf(err, errlen, "%s:%d: listener %s: unknown "
 			    "service '%s'", cfg->file, cfg->listeners[i].line,

@@ -14,6 +14,8 @@
  * A slot waiting for a respawn is listed with pid 0.
  */
 #include <event2/buffer.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -249,4 +251,97 @@ admin_report(struct evbuffer *out, const struct admin_req *req)
 		report_json(out, rows, n, &sum, now);
 	else
 		report_text(out, req->cmd, rows, n, &sum, now);
+}
+
+/* One counter family: HELP, TYPE, a series per worker. */
+static void
+prom_family(struct evbuffer *out, const char *name, const char *type,
+    const char *help, const struct row *rows, size_t n, size_t off)
+{
+	const struct child	*c;
+	size_t			 i;
+
+	evbuffer_add_printf(out, "# HELP preforkd_worker_%s %s\n"
+	    "# TYPE preforkd_worker_%s %s\n", name, help, name, type);
+	for (i = 0; i < n; i++) {
+		if ((c = rows[i].c) == NULL)
+			continue;
+		evbuffer_add_printf(out, "preforkd_worker_%s{slot=\"%d\","
+		    "pid=\"%ld\",generation=\"%u\"} %llu\n", name, c->slot,
+		    (long)c->pid, c->generation, (unsigned long long)
+		    *(const uint64_t *)((const char *)&c->stats + off));
+	}
+}
+
+/*
+ * Prometheus text exposition (format 0.0.4) of the master's view: per
+ * worker series preforkd_worker_*{slot,pid,generation}, and the totals as
+ * preforkd_* without labels.
+ */
+void
+admin_report_prometheus(struct evbuffer *out)
+{
+	static const struct {
+		const char	*name;
+		const char	*type;
+		const char	*help;
+		size_t		 off;
+	} fam[] = {
+		{ "connections_active", "gauge", "Open connections.",
+		    offsetof(struct ctl_stats, conns_active) },
+		{ "connections_total", "counter", "Connections served.",
+		    offsetof(struct ctl_stats, conns_total) },
+		{ "accepts_total", "counter", "Connections accepted.",
+		    offsetof(struct ctl_stats, accepts) },
+		{ "received_bytes_total", "counter", "Bytes read from clients.",
+		    offsetof(struct ctl_stats, bytes_in) },
+		{ "sent_bytes_total", "counter", "Bytes written to clients.",
+		    offsetof(struct ctl_stats, bytes_out) },
+		{ "errors_total", "counter", "Connections closed on an error.",
+		    offsetof(struct ctl_stats, errors) },
+		{ "drops_total", "counter", "Connections refused at a limit.",
+		    offsetof(struct ctl_stats, drops) },
+	};
+	struct row		rows[CONFIG_WORKERS_MAX * 2];
+	struct ctl_stats	sum;
+	const struct child	*c;
+	uint64_t		now = master_now_ms();
+	size_t			n, i;
+	int			workers = 0;
+
+	n = rows_collect(rows, sizeof(rows) / sizeof(rows[0]));
+	memset(&sum, 0, sizeof(sum));
+	for (i = 0; i < n; i++) {
+		if (rows[i].c != NULL) {
+			counters_add(&sum, &rows[i].c->stats);
+			workers++;
+		}
+	}
+	for (i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
+		evbuffer_add_printf(out, "# HELP preforkd_%s %s (all workers)\n"
+		    "# TYPE preforkd_%s %s\npreforkd_%s %llu\n", fam[i].name,
+		    fam[i].help, fam[i].name, fam[i].type, fam[i].name,
+		    (unsigned long long)*(const uint64_t *)((const char *)&sum +
+		    fam[i].off));
+		prom_family(out, fam[i].name, fam[i].type, fam[i].help, rows, n,
+		    fam[i].off);
+	}
+	evbuffer_add_printf(out, "# HELP preforkd_worker_loop_lag_seconds "
+	    "Event-loop lag at the last heartbeat.\n"
+	    "# TYPE preforkd_worker_loop_lag_seconds gauge\n");
+	for (i = 0; i < n; i++) {
+		if ((c = rows[i].c) != NULL)
+			evbuffer_add_printf(out, "preforkd_worker_loop_lag_seconds"
+			    "{slot=\"%d\",pid=\"%ld\",generation=\"%u\"} "
+			    "%.6f\n", c->slot, (long)c->pid, c->generation,
+			    c->loop_lag_us / 1e6);
+	}
+	evbuffer_add_printf(out, "# HELP preforkd_workers Live worker "
+	    "processes.\n# TYPE preforkd_workers gauge\npreforkd_workers %d\n"
+	    "# HELP preforkd_generation Serving generation.\n"
+	    "# TYPE preforkd_generation gauge\npreforkd_generation %u\n"
+	    "# HELP preforkd_uptime_seconds Master uptime.\n"
+	    "# TYPE preforkd_uptime_seconds gauge\n"
+	    "preforkd_uptime_seconds %llu\n", workers, master.generation,
+	    (unsigned long long)(now - master.started_ms) / 1000);
 }

@@ -518,6 +518,96 @@ test_module_settings(void **state)
 	assert_int_equal(h_daemon_stop(&u), 0);
 }
 
+/* Every sample line is "name[{labels}] value" with a # TYPE before it. */
+static int
+prometheus_valid(const char *body)
+{
+	char		 typed[64][64], name[64];
+	const char	*p = body, *e, *v;
+	int		 ntyped = 0, i, n;
+
+	for (; *p != '\0'; p = e + 1) {
+		if ((e = strchr(p, '\n')) == NULL)
+			return 0;		/* the last line has its newline */
+		if (strncmp(p, "# TYPE ", 7) == 0) {
+			if (ntyped == 64 || sscanf(p + 7, "%63s", typed[ntyped])
+			    != 1)
+				return 0;
+			ntyped++;
+			continue;
+		}
+		if (*p == '#')
+			continue;
+		for (n = 0; p + n < e && p[n] != '{' && p[n] != ' ' && n < 63;
+		    n++)
+			name[n] = p[n];
+		name[n] = '\0';
+		for (i = 0; i < ntyped && strcmp(typed[i], name) != 0; i++)
+			;
+		if (n == 0 || i == ntyped)
+			return 0;
+		if ((v = memchr(p, ' ', e - p)) == NULL || v[1] < '0' ||
+		    v[1] > '9')
+			return 0;
+	}
+	return 1;
+}
+
+/* The stats service: Prometheus text whose totals match the traffic. */
+static void
+test_stats_service(void **state)
+{
+	struct daemon	 sd;
+	char		 conf[512], req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	char		 buf[16384], *body;
+	int		 pe = h_free_port(4), ps = h_free_port(4), fd, i;
+	ssize_t		 n;
+	size_t		 got = 0;
+
+	assert_int_equal(h_daemon_init(&sd, NULL), 0);
+	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"stats\"; });\n",
+	    pe, ps);
+	assert_int_equal(h_write_file(sd.conf, conf), 0);
+	/* Probe the stats port, so the echo counters start at zero. */
+	assert_int_equal(h_daemon_start(&sd, 2, "127.0.0.1", ps), 0);
+	for (i = 0; i < 25; i++)
+		assert_int_equal(h_echo_once("127.0.0.1", pe, "0123456789"), 0);
+
+	fd = h_connect("127.0.0.1", ps, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	assert_int_equal(h_send_all(fd, req, strlen(req), H_TIMEOUT_MS), 0);
+	while (got < sizeof(buf) - 1 &&
+	    poll(&(struct pollfd){ fd, POLLIN, 0 }, 1, H_TIMEOUT_MS) == 1 &&
+	    (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+		got += n;
+	buf[got] = '\0';
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.0 200 OK\r\n", 17), 0);
+	assert_non_null(strstr(buf, "Content-Type: text/plain; version=0.0.4"));
+	body = strstr(buf, "\r\n\r\n");
+	assert_non_null(body);
+	body += 4;
+	assert_true(prometheus_valid(body));
+	assert_non_null(strstr(body, "\npreforkd_connections_total 25\n"));
+	assert_non_null(strstr(body, "\npreforkd_received_bytes_total 250\n"));
+	assert_non_null(strstr(body, "\npreforkd_sent_bytes_total 250\n"));
+	assert_non_null(strstr(body, "\npreforkd_workers 2\n"));
+	assert_non_null(strstr(body, "preforkd_worker_connections_total{slot="
+	    "\"0\""));
+
+	/* Anything but GET /metrics or /: an HTTP error, nothing more. */
+	fd = h_connect("127.0.0.1", ps, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	assert_int_equal(h_send_all(fd, "GET /secret HTTP/1.0\r\n\r\n", 26,
+	    H_TIMEOUT_MS), 0);
+	assert_int_equal(h_recv_exact(fd, buf, 22, H_TIMEOUT_MS), 0);
+	assert_memory_equal(buf, "HTTP/1.0 404 Not Found", 22);
+	close(fd);
+	assert_int_equal(h_daemon_stop(&sd), 0);
+}
+
 int
 main(void)
 {
@@ -535,6 +625,7 @@ main(void)
 		cmocka_unit_test(test_recycle),
 		cmocka_unit_test(test_lifecycle_hooks),
 		cmocka_unit_test(test_module_settings),
+		cmocka_unit_test(test_stats_service),
 	};
 	int	failed;
 

@@ -6,6 +6,10 @@
 
 #include "preforkd/preforkd.h"
 
+/* Listeners of this service are served by the master (Prometheus text
+ * over HTTP), never by workers. */
+#define SERVICE_STATS	"stats"
+
 const struct pf_service	*service_find(const char *name);
 
 extern const struct pf_service service_echo;

@@ -291,21 +291,25 @@ worker_setup(void)
 		return -1;
 	}
 	for (i = 0; i < spec->nls; i++) {
-		if ((w.listeners[i] = listener_new(&spec->ls[i])) == NULL)
-			return -1;
-		w.nlisteners++;
+		struct pf_listener	*l;
+
+		if (strcmp(spec->ls[i].conf->service, SERVICE_STATS) == 0)
+			continue;	/* the master's */
 		svc = service_find(spec->ls[i].conf->service);
 		if (svc == NULL) {
 			log_warnx("listener %s: unknown service '%s'",
 			    spec->ls[i].conf->name, spec->ls[i].conf->service);
 			return -1;
 		}
-		if (svc->init(w.listeners[i]) == -1) {
+		if ((l = listener_new(&spec->ls[i])) == NULL)
+			return -1;
+		w.listeners[w.nlisteners++] = l;
+		if (svc->init(l) == -1) {
 			log_warnx("listener %s: service %s failed to start",
 			    spec->ls[i].conf->name, svc->name);
 			return -1;
 		}
-		if (listener_start(w.listeners[i]) == -1)
+		if (listener_start(l) == -1)
 			return -1;
 	}
 	return 0;
