@@ -385,10 +385,9 @@ parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
     struct config *cfg)
 {
 	const config_setting_t	*e;
-	struct listen_conf	*l;
-	struct module_conf	*md;
-	size_t			 i, size;
-	void			*v;
+	struct listen_conf	*l, *ls = NULL;
+	struct module_conf	*md, *mds = NULL;
+	size_t			 i;
 	int			 n, line;
 
 	if (config_setting_type(s) != CONFIG_TYPE_LIST &&
@@ -399,14 +398,13 @@ parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 	if ((n = config_setting_length(s)) == 0)
 		return f->kind == K_LISTENERS ?
 		    fail(ctx, s, "'%s' is empty", f->name) : 0;
-	size = f->kind == K_LISTENERS ? sizeof(*l) : sizeof(*md);
-	if ((v = calloc(n, size)) == NULL)
-		return fail(ctx, s, "out of memory");
 	if (f->kind == K_LISTENERS) {
-		cfg->listeners = v;
+		if ((cfg->listeners = ls = calloc(n, sizeof(*ls))) == NULL)
+			return fail(ctx, s, "out of memory");
 		cfg->nlisteners = n;
 	} else {
-		cfg->modules = v;
+		if ((cfg->modules = mds = calloc(n, sizeof(*mds))) == NULL)
+			return fail(ctx, s, "out of memory");
 		cfg->nmodules = n;
 	}
 	for (i = 0; i < (size_t)n; i++) {
@@ -415,16 +413,16 @@ parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 		if (!config_setting_is_group(e))
 			return fail(ctx, e, "'%s' entries must be groups "
 			    "{ ... }", f->name);
-		if (f->kind == K_LISTENERS) {
-			l = &cfg->listeners[i];
+		if (ls != NULL) {
+			l = &ls[i];
 			l->backlog = 511;
 			l->line = line;
 			if (parse_group(ctx, e, f->sub, l, cfg) == -1 ||
 			    listener_check(ctx, e, l) == -1 ||
 			    listener_unique(ctx, e, l, cfg->listeners, i) == -1)
 				return -1;
-		} else {
-			md = &cfg->modules[i];
+		} else if (mds != NULL) {
+			md = &mds[i];
 			md->line = line;
 			if (parse_group(ctx, e, f->sub, md, cfg) == -1 ||
 			    module_check(ctx, e, md, cfg->modules, i) == -1)

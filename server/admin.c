@@ -162,12 +162,13 @@ http_reply(struct evbuffer *out, const char *status, const char *type,
 }
 
 static void
-client_metrics(struct admin_client *cl, struct evbuffer *out)
+client_metrics(struct evbuffer *out)
 {
 	struct evbuffer	*body = evbuffer_new();
 
 	if (body == NULL) {
-		client_free(cl);
+		evbuffer_add_printf(out, "HTTP/1.0 500 Internal Server Error"
+		    "\r\nConnection: close\r\n\r\n");
 		return;
 	}
 	admin_report_prometheus(body);
@@ -205,7 +206,7 @@ client_answer(struct admin_client *cl)
 		    "quit");
 		break;
 	case ADMIN_METRICS:
-		client_metrics(cl, out);
+		client_metrics(out);
 		break;
 	case ADMIN_RELOAD:
 	case ADMIN_REOPEN:

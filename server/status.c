@@ -27,6 +27,7 @@
 struct row {
 	const struct child	*c;	/* NULL: slot without a worker */
 	const struct slot	*s;	/* NULL: draining, out of its slot */
+	int			 slot;
 };
 
 static void
@@ -79,6 +80,7 @@ rows_collect(struct row *rows, size_t max)
 
 	for (i = 0; i < master.nslots && n < max; i++) {
 		rows[n].c = master.slots[i].child;
+		rows[n].slot = i;
 		rows[n++].s = &master.slots[i];
 	}
 	TAILQ_FOREACH(c, &master.children, entry) {
@@ -87,6 +89,7 @@ rows_collect(struct row *rows, size_t max)
 		if (child_slot(c) != NULL)
 			continue;
 		rows[n].c = c;
+		rows[n].slot = c->slot;
 		rows[n++].s = NULL;
 	}
 	return n;
@@ -101,7 +104,7 @@ row_json(struct evbuffer *out, const struct row *r, uint64_t now)
 	evbuffer_add_printf(out, "{\"slot\":%d,\"pid\":%ld,\"generation\":%u,"
 	    "\"state\":\"%s\",\"uptime_s\":%llu,\"failures\":%u,"
 	    "\"heartbeat_age_ms\":%llu,\"loop_lag_ms\":%.3f,",
-	    c != NULL ? c->slot : r->s->id, c != NULL ? (long)c->pid : 0L,
+	    r->slot, c != NULL ? (long)c->pid : 0L,
 	    c != NULL ? c->generation : master.generation,
 	    child_state_name(c, r->s),
 	    c != NULL ? (unsigned long long)(now - c->started_ms) / 1000 : 0,
@@ -196,7 +199,7 @@ report_text(struct evbuffer *out, enum admin_cmd cmd, const struct row *rows,
 		for (i = 0; i < n; i++) {
 			c = rows[i].c;
 			evbuffer_add_printf(out, "%4d %7ld %3u %-10s %7llu %4u "
-			    "%7llu %8.3f\n", c ? c->slot : rows[i].s->id,
+			    "%7llu %8.3f\n", rows[i].slot,
 			    c ? (long)c->pid : 0L,
 			    c ? c->generation : master.generation,
 			    child_state_name(c, rows[i].s),

@@ -165,7 +165,8 @@ module_open(const struct config *cfg, const struct module_conf *md,
 	} else if ((*mod)->api_version != PREFORKD_API_VERSION) {
 		snprintf(err, errlen, "%s:%d: module %s: %s is built for API "
 		    "version %u, this preforkd has %u", cfg->file, md->line,
-		    md->name, path, (*mod)->api_version, PREFORKD_API_VERSION);
+		    md->name, path, (*mod)->api_version,
+		    (unsigned int)PREFORKD_API_VERSION);
 	} else if ((*mod)->service.name == NULL ||
 	    strcmp((*mod)->service.name, md->name) != 0 ||
 	    (*mod)->service.init == NULL) {
