@@ -559,6 +559,7 @@ test_stats_service(void **state)
 {
 	struct daemon	 sd;
 	char		 conf[512], req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	const char	*bad = "GET /secret HTTP/1.0\r\n\r\n";
 	char		 buf[16384], *body;
 	int		 pe = h_free_port(4), ps = h_free_port(4), fd, i;
 	ssize_t		 n;
@@ -600,8 +601,7 @@ test_stats_service(void **state)
 	/* Anything but GET /metrics or /: an HTTP error, nothing more. */
 	fd = h_connect("127.0.0.1", ps, H_TIMEOUT_MS);
 	assert_true(fd >= 0);
-	assert_int_equal(h_send_all(fd, "GET /secret HTTP/1.0\r\n\r\n", 26,
-	    H_TIMEOUT_MS), 0);
+	assert_int_equal(h_send_all(fd, bad, strlen(bad), H_TIMEOUT_MS), 0);
 	assert_int_equal(h_recv_exact(fd, buf, 22, H_TIMEOUT_MS), 0);
 	assert_memory_equal(buf, "HTTP/1.0 404 Not Found", 22);
 	close(fd);
