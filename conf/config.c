@@ -30,6 +30,7 @@ enum kind {
 	K_LISTENERS,	/* list of listener groups */
 	K_MODULES,	/* list of module groups */
 	K_SETTINGS,	/* a module's group of scalars, judged by the module */
+	K_CIDRS,	/* list of "addr[/bits]" strings */
 };
 
 struct field {
@@ -55,6 +56,15 @@ static const struct field listener_fields[] = {
 	    sizeof(((struct sockaddr_un *)0)->sun_path) - 1, NULL },
 	{ "service", K_STR, F(listen_conf, service), 0, 64, NULL },
 	{ "backlog", K_INT, F(listen_conf, backlog), 1, 65535, NULL },
+	{ "tcp_nodelay", K_BOOL, F(listen_conf, tcp_nodelay), 0, 1, NULL },
+	{ "idle_timeout", K_MS, F(listen_conf, idle_timeout_ms), 0, 86400000,
+	    NULL },
+	{ "max_output_buffer", K_INT, F(listen_conf, max_output), 4096,
+	    1 << 30, NULL },
+	{ "max_connections_per_ip", K_INT, F(listen_conf, max_per_ip), 0,
+	    65535, NULL },
+	{ "allow", K_CIDRS, F(listen_conf, allow), 0, 0, NULL },
+	{ "deny", K_CIDRS, F(listen_conf, deny), 0, 0, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -84,6 +94,8 @@ static const struct field root_fields[] = {
 	    0, INT_MAX, NULL },
 	{ "max_connections_jitter", K_INT, F(config, max_conns_jitter), 0,
 	    INT_MAX, NULL },
+	{ "max_connections", K_INT, F(config, max_connections), 0, 1 << 24,
+	    NULL },
 	{ "max_old_generations", K_INT, F(config, max_old_generations), 1,
 	    64, NULL },
 	{ "admin_socket", K_STR, F(config, admin_socket), 0,
@@ -180,6 +192,42 @@ get_mode(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 	return 0;
 }
 
+_Static_assert(offsetof(struct listen_conf, nallow) ==
+    offsetof(struct listen_conf, allow) + sizeof(struct cidr *) &&
+    offsetof(struct listen_conf, ndeny) ==
+    offsetof(struct listen_conf, deny) + sizeof(struct cidr *),
+    "a cidr list's count follows its pointer");
+
+/* allow/deny: the array pointer at dst, its count right after it. */
+static int
+get_cidrs(struct ctx *ctx, const config_setting_t *s, const struct field *f,
+    void *dst)
+{
+	const config_setting_t	*e;
+	struct cidr		*v;
+	int			 i, n;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return fail(ctx, s, "'%s' must be a list of addresses, e.g. "
+		    "[ \"10.0.0.0/8\", \"::1\" ]", f->name);
+	n = config_setting_length(s);
+	if (n == 0)
+		return 0;
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return fail(ctx, s, "out of memory");
+	free(*(struct cidr **)dst);
+	*(struct cidr **)dst = v;
+	*(size_t *)((char *)dst + sizeof(struct cidr *)) = n;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    cidr_parse(config_setting_get_string(e), &v[i]) == -1)
+			return fail(ctx, e, "'%s': entry %d is not an address "
+			    "or address/bits", f->name, i + 1);
+	}
+	return 0;
+}
+
 /* A duration in seconds, integer or fractional, kept in milliseconds. */
 static int
 get_ms(struct ctx *ctx, const config_setting_t *s, const struct field *f,
@@ -224,6 +272,8 @@ set_field(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 		return get_int(ctx, s, f, dst);
 	case K_MODE:
 		return get_mode(ctx, s, f, dst);
+	case K_CIDRS:
+		return get_cidrs(ctx, s, f, dst);
 	case K_BOOL:
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 			return fail(ctx, s, "'%s' must be true or false",
@@ -416,6 +466,8 @@ parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 		if (ls != NULL) {
 			l = &ls[i];
 			l->backlog = 511;
+			l->tcp_nodelay = 1;
+			l->max_output = 1 << 20;
 			l->line = line;
 			if (parse_group(ctx, e, f->sub, l, cfg) == -1 ||
 			    listener_check(ctx, e, l) == -1 ||
@@ -582,6 +634,8 @@ config_free(struct config *cfg)
 		free(cfg->listeners[i].address);
 		free(cfg->listeners[i].path);
 		free(cfg->listeners[i].service);
+		free(cfg->listeners[i].allow);
+		free(cfg->listeners[i].deny);
 	}
 	free(cfg->listeners);
 	for (i = 0; i < cfg->nmodules; i++) {

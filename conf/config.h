@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "common/cidr.h"
 #include "common/log.h"
 
 #define CONFIG_ERRLEN		512
@@ -21,6 +22,14 @@ struct listen_conf {
 	char		*path;		/* Unix stream socket, or NULL */
 	char		*service;
 	int		 backlog;
+	int		 tcp_nodelay;
+	int		 idle_timeout_ms;	/* 0: none */
+	int		 max_output;		/* bytes queued per connection */
+	int		 max_per_ip;		/* 0: no limit */
+	struct cidr	*allow;			/* none: everyone */
+	size_t		 nallow;
+	struct cidr	*deny;
+	size_t		 ndeny;
 	int		 line;		/* where it was defined */
 	char		 name[128];	/* "127.0.0.1:7007", "[::1]:7", path */
 };
@@ -61,6 +70,7 @@ struct config {
 	int			 worker_timeout_ms;
 	int			 max_conns_per_worker;	/* 0: never recycle */
 	int			 max_conns_jitter;
+	int			 max_connections;	/* per worker; 0: none */
 	int			 max_old_generations;
 	char			*admin_socket;		/* NULL: none */
 	char			*pidfile;		/* NULL: none */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "common/emitter.h"
+#include "common/iplimit.h"
 #include "common/log.h"
 #include "common/peer.h"
 #include "server/admin.h"
@@ -391,6 +392,7 @@ slot_spawn(struct slot *s)
 		log_warn("worker %d", s->id);
 		goto retry;
 	}
+	c->ipl_region = iplimit_region_get();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) == -1) {
 		log_warn("worker %d: socketpair", s->id);
@@ -402,6 +404,7 @@ slot_spawn(struct slot *s)
 		goto retry;
 	}
 	if (pid == 0) {
+		spec.ipl_region = c->ipl_region;
 		close(sv[0]);
 		free(c);
 		master_forget();
@@ -446,6 +449,8 @@ retry:
 		close(sv[0]);
 		close(sv[1]);
 	}
+	if (c != NULL)
+		iplimit_region_put(c->ipl_region);
 	free(c);
 	s->failures++;
 	ms_to_tv(SLOT_BACKOFF_MAX_MS / 10, &tv);
@@ -542,6 +547,7 @@ master_reap(void)
 		    c->generation == master.generation)
 			reload_progress(1);
 		emit_pid(PF_EV_EXIT, pid);
+		iplimit_region_put(c->ipl_region);	/* its counts go */
 		peer_free(c->peer);
 		free(c);
 	}
@@ -618,6 +624,18 @@ workers_count(const struct config *cfg)
 	if (n < 1)
 		n = 1;
 	return n > CONFIG_WORKERS_MAX ? CONFIG_WORKERS_MAX : (int)n;
+}
+
+static int
+needs_iplimit(const struct config *cfg)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg->nlisteners; i++) {
+		if (cfg->listeners[i].max_per_ip > 0)
+			return 1;
+	}
+	return 0;
 }
 
 uint32_t
@@ -986,6 +1004,8 @@ master_run(struct config *cfg)
 	}
 	if (cfg->rlimit_nofile > 0)
 		privs_rlimit_nofile(cfg->rlimit_nofile);
+	if (needs_iplimit(cfg) && iplimit_init() == -1)
+		goto out;
 	if (master_setup() == -1 || listeners_adopt() == -1 ||
 	    listeners_prepare(cfg, m.ls) == -1)
 		goto out;

@@ -37,7 +37,7 @@ struct child {
 	struct ctl_stats	 stats;
 	struct peer		*peer;
 	unsigned int		 pending;	/* rounds owed, 1 << kind */
-	int			 aborted;	/* SIGABRT sent at ... */
+	int			 ipl_region;	/* per-address counts, or -1 */
 	uint64_t		 signalled_ms;
 };
 

@@ -96,7 +96,11 @@ static struct {
 } fx;
 
 static int		 ids[PF_EV_MAX_];
-static struct listen_conf lconf = { .name = "test" };
+static struct listen_conf lconf = {
+	.name = "test", .max_output = 64 << 20, .tcp_nodelay = 1,
+};
+/* Not counted per address. */
+static const struct ipl_ref no_ipl = { { UINT16_MAX, UINT16_MAX } };
 
 /* Stand-ins for worker/worker.c. */
 struct worker_stats	 worker_stats;
@@ -114,6 +118,11 @@ worker_now_ms(void)
 
 	event_base_gettimeofday_cached(fx.base, &tv);
 	return (uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void
+worker_conn_closed(void)
+{
 }
 
 static uint64_t
@@ -535,7 +544,7 @@ adopt(int sfd, int peer, int flags)
 	fx.nconn++;
 	fx.flags = flags;
 	fx.accepted = NULL;
-	conn_accepted(fx.l, sfd);
+	conn_accepted(fx.l, sfd, &no_ipl);
 	assert_non_null(fx.accepted);
 	assert_ptr_equal(fx.conn_self, fx.l);
 	fx.conn[i] = fx.accepted;
@@ -1157,7 +1166,7 @@ close_timeout_child(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
 		_exit(2);
 	fx.accepted = NULL;
-	conn_accepted(fx.l, sv[0]);
+	conn_accepted(fx.l, sv[0], &no_ipl);
 	if ((c = fx.accepted) == NULL ||
 	    pf_conn_on(c, PF_EV_CLOSE, h_close_calls, &fx) == -1)
 		_exit(2);
@@ -1171,7 +1180,7 @@ close_timeout_child(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
 		_exit(2);
 	fx.accepted = NULL;
-	conn_accepted(fx.l, sv[0]);
+	conn_accepted(fx.l, sv[0], &no_ipl);
 	if ((c = fx.accepted) == NULL)
 		_exit(2);
 	pf_conn_set_timeout(c, 1);

@@ -55,6 +55,7 @@
 #define C_TIMED_OUT	0x0200	/* timeout emitted since last activity */
 #define C_TIMED		0x0400	/* on the timed list */
 #define C_HAD_ERROR	0x0800
+#define C_IDLE		0x1000	/* idle_timeout passed: close */
 
 struct pf_conn {
 	struct pf_emitter	 em;
@@ -71,6 +72,7 @@ struct pf_conn {
 	int			 err;
 	uint16_t		 flags;
 	uint16_t		 busy;
+	struct ipl_ref		 ipl;		/* per-address count */
 };
 
 TAILQ_HEAD(conn_list, pf_conn);
@@ -88,6 +90,7 @@ static void
 timed_update(struct pf_conn *c)
 {
 	int	want = !(c->flags & C_CLOSED) && (c->timeout_ms > 0 ||
+		    c->listener->conf->idle_timeout_ms > 0 ||
 		    ((c->flags & C_WR_SHUT) && !(c->flags & C_READ_EOF)));
 
 	if (want && !(c->flags & C_TIMED)) {
@@ -107,7 +110,7 @@ conn_touch(struct pf_conn *c)
 }
 
 void
-conn_accepted(struct pf_listener *l, int fd)
+conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
 {
 	struct pf_event_arg	 arg = { 0 };
 	struct pf_conn		*c;
@@ -120,24 +123,30 @@ conn_accepted(struct pf_listener *l, int fd)
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("accept on %s: connection", l->conf->name);
 		worker_stats.errors++;
+		iplimit_release(ref);
 		close(fd);
 		return;
 	}
+	c->ipl = *ref;
 	emitter_init(&c->em, c);
 	c->fd = fd;
 	c->listener = l;
 	c->high_water = CONN_HIGH_WATER;
+	if (c->high_water > (uint32_t)l->conf->max_output)
+		c->high_water = l->conf->max_output;
 	event_assign(&c->ev, worker_base(), fd,
 	    EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, conn_cb, c);
 	if (event_add(&c->ev, NULL) == -1) {
 		log_warnx("accept on %s: cannot add event for fd %d",
 		    l->conf->name, fd);
 		worker_stats.errors++;
+		iplimit_release(ref);
 		close(fd);
 		free(c);
 		return;
 	}
 	conn_touch(c);
+	timed_update(c);
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	worker_stats.conns_active++;
 	worker_stats.conns_total++;
@@ -162,6 +171,8 @@ conn_teardown(struct pf_conn *c)
 		TAILQ_REMOVE(&timed, c, timed_entry);
 	c->flags &= ~C_TIMED;
 	worker_stats.conns_active--;
+	iplimit_release(&c->ipl);
+	worker_conn_closed();
 
 	arg.code = (c->flags & C_HAD_ERROR) != 0;
 	c->busy++;
@@ -324,8 +335,11 @@ conn_timeout(struct pf_conn *c)
 {
 	if ((c->flags & (C_WR_SHUT | C_READ_EOF)) == C_WR_SHUT)
 		conn_close(c, 0);
-	else
+	else {
 		pf_emit(&c->em, PF_EV_TIMEOUT, NULL);
+		if (c->flags & C_IDLE)
+			conn_close(c, 0);	/* idle_timeout: not an error */
+	}
 }
 
 static void
@@ -371,10 +385,18 @@ void
 conn_sweep(uint64_t now)
 {
 	struct pf_conn	*c;
-	uint64_t	 limit;
+	uint64_t	 limit, idle;
 
 	TAILQ_FOREACH(c, &timed, timed_entry) {
-		if (c->flags & (C_CLOSED | C_FAILED | C_TIMED_OUT))
+		if (c->flags & (C_CLOSED | C_FAILED | C_IDLE))
+			continue;
+		idle = c->listener->conf->idle_timeout_ms;
+		if (idle > 0 && now - c->last_ms >= idle) {
+			c->flags |= C_IDLE | C_TIMED_OUT;
+			event_active(&c->ev, EV_TIMEOUT, 0);
+			continue;
+		}
+		if (c->flags & C_TIMED_OUT)
 			continue;
 		limit = (c->flags & (C_WR_SHUT | C_READ_EOF)) == C_WR_SHUT ?
 		    CONN_LINGER_MS : c->timeout_ms;
@@ -469,6 +491,11 @@ pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
 	}
 	if (evbuffer_add(c->out, (const char *)buf + n, len - n) == -1) {
 		conn_fail(c, ENOMEM);
+		return -1;
+	}
+	/* The hard cap: a peer that does not read is not our memory's. */
+	if (evbuffer_get_length(c->out) > (size_t)c->listener->conf->max_output) {
+		conn_fail(c, ENOBUFS);
 		return -1;
 	}
 	if (evbuffer_get_length(c->out) < c->high_water)

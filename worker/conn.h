@@ -7,10 +7,14 @@
 
 #include <stdint.h>
 
+#include "common/iplimit.h"
+
 struct pf_listener;
 
-/* Take ownership of an accepted fd and emit "connection" on l. */
-void	conn_accepted(struct pf_listener *l, int fd);
+/* Take ownership of an accepted fd, and of its per-address count (ref),
+ * and emit "connection" on l. */
+void	conn_accepted(struct pf_listener *l, int fd,
+	    const struct ipl_ref *ref);
 /* Idle timeouts and lingering closes; called periodically. */
 void	conn_sweep(uint64_t now_ms);
 /* Emit "shutdown" on every connection (from the loop). */

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cidr.h"
+#include "common/iplimit.h"
 #include "common/log.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
@@ -56,14 +58,61 @@ listener_backoff(struct pf_listener *l, int err)
 		l->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
 }
 
+/*
+ * Judge a new client before any service sees it: deny, then allow, then
+ * the per-address count.  A refused one is closed and reported as "drop"
+ * (ev->data/len: its address, ev->msg: why).
+ */
+static int
+listener_admit(struct pf_listener *l, int fd, const struct sockaddr *sa,
+    socklen_t salen, struct ipl_ref *ref)
+{
+	const struct listen_conf	*lc = l->conf;
+	struct pf_event_arg		 arg = { 0 };
+	const char			*why = NULL;
+
+	ref->idx[0] = ref->idx[1] = UINT16_MAX;
+	if (sa->sa_family == AF_UNIX)
+		return 0;
+	if (lc->ndeny > 0 && cidr_match_any(lc->deny, lc->ndeny, sa))
+		why = "address denied";
+	else if (lc->nallow > 0 && !cidr_match_any(lc->allow, lc->nallow, sa))
+		why = "address not allowed";
+	else if (lc->max_per_ip > 0 &&
+	    iplimit_acquire(sa, lc->max_per_ip, ref) == -1)
+		why = "too many connections from this address";
+	if (why == NULL)
+		return 0;
+	worker_stats.drops++;
+	arg.data = sa;
+	arg.len = salen;
+	arg.msg = why;
+	pf_emit(&l->em, PF_EV_DROP, &arg);
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		char	peer[128];
+
+		log_debug("%s: refused %s: %s", lc->name,
+		    pf_addr_str(sa, salen, peer, sizeof(peer)), why);
+	}
+	close(fd);
+	return -1;
+}
+
 static void
 listener_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct pf_listener	*l = arg;
+	struct sockaddr_storage	 ss;
+	struct ipl_ref		 ref;
+	socklen_t		 len;
 	int			 i, cfd;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (worker_at_capacity())
+			return;
+		len = sizeof(ss);
+		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd == -1) {
 			switch (errno) {
 			case EINTR:
@@ -86,7 +135,9 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 		}
 		l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
 		worker_stats.accepts++;
-		conn_accepted(l, cfd);
+		if (listener_admit(l, cfd, (struct sockaddr *)&ss, len,
+		    &ref) == 0)
+			conn_accepted(l, cfd, &ref);
 	}
 }
 
@@ -102,7 +153,7 @@ listener_new(const struct lsock *ls)
 	emitter_init(&l->em, l);
 	l->fd = ls->fd;
 	l->conf = ls->conf;
-	l->tcp = ls->conf->path == NULL;
+	l->tcp = ls->conf->path == NULL && ls->conf->tcp_nodelay;
 	l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
 	l->ev = event_new(worker_base(), l->fd, EV_READ | EV_PERSIST,
 	    listener_accept, l);

@@ -9,6 +9,10 @@
 
 static const struct pf_service *const builtin[] = {
 	&service_echo,
+	&service_discard,
+	&service_chargen,
+	&service_daytime,
+	&service_time,
 };
 
 const struct pf_service *

@@ -12,6 +12,10 @@
 
 const struct pf_service	*service_find(const char *name);
 
+extern const struct pf_service service_chargen;
+extern const struct pf_service service_daytime;
+extern const struct pf_service service_discard;
 extern const struct pf_service service_echo;
+extern const struct pf_service service_time;
 
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/emitter.h"
+#include "common/iplimit.h"
 #include "common/log.h"
 #include "common/peer.h"
 #include "worker/conn.h"
@@ -47,6 +48,7 @@ static struct {
 	uint64_t		 last_beat_us;
 	uint32_t		 seq;
 	int			 draining;
+	int			 capped;	/* accepting paused at the cap */
 } w;
 
 static const int worker_signals[] = { SIGTERM, SIGINT, SIGQUIT };
@@ -64,6 +66,45 @@ worker_now_ms(void)
 
 	event_base_gettimeofday_cached(w.base, &tv);
 	return (uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void
+listeners_set(int on)
+{
+	size_t	i;
+
+	for (i = 0; i < w.nlisteners; i++) {
+		if (on)
+			listener_start(w.listeners[i]);
+		else
+			listener_stop(w.listeners[i]);
+	}
+}
+
+int
+worker_at_capacity(void)
+{
+	int	max = w.spec->cfg->max_connections;
+
+	if (max == 0 || worker_stats.conns_active < (uint64_t)max)
+		return 0;
+	if (!w.capped) {
+		w.capped = 1;
+		listeners_set(0);
+		log_info("%d connections: not accepting until one closes",
+		    max);
+	}
+	return 1;
+}
+
+void
+worker_conn_closed(void)
+{
+	if (w.capped && !w.draining &&
+	    worker_stats.conns_active < (uint64_t)w.spec->cfg->max_connections) {
+		w.capped = 0;
+		listeners_set(1);
+	}
 }
 
 struct pf_emitter *
@@ -134,7 +175,6 @@ worker_drain(unsigned int deadline_ms, const char *why)
 {
 	struct ctl_msg	m = { .type = CTL_DRAINING };
 	struct timeval	tv;
-	size_t		i;
 
 	if (w.draining)
 		return;
@@ -142,8 +182,7 @@ worker_drain(unsigned int deadline_ms, const char *why)
 	log_info("draining (%s), %llu connections, deadline %u ms", why,
 	    (unsigned long long)worker_stats.conns_active, deadline_ms);
 	/* Our copies only: the master and other workers keep theirs open. */
-	for (i = 0; i < w.nlisteners; i++)
-		listener_stop(w.listeners[i]);
+	listeners_set(0);
 	m.u.draining.conns_active = worker_stats.conns_active;
 	worker_send(&m);
 	conn_shutdown_all();
@@ -270,6 +309,7 @@ worker_setup(void)
 
 	char				 err[CONFIG_ERRLEN];
 
+	iplimit_use(spec->ipl_region);
 	if (module_load(spec->cfg, MODULE_WORKER, NULL, err,
 	    sizeof(err)) == -1) {
 		log_warnx("%s", err);

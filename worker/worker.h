@@ -33,6 +33,10 @@ extern struct worker_stats worker_stats;
 struct event_base	*worker_base(void);
 /* Milliseconds, from the loop's cached clock: no syscall. */
 uint64_t		 worker_now_ms(void);
+/* max_connections: at the cap, stop accepting (returns 1); a closing
+ * connection resumes it. */
+int			 worker_at_capacity(void);
+void			 worker_conn_closed(void);
 
 /* What the master hands a new worker. */
 struct worker_spec {
@@ -43,6 +47,7 @@ struct worker_spec {
 	uint32_t		 generation;
 	pid_t			 master;
 	int			 ctl_fd;	/* the worker's channel end */
+	int			 ipl_region;	/* per-address counts, or -1 */
 };
 
 /* Never returns: runs the worker's loop, then exits the process. */
