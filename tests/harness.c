@@ -277,7 +277,7 @@ h_daemon_start(struct daemon *d, int workers, const char *host, int port)
 
 	if ((d->pid = spawn(d, argv)) == -1)
 		return -1;
-	if (h_wait_children(d->pid, workers, H_TIMEOUT_MS) == -1)
+	if (workers >= 0 && h_wait_children(d->pid, workers, H_TIMEOUT_MS) == -1)
 		return -1;
 	while (h_now_ms() < deadline) {
 		if ((fd = h_connect(host, port, 200)) != -1) {

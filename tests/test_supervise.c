@@ -331,7 +331,7 @@ test_crash_loop(void **state)
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"crash\"; }\n"
 	    ");\n", csock, CRASH_MODULE, p1, p2);
 	assert_int_equal(h_write_file(c.conf, conf), 0);
-	assert_int_equal(h_daemon_start(&c, 0, "127.0.0.1", p1), 0);
+	assert_int_equal(h_daemon_start(&c, -1, "127.0.0.1", p1), 0);
 
 	/* 100 + 200 + 400 ms of backoff: degraded within 2 s. */
 	t0 = h_now_ms();

@@ -1,0 +1,331 @@
+/*
+ * test_limits.c -- integration tests of the limits, against the real
+ * binary: connections per address across workers, allow/deny lists for
+ * IPv4 and IPv6, the per-worker connection cap, idle_timeout, the hard
+ * output cap, and memory staying flat under a client that never reads.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/harness.h"
+
+static void	start(struct daemon *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* A daemon on the configuration fmt, probed on 127.0.0.1:probe. */
+static void
+start(struct daemon *d, int probe, const char *fmt, ...)
+{
+	char	conf[2048];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(conf, sizeof(conf), fmt, ap);
+	va_end(ap);
+	assert_int_equal(h_daemon_init(d, conf), 0);
+	assert_int_equal(h_daemon_start(d, -1, "127.0.0.1", probe), 0);
+}
+
+/* Connect to 127.0.0.1:port from the local address src. */
+static int
+connect_from(const char *src, int port)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, src, &sin.sin_addr);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		goto err;
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	sin.sin_port = htons(port);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		goto err;
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+/* 0 if fd is served (echo comes back), -1 if it is closed unserved. */
+static int
+served(int fd)
+{
+	char	c;
+
+	if (h_send_all(fd, "x", 1, 1000) == -1)
+		return -1;
+	return h_recv_exact(fd, &c, 1, 2000) == 0 && c == 'x' ? 0 : -1;
+}
+
+/* max_connections_per_ip = 10 holds across two workers. */
+static void
+test_per_ip(void **state)
+{
+	struct daemon	d;
+	int		p = h_free_port(4), probe = h_free_port(4);
+	int		fds[10], fd, i;
+	long		deadline;
+
+	start(&d, probe, "workers = 2;\nlisteners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
+	    "{ address = \"0.0.0.0\"; port = %d; service = \"echo\"; "
+	    "max_connections_per_ip = 10; });\n", probe, p);
+	for (i = 0; i < 10; i++) {
+		fds[i] = connect_from("127.0.0.1", p);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(served(fds[i]), 0);
+	}
+	/* The 11th from 127.0.0.1 is closed unserved... */
+	fd = connect_from("127.0.0.1", p);
+	assert_true(fd >= 0);
+	assert_int_equal(served(fd), -1);
+	close(fd);
+	/* ...while 127.0.0.2 is served. */
+	fd = connect_from("127.0.0.2", p);
+	assert_true(fd >= 0);
+	assert_int_equal(served(fd), 0);
+	close(fd);
+	/* One closes: 127.0.0.1 gets a place again. */
+	close(fds[0]);
+	deadline = h_now_ms() + 3000;
+	for (;;) {
+		fd = connect_from("127.0.0.1", p);
+		assert_true(fd >= 0);
+		if (served(fd) == 0)
+			break;
+		close(fd);
+		assert_true(h_now_ms() < deadline);
+	}
+	close(fd);
+	for (i = 1; i < 10; i++)
+		close(fds[i]);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
+static int
+served6(int port)
+{
+	int	fd, rc;
+
+	if ((fd = h_connect("::1", port, H_TIMEOUT_MS)) == -1)
+		return -1;
+	rc = served(fd);
+	close(fd);
+	return rc;
+}
+
+static int
+served_from(const char *src, int port)
+{
+	int	fd, rc;
+
+	if ((fd = connect_from(src, port)) == -1)
+		return -1;
+	rc = served(fd);
+	close(fd);
+	return rc;
+}
+
+/* deny ::1 refuses an IPv6 client; allow lists let only theirs in. */
+static void
+test_allow_deny(void **state)
+{
+	struct daemon	d;
+	int		probe = h_free_port(4), p6 = h_free_port(6);
+	int		pa = h_free_port(4), pd = h_free_port(4);
+
+	start(&d, probe, "workers = 2;\nlisteners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
+	    "{ address = \"::1\"; port = %d; service = \"echo\"; "
+	    "deny = [ \"::1\" ]; },\n"
+	    "{ address = \"0.0.0.0\"; port = %d; service = \"echo\"; "
+	    "allow = [ \"127.0.0.2/32\", \"10.0.0.0/8\" ]; },\n"
+	    "{ address = \"0.0.0.0\"; port = %d; service = \"echo\"; "
+	    "allow = [ \"127.0.0.0/8\" ]; deny = [ \"127.0.0.3\" ]; });\n",
+	    probe, p6, pa, pd);
+	assert_int_equal(served6(p6), -1);
+	assert_int_equal(served_from("127.0.0.1", pa), -1);
+	assert_int_equal(served_from("127.0.0.2", pa), 0);
+	assert_int_equal(served_from("127.0.0.1", pd), 0);
+	assert_int_equal(served_from("127.0.0.3", pd), -1);	/* deny wins */
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
+/* max_connections: at the cap the worker waits; one closes, it serves. */
+static void
+test_max_connections(void **state)
+{
+	struct daemon	d;
+	int		p = h_free_port(4), fds[3], extra, i;
+	char		c;
+
+	start(&d, p, "workers = 1;\nmax_connections = 3;\nlisteners = ({ "
+	    "address = \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p);
+	for (i = 0; i < 3; i++) {
+		fds[i] = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(served(fds[i]), 0);
+	}
+	extra = h_connect("127.0.0.1", p, H_TIMEOUT_MS);	/* queued */
+	assert_true(extra >= 0);
+	assert_int_equal(h_send_all(extra, "y", 1, 1000), 0);
+	assert_int_equal(h_recv_exact(extra, &c, 1, 300), -1);	/* waits */
+	close(fds[0]);
+	assert_int_equal(h_recv_exact(extra, &c, 1, 3000), 0);
+	assert_int_equal(c, 'y');
+	close(extra);
+	close(fds[1]);
+	close(fds[2]);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
+/* idle_timeout closes an idle connection, not a busy one. */
+static void
+test_idle_timeout(void **state)
+{
+	struct daemon	d;
+	long		t0;
+	int		p = h_free_port(4), idle, busy, i;
+
+	start(&d, p, "workers = 1;\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; idle_timeout = 0.4; });\n", p);
+	idle = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	busy = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	assert_true(idle >= 0 && busy >= 0);
+	assert_int_equal(served(idle), 0);
+	t0 = h_now_ms();
+	for (i = 0; i < 10; i++) {		/* 1 s of activity */
+		assert_int_equal(served(busy), 0);
+		poll(NULL, 0, 100);
+	}
+	assert_int_equal(h_recv_eof(idle, 100), 0);	/* closed by now */
+	assert_int_equal(served(busy), 0);
+	assert_true(h_now_ms() - t0 >= 400);
+	close(idle);
+	close(busy);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
+static long
+rss_kb(pid_t pid)
+{
+	char	path[64], *text, *p;
+	long	kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((text = h_read_file(path)) == NULL)
+		return -1;
+	if ((p = strstr(text, "VmRSS:")) != NULL)
+		kb = strtol(p + 6, NULL, 10);
+	free(text);
+	return kb;
+}
+
+/* A service that ignores backpressure is cut off at max_output_buffer. */
+static void
+test_output_cap(void **state)
+{
+	struct daemon	d;
+	pid_t		kid[2], now[2];
+	char		buf[65536];
+	size_t		got = 0;
+	ssize_t		n;
+	int		p = h_free_port(4), probe = h_free_port(4), fd;
+
+	start(&d, probe, "workers = 1;\n"
+	    "modules = ({ name = \"flood\"; path = \"%s\"; });\n"
+	    "listeners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"flood\"; "
+	    "max_output_buffer = 1048576; });\n", FLOOD_MODULE, probe, p);
+	assert_int_equal(h_wait_children(d.pid, 1, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_children(d.pid, kid, 2), 1);
+	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	poll(NULL, 0, 300);	/* let it flood while we do not read */
+	while (poll(&(struct pollfd){ fd, POLLIN, 0 }, 1, 2000) == 1 &&
+	    (n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		got += n;
+	close(fd);
+	/* Cut off well short of the 8 MiB it tried to send. */
+	assert_true(got < 4 * 1024 * 1024);
+	assert_int_equal(h_children(d.pid, now, 2), 1);
+	assert_int_equal(now[0], kid[0]);	/* the worker lives on */
+	assert_true(rss_kb(kid[0]) < 64 * 1024);
+	assert_int_equal(h_echo_once("127.0.0.1", probe, "fine\n"), 0);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
+/* A client that writes to echo and never reads: the worker stays small. */
+static void
+test_no_reader_memory(void **state)
+{
+	struct daemon	 d;
+	pid_t		 kid;
+	static char	 buf[1 << 20];
+	long		 before, after, deadline;
+	size_t		 sent = 0;
+	ssize_t		 n;
+	int		 p = h_free_port(4), fd;
+
+	start(&d, p, "workers = 1;\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; });\n", p);
+	assert_int_equal(h_wait_children(d.pid, 1, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_children(d.pid, &kid, 1), 1);
+	before = rss_kb(kid);
+	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	/* Up to 1 GiB, for 2 s: backpressure stops it long before. */
+	deadline = h_now_ms() + 2000;
+	while (sent < (1u << 30) && h_now_ms() < deadline) {
+		n = send(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0)
+			sent += n;
+		else
+			poll(&(struct pollfd){ fd, POLLOUT, 0 }, 1, 50);
+	}
+	after = rss_kb(kid);
+	print_message("no reader: sent %zu bytes, worker RSS %ld -> %ld kB\n",
+	    sent, before, after);
+	assert_true(after > 0 && after < 64 * 1024);
+	assert_true(after - before < 8 * 1024);
+	close(fd);
+	assert_int_equal(h_echo_once("127.0.0.1", p, "fine\n"), 0);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_per_ip),
+		cmocka_unit_test(test_allow_deny),
+		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_output_cap),
+		cmocka_unit_test(test_no_reader_memory),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
+}
