@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "conf/config.h"
 #include "server/admin.h"
+#include "server/listeners.h"
 #include "server/master.h"
 #include "server/reload.h"
 #include "worker/service.h"
@@ -446,10 +447,8 @@ admin_open(struct event_base *base, const struct config *cfg)
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", cfg->admin_socket);
 	snprintf(a.path, sizeof(a.path), "%s", cfg->admin_socket);
 	a.base = base;
-	if (unlink(a.path) == -1 && errno != ENOENT) {
-		log_warn("admin socket %s: unlink", a.path);
+	if (unix_path_free(a.path, "admin socket") == -1)
 		return -1;
-	}
 	a.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (a.fd == -1) {
 		log_warn("admin socket: socket");

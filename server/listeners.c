@@ -52,39 +52,42 @@ struct msock {
 
 static TAILQ_HEAD(, msock) socks = TAILQ_HEAD_INITIALIZER(socks);
 
-static int
-unix_path_free(const struct listen_conf *lc, const struct sockaddr_un *sun)
+int
+unix_path_free(const char *path, const char *what)
 {
-	struct stat	st;
-	int		fd, rc;
+	struct sockaddr_un	sun;
+	struct stat		st;
+	int			fd, rc;
 
-	if (lstat(lc->path, &st) == -1) {
+	if (lstat(path, &st) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		log_warn("listener %s: stat", lc->name);
+		log_warn("%s %s: stat", what, path);
 		return -1;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
-		log_warnx("listener %s: path exists and is not a socket",
-		    lc->name);
+		log_warnx("%s %s: path exists and is not a socket", what, path);
 		return -1;
 	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		log_warn("listener %s: socket", lc->name);
+		log_warn("%s %s: socket", what, path);
 		return -1;
 	}
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	rc = connect(fd, (const struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
 	if (rc == 0) {
-		log_warnx("listener %s: another server is listening there",
-		    lc->name);
+		log_warnx("%s %s: another server is listening there", what,
+		    path);
 		return -1;
 	}
-	if (unlink(lc->path) == -1) {
-		log_warn("listener %s: cannot remove stale socket", lc->name);
+	if (unlink(path) == -1) {
+		log_warn("%s %s: cannot remove stale socket", what, path);
 		return -1;
 	}
-	log_info("listener %s: removed stale socket file", lc->name);
+	log_info("%s %s: removed stale socket file", what, path);
 	return 0;
 }
 
@@ -103,7 +106,7 @@ listener_bind(const struct listen_conf *lc)
 		sun->sun_family = AF_UNIX;
 		memcpy(sun->sun_path, lc->path, strlen(lc->path) + 1);
 		len = sizeof(*sun);
-		if (unix_path_free(lc, sun) == -1)
+		if (unix_path_free(lc->path, "listener") == -1)
 			return -1;
 	} else if (inet_pton(AF_INET, lc->address, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;

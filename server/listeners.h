@@ -22,6 +22,9 @@ void	listeners_commit(const struct config *cfg, uint32_t old_gen);
 void	listeners_reap(uint32_t oldest_gen);
 /* Close everything, removing the Unix socket files. */
 void	listeners_close_all(void);
+/* Make room for a Unix socket at path: 0 if nothing is there or only a
+ * stale socket (removed); -1 (logged, with what) if anything else is. */
+int	unix_path_free(const char *path, const char *what);
 /* In a new worker: close the master's sockets not in keep, free the set. */
 void	listeners_forget(const struct lsock *keep, size_t n);
 

@@ -219,7 +219,11 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(1);
 
-	if ((cfg = reload_load_config(file, err, sizeof(err))) == NULL) {
+	/* -s needs the pidfile and admin socket, not a runnable file: a
+	 * daemon must stay stoppable after someone broke its modules. */
+	cfg = sig != NULL && !test ? config_load(file, err, sizeof(err)) :
+	    reload_load_config(file, err, sizeof(err));
+	if (cfg == NULL) {
 		fprintf(stderr, "preforkd: %s\n", err);
 		return 1;
 	}

@@ -21,7 +21,8 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: preforkctl [-h] [-s socket] command [--json]\n"
-	    "commands: status, workers, stats, stop, quit, reload, help\n"
+	    "commands: status, workers, stats, stop, quit, reload, reopen, "
+	    "help\n"
 	    "default socket: %s\n", PF_ADMIN_SOCKET);
 	exit(status);
 }

@@ -64,6 +64,15 @@ reload_load_config(const char *file, char *err, size_t errlen)
 
 	if ((cfg = config_load(file, err, errlen)) == NULL)
 		return NULL;
+	for (j = 0; j < cfg->nmodules; j++) {
+		if (service_builtin(cfg->modules[j].name) != NULL ||
+		    strcmp(cfg->modules[j].name, SERVICE_STATS) == 0) {
+			snprintf(err, errlen, "%s:%d: module %s: a built-in "
+			    "service has that name", cfg->file,
+			    cfg->modules[j].line, cfg->modules[j].name);
+			goto fail;
+		}
+	}
 	if (privs_resolve(cfg, &privs, err, errlen) == -1 ||
 	    module_load(cfg, MODULE_CHECK, NULL, err, errlen) == -1)
 		goto fail;

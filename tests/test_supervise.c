@@ -501,6 +501,15 @@ test_module_settings(void **state)
 	assert_non_null(strstr(out, "is built for API version"));
 	free(out);
 
+	/* A module may not take a built-in service's name. */
+	snprintf(conf, sizeof(conf), "listeners = ({ port = %d; service = "
+	    "\"echo\"; });\nmodules = ({ name = \"echo\"; path = \"%s\"; "
+	    "});\n", p, UPPER_MODULE);
+	assert_int_equal(check_conf(conf, &out), 1);
+	assert_non_null(strstr(out, ":2: module echo: a built-in service has "
+	    "that name"));
+	free(out);
+
 	/* Good settings: it serves with them. */
 	assert_int_equal(h_daemon_init(&u, NULL), 0);
 	snprintf(conf, sizeof(conf), "workers = 1;\nmodules = ({ name = "

@@ -16,7 +16,7 @@ static const struct pf_service *const builtin[] = {
 };
 
 const struct pf_service *
-service_find(const char *name)
+service_builtin(const char *name)
 {
 	size_t	i;
 
@@ -24,5 +24,13 @@ service_find(const char *name)
 		if (strcmp(builtin[i]->name, name) == 0)
 			return builtin[i];
 	}
-	return module_service(name);
+	return NULL;
+}
+
+const struct pf_service *
+service_find(const char *name)
+{
+	const struct pf_service	*svc = service_builtin(name);
+
+	return svc != NULL ? svc : module_service(name);
 }

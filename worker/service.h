@@ -10,7 +10,9 @@
  * over HTTP), never by workers. */
 #define SERVICE_STATS	"stats"
 
+/* Built in, or from a loaded module. */
 const struct pf_service	*service_find(const char *name);
+const struct pf_service	*service_builtin(const char *name);
 
 extern const struct pf_service service_chargen;
 extern const struct pf_service service_daytime;
