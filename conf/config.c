@@ -102,6 +102,7 @@ static const struct field root_fields[] = {
 	    sizeof(((struct sockaddr_un *)0)->sun_path) - 1, NULL },
 	{ "admin_mode", K_MODE, F(config, admin_mode), 0, 0777, NULL },
 	{ "pidfile", K_STR, F(config, pidfile), 0, PATH_MAX - 1, NULL },
+	{ "chroot", K_STR, F(config, chroot), 0, PATH_MAX - 1, NULL },
 	{ "user", K_STR, F(config, user), 0, 64, NULL },
 	{ "group", K_STR, F(config, group), 0, 64, NULL },
 	{ "rlimit_nofile", K_INT, F(config, rlimit_nofile), 64, 1 << 24,
@@ -650,6 +651,7 @@ config_free(struct config *cfg)
 	free(cfg->modules);
 	free(cfg->admin_socket);
 	free(cfg->pidfile);
+	free(cfg->chroot);
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->log_file);

@@ -74,6 +74,7 @@ struct config {
 	int			 max_old_generations;
 	char			*admin_socket;		/* NULL: none */
 	char			*pidfile;		/* NULL: none */
+	char			*chroot;		/* workers' root */
 	char			*user;			/* workers run as */
 	char			*group;
 	int			 rlimit_nofile;		/* 0: leave it */

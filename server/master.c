@@ -380,9 +380,7 @@ static void
 slot_spawn(struct slot *s)
 {
 	struct worker_spec	 spec;
-	struct privs		 privs;
 	struct child		*c;
-	char			 err[CONFIG_ERRLEN] = "cannot drop privileges";
 	struct timeval		 tv;
 	int			 sv[2] = { -1, -1 };
 	long			 jitter;
@@ -408,12 +406,6 @@ slot_spawn(struct slot *s)
 		close(sv[0]);
 		free(c);
 		master_forget();
-		/* Before the worker reads a byte from the network. */
-		if (privs_resolve(master.cfg, &privs, err, sizeof(err)) == -1 ||
-		    privs_drop(&privs) == -1) {
-			log_warnx("worker %d: %s", s->id, err);
-			_exit(1);
-		}
 		spec.cfg = master.cfg;
 		spec.ls = m.ls;	/* the current generation's */
 		spec.nls = master.cfg->nlisteners;
@@ -421,6 +413,7 @@ slot_spawn(struct slot *s)
 		spec.generation = master.generation;
 		spec.master = master.pid;
 		spec.ctl_fd = sv[1];
+		spec.confine = privs_confine;
 		worker_main(&spec);
 	}
 	close(sv[1]);

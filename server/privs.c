@@ -3,9 +3,9 @@
  *
  * The choice: the master stays root, because on a reload it must be able
  * to bind new (possibly privileged) ports, open log files and load
- * modules; it never touches client data.  Workers, which do, become
- * user/group right after fork, before they read a byte from the network,
- * and check that root cannot be regained.
+ * modules; it never touches client data.  Workers, which do, load their
+ * modules, chroot if asked, become user/group -- all before they read a
+ * byte from the network -- and check that root cannot be regained.
  */
 #include <sys/resource.h>
 
@@ -81,6 +81,25 @@ privs_drop(const struct privs *p)
 		}
 	}
 	return 0;
+}
+
+int
+privs_confine(const struct config *cfg)
+{
+	struct privs	p;
+	char		err[CONFIG_ERRLEN];
+
+	/* Names first: /etc/passwd is outside the new root. */
+	if (privs_resolve(cfg, &p, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	if (cfg->chroot != NULL && geteuid() == 0 &&
+	    (chroot(cfg->chroot) == -1 || chdir("/") == -1)) {
+		log_warn("chroot %s", cfg->chroot);
+		return -1;
+	}
+	return privs_drop(&p);
 }
 
 void

@@ -21,6 +21,8 @@ int	privs_resolve(const struct config *cfg, struct privs *p, char *err,
 	    size_t errlen);
 /* In a new worker: become p for good; -1 (logged) if that fails. */
 int	privs_drop(const struct privs *p);
+/* A worker's confinement: chroot (if set), then user/group; -1 logged. */
+int	privs_confine(const struct config *cfg);
 /* RLIMIT_NOFILE to n (soft and hard); logged, never fatal. */
 void	privs_rlimit_nofile(int n);
 

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -76,6 +77,13 @@ reload_load_config(const char *file, char *err, size_t errlen)
 	if (privs_resolve(cfg, &privs, err, errlen) == -1 ||
 	    module_load(cfg, MODULE_CHECK, NULL, err, errlen) == -1)
 		goto fail;
+	if (cfg->chroot != NULL && (cfg->chroot[0] != '/' ||
+	    access(cfg->chroot, X_OK) == -1)) {
+		snprintf(err, errlen, "%s: chroot %s: %s", cfg->file,
+		    cfg->chroot, cfg->chroot[0] != '/' ? "not an absolute path" :
+		    strerror(errno));
+		goto fail;
+	}
 	for (i = 0; i < cfg->nlisteners; i++) {
 		for (j = 0; j < cfg->nmodules; j++) {
 			if (strcmp(cfg->modules[j].name,

@@ -672,6 +672,90 @@ test_privileges(void **state)
 	assert_int_equal(h_daemon_stop(&r.d), 0);
 }
 
+/* chroot: workers live in it, with modules loaded before they entered. */
+static void
+test_chroot(void **state)
+{
+	struct rd	 r;
+	char		 root[256], path[64];
+	pid_t		 kids[4];
+	ssize_t		 n;
+	int		 p = h_free_port(4), i;
+
+	if (geteuid() != 0 || getpwnam("nobody") == NULL)
+		skip();
+	rd_init(&r);
+	rd_write(&r, "workers = 2;\nchroot = \"%s\";\nuser = \"nobody\";\n"
+	    "modules = ({ name = \"notify\"; path = \"%s\"; });\n"
+	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"notify\"; });\n", r.d.dir, NOTIFY_MODULE, p);
+	assert_int_equal(h_daemon_start(&r.d, 2, "127.0.0.1", p), 0);
+	assert_int_equal(h_children(r.d.pid, kids, 4), 2);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/proc/%ld/root", (long)kids[i]);
+		n = readlink(path, root, sizeof(root) - 1);
+		assert_true(n > 0);
+		root[n] = '\0';
+		assert_string_equal(root, r.d.dir);
+		assert_int_equal(proc_field(kids[i], "status", "Uid:"),
+		    (long)getpwnam("nobody")->pw_uid);
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/root", (long)r.d.pid);
+	n = readlink(path, root, sizeof(root) - 1);
+	assert_true(n > 0);
+	root[n] = '\0';
+	assert_string_equal(root, "/");		/* the master is not jailed */
+	assert_int_equal(h_echo_once("127.0.0.1", p, "jailed\n"), 0);
+	/* A reload re-reads the file and loads the module outside the jail. */
+	assert_int_equal(h_ctl(r.sock, NULL, "reload", (char *)NULL), 0);
+	assert_int_equal(h_echo_once("127.0.0.1", p, "again\n"), 0);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+/* Another uid: refused by the socket's mode, and by SO_PEERCRED. */
+static void
+test_admin_other_uid(void **state)
+{
+	struct rd	 r;
+	char		 mode[32];
+	pid_t		 pid;
+	int		 p = h_free_port(4), st, m;
+
+	if (geteuid() != 0 || getpwnam("nobody") == NULL)
+		skip();
+	for (m = 0; m < 2; m++) {
+		rd_init(&r);
+		/* Let nobody reach the socket: only its own mode may stop it. */
+		assert_int_equal(chmod(r.d.dir, 0711), 0);
+		snprintf(mode, sizeof(mode), "%s", m == 0 ? "0600" : "0666");
+		rd_write(&r, "workers = 1;\nadmin_mode = \"%s\";\nlisteners "
+		    "= ({ address = \"127.0.0.1\"; port = %d; service = "
+		    "\"echo\"; });\n", mode, p);
+		assert_int_equal(h_daemon_start(&r.d, 1, "127.0.0.1", p), 0);
+		assert_int_equal(h_ctl(r.sock, NULL, "status", (char *)NULL),
+		    0);				/* root is served */
+		if ((pid = fork()) == 0) {
+			char	*out = NULL;
+			int	 rc;
+
+			if (setuid(getpwnam("nobody")->pw_uid) == -1)
+				_exit(3);
+			rc = h_ctl(r.sock, &out, "status", (char *)NULL);
+			/* 0600: cannot connect (2); 0666: dropped, no OK. */
+			_exit(rc == 0 || (out != NULL &&
+			    strncmp(out, "pid ", 4) == 0) ? 1 : 0);
+		}
+		assert_true(pid > 0);
+		st = h_wait_exit(pid, 20000);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+		if (m == 1)
+			assert_int_equal(h_wait_log(&r.d, "admin: refused uid",
+			    1000), 0);
+		assert_int_equal(h_daemon_stop(&r.d), 0);
+	}
+}
+
 /* LISTEN_FDS: the passed socket is used, nothing is bound. */
 static void
 test_socket_activation(void **state)
@@ -726,6 +810,8 @@ main(void)
 		cmocka_unit_test(test_daemon_mode),
 		cmocka_unit_test(test_privileges),
 		cmocka_unit_test(test_socket_activation),
+		cmocka_unit_test(test_chroot),
+		cmocka_unit_test(test_admin_other_uid),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -315,6 +315,11 @@ worker_setup(void)
 		log_warnx("%s", err);
 		return -1;
 	}
+	if (spec->confine != NULL && spec->confine(spec->cfg) == -1)
+		return -1;
+	/* A change of credentials clears the parent-death signal. */
+	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
+		log_warn("prctl PR_SET_PDEATHSIG");
 	if ((w.base = event_base_new()) == NULL) {
 		log_warnx("cannot create event base");
 		return -1;

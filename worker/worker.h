@@ -48,6 +48,9 @@ struct worker_spec {
 	pid_t			 master;
 	int			 ctl_fd;	/* the worker's channel end */
 	int			 ipl_region;	/* per-address counts, or -1 */
+	/* After modules are loaded, before serving: chroot and privilege
+	 * drop, as the master decides; -1 stops the worker. */
+	int			(*confine)(const struct config *cfg);
 };
 
 /* Never returns: runs the worker's loop, then exits the process. */
