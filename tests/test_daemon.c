@@ -466,6 +466,7 @@ test_master_killed(void **state)
 	while (h_pid_alive(kids[0]) || h_pid_alive(kids[1]))
 		assert_true(h_now_ms() < deadline);
 	assert_int_equal(h_wait_log(&d, "master gone", 1000), 0);
+	assert_int_equal(h_log_count(&d, "killed by signal"), 0);
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 

@@ -320,6 +320,10 @@ worker_setup(void)
 	/* A change of credentials clears the parent-death signal. */
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
 		log_warn("prctl PR_SET_PDEATHSIG");
+	if (getppid() != spec->master) {
+		log_warnx("master gone while starting; exiting");
+		return -1;
+	}
 	if ((w.base = event_base_new()) == NULL) {
 		log_warnx("cannot create event base");
 		return -1;
@@ -404,7 +408,12 @@ worker_main(const struct worker_spec *spec)
 	log_set_who(who);
 	emitter_init(&w.em, NULL);
 
-	/* Drain when the master dies; re-check in case it already has. */
+	/*
+	 * Drain when the master dies; re-check in case it already has.
+	 * SIGQUIT is ignored until its handler is in place: a master dying
+	 * while this worker starts must not kill it with a core dump.
+	 */
+	signal(SIGQUIT, SIG_IGN);
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
 		log_warn("prctl PR_SET_PDEATHSIG");
 	if (getppid() != spec->master)
