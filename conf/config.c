@@ -90,6 +90,7 @@ static const struct field root_fields[] = {
 	    60000, NULL },
 	{ "worker_timeout", K_MS, F(config, worker_timeout_ms), 50, 3600000,
 	    NULL },
+	{ "min_uptime", K_MS, F(config, min_uptime_ms), 1, 3600000, NULL },
 	{ "max_connections_per_worker", K_INT, F(config, max_conns_per_worker),
 	    0, INT_MAX, NULL },
 	{ "max_connections_jitter", K_INT, F(config, max_conns_jitter), 0,
@@ -540,6 +541,7 @@ config_build(config_t *lc, const char *name, struct ctx *ctx)
 	cfg->shutdown_timeout_ms = 10000;
 	cfg->heartbeat_interval_ms = 1000;
 	cfg->worker_timeout_ms = 10000;
+	cfg->min_uptime_ms = 1000;
 	cfg->admin_mode = 0600;
 	cfg->max_old_generations = 2;
 	if (parse_group(ctx, config_root_setting(lc), root_fields, cfg,

@@ -68,6 +68,7 @@ struct config {
 	int			 shutdown_timeout_ms;
 	int			 heartbeat_interval_ms;
 	int			 worker_timeout_ms;
+	int			 min_uptime_ms;	/* shorter lives are failures */
 	int			 max_conns_per_worker;	/* 0: never recycle */
 	int			 max_conns_jitter;
 	int			 max_connections;	/* per worker; 0: none */

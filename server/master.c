@@ -6,11 +6,11 @@
  * The two are separate so a child can drain (recycled, or on reload) while
  * its replacement already serves in the slot.
  *
- * Respawn policy: a worker that exits after living SLOT_HEALTHY_MS is
+ * Respawn policy: a worker that exits after living min_uptime (default 1 s) is
  * replaced at once.  One that dies younger is a failure; each consecutive
  * failure doubles the delay before the next start (SLOT_BACKOFF_MIN_MS up
  * to SLOT_BACKOFF_MAX_MS), and after SLOT_DEGRADED_AFTER the slot is shown
- * as degraded until a worker in it has lived SLOT_HEALTHY_MS.  A crash loop
+ * as degraded until a worker in it has lived min_uptime.  A crash loop
  * thus costs one fork and two log lines per delay, never a spin.
  *
  * Hung workers: every frame a worker sends counts as a heartbeat.  One
@@ -47,7 +47,6 @@
 #include "worker/module.h"
 #include "worker/worker.h"
 
-#define SLOT_HEALTHY_MS		1000
 #define SLOT_BACKOFF_MIN_MS	100
 #define SLOT_BACKOFF_MAX_MS	30000
 #define SLOT_DEGRADED_AFTER	3
@@ -479,7 +478,7 @@ slot_schedule(struct slot *s, uint64_t lived_ms)
 	struct timeval	tv;
 	unsigned int	delay = 0, i;
 
-	if (lived_ms < SLOT_HEALTHY_MS)
+	if (lived_ms < (uint64_t)master.cfg->min_uptime_ms)
 		s->failures++;
 	else
 		s->failures = 0;
@@ -598,7 +597,8 @@ master_monitor(evutil_socket_t fd, short what, void *arg)
 		s = &master.slots[i];
 		if (s->degraded && s->child != NULL &&
 		    s->child->state == CHILD_READY &&
-		    now - s->child->started_ms >= SLOT_HEALTHY_MS) {
+		    now - s->child->started_ms >=
+		    (uint64_t)master.cfg->min_uptime_ms) {
 			s->degraded = 0;
 			s->failures = 0;
 			log_info("worker %d recovered", s->id);

@@ -3,6 +3,7 @@
  * binary: the master's descriptors do not leak across crashes and
  * reloads; a worker out of descriptors backs off quietly and recovers.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -137,12 +138,130 @@ test_emfile(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+static int
+cmp_long(const void *a, const void *b)
+{
+	long	x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define SLOW_CLIENTS	2000
+#define PROBES		200
+
+/* 2,000 slowloris clients do not slow a normal client down. */
+static void
+test_slowloris(void **state)
+{
+	struct daemon	 d;
+	struct rlimit	 rl;
+	static int	 slow[SLOW_CLIENTS];
+	long		 lat[PROBES], t0, next_drip;
+	char		 conf[512];
+	int		 p = h_free_port(4), fd, i, k = 0;
+
+	/* The test holds 2,000 sockets itself. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max < SLOW_CLIENTS + 100)
+		skip();
+	rl.rlim_cur = rl.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	snprintf(conf, sizeof(conf), "workers = 2;\nrlimit_nofile = 8192;\n"
+	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"echo\"; backlog = 4096; });\n", p);
+	assert_int_equal(h_daemon_init(&d, conf), 0);
+	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	for (i = 0; i < SLOW_CLIENTS; i++) {
+		slow[i] = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+		assert_true(slow[i] >= 0);
+	}
+	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	/* Probes every 15 ms for 3 s; the slow ones drip a byte a second. */
+	next_drip = h_now_ms();
+	for (i = 0; i < PROBES; i++) {
+		if (h_now_ms() >= next_drip) {
+			for (k = 0; k < SLOW_CLIENTS; k++)
+				(void)send(slow[k], "s", 1, MSG_DONTWAIT |
+				    MSG_NOSIGNAL);
+			next_drip = h_now_ms() + 1000;
+		}
+		t0 = h_now_ms();
+		assert_int_equal(h_echo_check(fd, "probe\n", 6, H_TIMEOUT_MS),
+		    0);
+		lat[i] = h_now_ms() - t0;
+		poll(NULL, 0, 15);
+	}
+	qsort(lat, PROBES, sizeof(lat[0]), cmp_long);
+	print_message("slowloris: %d slow clients, probe p50 %ld ms, p99 %ld "
+	    "ms, max %ld ms\n", SLOW_CLIENTS, lat[PROBES / 2],
+	    lat[PROBES * 99 / 100], lat[PROBES - 1]);
+	assert_true(lat[PROBES * 99 / 100] < 50);
+	close(fd);
+	for (i = 0; i < SLOW_CLIENTS; i++)
+		close(slow[i]);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
+/* 200 kill -9 of random workers under traffic: the master is unmoved. */
+static void
+test_kill_storm(void **state)
+{
+	struct daemon	d;
+	char		conf[512];
+	pid_t		kids[8];
+	unsigned int	seed = 7;
+	long		deadline;
+	int		p = h_free_port(4), before, after, i, n, killed = 0, fd;
+
+	/* min_uptime: a worker that lived 10 ms is no crash loop here, so
+	 * the storm measures the master, not the backoff. */
+	snprintf(conf, sizeof(conf), "workers = 2;\nmin_uptime = 0.01;\n"
+	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"echo\"; });\n", p);
+	assert_int_equal(h_daemon_init(&d, conf), 0);
+	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	before = fd_count(d.pid);
+	for (i = 0; killed < 200; i++) {
+		assert_true(i < 100000);
+		/* Traffic; it may fail while no worker is up. */
+		if ((fd = h_connect("127.0.0.1", p, 100)) != -1) {
+			(void)h_echo_check(fd, "t\n", 2, 100);
+			close(fd);
+		}
+		poll(NULL, 0, 15);
+		n = h_children(d.pid, kids, 8);
+		if (n > 0 && kill(kids[rand_r(&seed) % n], SIGKILL) == 0)
+			killed++;
+	}
+	assert_true(h_pid_alive(d.pid));
+	deadline = h_now_ms() + 10000;
+	for (;;) {
+		if ((fd = h_connect("127.0.0.1", p, 500)) != -1) {
+			n = h_echo_check(fd, "after the storm\n", 16, 500);
+			close(fd);
+			if (n == 0)
+				break;
+		}
+		assert_true(h_now_ms() < deadline);
+		poll(NULL, 0, 100);
+	}
+	assert_int_equal(h_wait_children(d.pid, 2, 10000), 0);
+	after = fd_count(d.pid);
+	print_message("kill storm: 200 kills, master fds %d -> %d\n", before,
+	    after);
+	assert_int_equal(after, before);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_master_fds),
 		cmocka_unit_test(test_emfile),
+		cmocka_unit_test(test_slowloris),
+		cmocka_unit_test(test_kill_storm),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
