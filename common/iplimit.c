@@ -7,8 +7,10 @@
  * each address hashed once into each row.  An address's count is the
  * smaller of its two row sums over all regions.  Collisions can only
  * over-count -- a busy neighbour may make an address look busier -- never
- * under-count, so the limit always holds.  When a worker exits, however
- * it exits, the master zeroes its region: a crash leaks no counts.
+ * under-count.  Without locks, workers accepting from one address at the
+ * same instant may each pass the check: the limit can be exceeded by at
+ * most one per other worker, briefly.  When a worker exits, however it
+ * exits, the master zeroes its region: a crash leaks no counts.
  */
 #include <sys/mman.h>
 

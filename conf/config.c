@@ -59,7 +59,9 @@ static const struct field listener_fields[] = {
 	{ "tcp_nodelay", K_BOOL, F(listen_conf, tcp_nodelay), 0, 1, NULL },
 	{ "idle_timeout", K_MS, F(listen_conf, idle_timeout_ms), 0, 86400000,
 	    NULL },
-	{ "max_output_buffer", K_INT, F(listen_conf, max_output), 4096,
+	/* At least a full read (64 KiB) plus the default high water mark,
+	 * so a service that heeds backpressure is never cut off. */
+	{ "max_output_buffer", K_INT, F(listen_conf, max_output), 131072,
 	    1 << 30, NULL },
 	{ "max_connections_per_ip", K_INT, F(listen_conf, max_per_ip), 0,
 	    65535, NULL },

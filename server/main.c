@@ -219,9 +219,11 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(1);
 
-	/* -s needs the pidfile and admin socket, not a runnable file: a
-	 * daemon must stay stoppable after someone broke its modules. */
-	cfg = sig != NULL && !test ? config_load(file, err, sizeof(err)) :
+	/* -s stop|quit|reopen need the pidfile and admin socket, not a
+	 * runnable file: a daemon must stay stoppable after someone broke
+	 * its modules.  -s reload checks the file fully first. */
+	cfg = sig != NULL && !test && strcmp(sig, "reload") != 0 ?
+	    config_load(file, err, sizeof(err)) :
 	    reload_load_config(file, err, sizeof(err));
 	if (cfg == NULL) {
 		fprintf(stderr, "preforkd: %s\n", err);

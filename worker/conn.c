@@ -263,7 +263,9 @@ conn_read(struct pf_conn *c, int to_eagain)
 		n = read(c->fd, rbuf, sizeof(rbuf));
 		if (n > 0) {
 			worker_stats.bytes_in += n;
-			conn_touch(c);
+			/* After our FIN, a trickle must not hold the linger. */
+			if (!(c->flags & C_WR_SHUT))
+				conn_touch(c);
 			arg.data = rbuf;
 			arg.len = n;
 			pf_emit(&c->em, PF_EV_DATA, &arg);
@@ -557,10 +559,13 @@ pf_conn_set_allow_half_open(struct pf_conn *c, int on)
 		c->flags &= ~C_HALF_OPEN;
 }
 
+/* Never above the listener's hard cap: backpressure must come first. */
 void
 pf_conn_set_high_water(struct pf_conn *c, size_t bytes)
 {
-	c->high_water = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+	size_t	cap = (size_t)c->listener->conf->max_output;
+
+	c->high_water = (uint32_t)(bytes < cap ? bytes : cap);
 }
 
 size_t

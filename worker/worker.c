@@ -416,8 +416,10 @@ worker_main(const struct worker_spec *spec)
 	signal(SIGQUIT, SIG_IGN);
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
 		log_warn("prctl PR_SET_PDEATHSIG");
-	if (getppid() != spec->master)
+	if (getppid() != spec->master) {
+		log_warnx("master gone before this worker started; exiting");
 		exit(1);
+	}
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);

@@ -45,12 +45,14 @@ enum pf_event {
 	PF_EV_END,		/* conn: the peer half-closed (sent FIN) */
 	PF_EV_CLOSE,		/* conn: fully closed; ev->code = had_error */
 	PF_EV_ERROR,		/* conn: ev->code = errno, ev->msg; close follows */
-	PF_EV_TIMEOUT,		/* conn: idle for the time set; notify only */
+	PF_EV_TIMEOUT,		/* conn: idle for the time set (notify only), or
+				   for the listener's idle_timeout (then the
+				   connection is closed) */
 	PF_EV_DRAIN,		/* conn: the queue emptied after write() gave 0 */
 	PF_EV_SHUTDOWN,		/* conn: the worker is draining; finish up */
 	PF_EV_DROP,		/* listener: a client refused (allow/deny, per-
 				   address limit): data/len its sockaddr,
-				   msg why; it is already closed */
+				   msg why; closed right after */
 	PF_EV_START,		/* worker: the loop is about to run */
 	PF_EV_STOP,		/* worker: the loop has ended */
 	PF_EV_SPAWN,		/* master: a worker was forked; code = pid */
