@@ -258,6 +258,78 @@ test_kill_storm(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+/* 100,000 one-byte writes come back whole and in order. */
+static void
+test_tiny_writes(void **state)
+{
+	struct daemon	 d;
+	char		 conf[256], *back;
+	size_t		 got = 0, sent = 0, i;
+	ssize_t		 n;
+	int		 p = h_free_port(4), fd;
+	long		 deadline;
+
+	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address ="
+	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p);
+	assert_int_equal(h_daemon_init(&d, conf), 0);
+	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	back = malloc(100000);
+	assert_non_null(back);
+	deadline = h_now_ms() + 20000;
+	while (got < 100000) {
+		assert_true(h_now_ms() < deadline);
+		if (sent < 100000) {
+			char	c = (char)('a' + sent % 26);
+
+			if (send(fd, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+				sent++;
+		}
+		n = recv(fd, back + got, 100000 - got, MSG_DONTWAIT);
+		if (n > 0)
+			got += n;
+		else if (sent == 100000)
+			poll(&(struct pollfd){ fd, POLLIN, 0 }, 1, 100);
+	}
+	for (i = 0; i < 100000; i++)
+		assert_int_equal(back[i], (char)('a' + i % 26));
+	free(back);
+	close(fd);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
+/* 1,000 clients that write, half-close and vanish: nothing is disturbed. */
+static void
+test_half_close_storm(void **state)
+{
+	struct daemon	d;
+	struct linger	lg = { 1, 0 };
+	char		conf[256];
+	pid_t		kids[4], now[4];
+	int		p = h_free_port(4), fd, i;
+
+	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address ="
+	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p);
+	assert_int_equal(h_daemon_init(&d, conf), 0);
+	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	assert_int_equal(h_children(d.pid, kids, 4), 2);
+	for (i = 0; i < 1000; i++) {
+		fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+		assert_true(fd >= 0);
+		(void)send(fd, "half", 4, MSG_NOSIGNAL);
+		shutdown(fd, SHUT_WR);
+		if (i % 2)	/* half of them reset instead of reading */
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+	}
+	assert_int_equal(h_echo_once("127.0.0.1", p, "unmoved\n"), 0);
+	assert_int_equal(h_children(d.pid, now, 4), 2);
+	assert_true((now[0] == kids[0] && now[1] == kids[1]) ||
+	    (now[0] == kids[1] && now[1] == kids[0]));
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -266,6 +338,8 @@ main(void)
 		cmocka_unit_test(test_emfile),
 		cmocka_unit_test(test_slowloris),
 		cmocka_unit_test(test_kill_storm),
+		cmocka_unit_test(test_tiny_writes),
+		cmocka_unit_test(test_half_close_storm),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
