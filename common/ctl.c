@@ -42,6 +42,7 @@ static const struct ctl_type_desc types[] = {
 	{ CTL_DRAIN, "drain", 1, { U32(u.drain.deadline_ms) } },
 	{ CTL_STATS_REQUEST, "stats-request", 0, { { 0, 0 } } },
 	{ CTL_REOPEN, "reopen", 0, { { 0, 0 } } },
+	{ CTL_COVER, "cover", 2, { U32(u.cover.slot), U32(u.cover.on) } },
 };
 
 static const struct ctl_type_desc *

@@ -42,6 +42,7 @@ enum ctl_type {
 	CTL_DRAIN = 64,		/* deadline */
 	CTL_STATS_REQUEST = 65,
 	CTL_REOPEN = 66,
+	CTL_COVER = 67,		/* slot, on: accept on that slot's sockets */
 };
 
 #define CTL_FROM_WORKER(t)	((t) >= 1 && (t) < 64)
@@ -69,6 +70,7 @@ struct ctl_msg {
 		struct { uint32_t reason; }			goodbye;
 		struct { uint32_t error; }			reopened;
 		struct { uint32_t deadline_ms; }		drain;
+		struct { uint32_t slot, on; }			cover;
 	} u;
 };
 

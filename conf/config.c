@@ -57,6 +57,7 @@ static const struct field listener_fields[] = {
 	{ "service", K_STR, F(listen_conf, service), 0, 64, NULL },
 	{ "backlog", K_INT, F(listen_conf, backlog), 1, 65535, NULL },
 	{ "tcp_nodelay", K_BOOL, F(listen_conf, tcp_nodelay), 0, 1, NULL },
+	{ "reuseport", K_BOOL, F(listen_conf, reuseport), 0, 1, NULL },
 	{ "idle_timeout", K_MS, F(listen_conf, idle_timeout_ms), 0, 86400000,
 	    NULL },
 	/* At least a full read (64 KiB) plus the default high water mark,
@@ -471,6 +472,7 @@ parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 			l = &ls[i];
 			l->backlog = 511;
 			l->tcp_nodelay = 1;
+			l->reuseport = 1;
 			l->max_output = 1 << 20;
 			l->line = line;
 			if (parse_group(ctx, e, f->sub, l, cfg) == -1 ||

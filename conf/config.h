@@ -23,6 +23,7 @@ struct listen_conf {
 	char		*service;
 	int		 backlog;
 	int		 tcp_nodelay;
+	int		 reuseport;	/* one socket per worker slot */
 	int		 idle_timeout_ms;	/* 0: none */
 	int		 max_output;		/* bytes queued per connection */
 	int		 max_per_ip;		/* 0: no limit */

@@ -506,7 +506,7 @@ admin_listen_stats(struct event_base *base, const struct config *cfg,
 	for (i = 0; i < cfg->nlisteners; i++) {
 		if (strcmp(cfg->listeners[i].service, SERVICE_STATS) != 0)
 			continue;
-		a.stats[a.nstats] = event_new(base, ls[i].fd,
+		a.stats[a.nstats] = event_new(base, ls[i].fds[0],
 		    EV_READ | EV_PERSIST, admin_accept, (void *)1);
 		if (a.stats[a.nstats] == NULL ||
 		    event_add(a.stats[a.nstats], NULL) == -1) {

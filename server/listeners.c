@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -35,10 +36,15 @@
 
 #include "common/log.h"
 #include "server/listeners.h"
+#include "worker/service.h"
 
 struct msock {
 	TAILQ_ENTRY(msock)	 entry;
-	int			 fd;
+	int			*fds;		/* one, or one per slot */
+	int			 nfds;
+	int			 committed;	/* nfds before this prepare */
+	int			 reuseport;
+	int			 steer_failed;	/* logged once */
 	int			 is_unix;
 	int			 backlog;
 	int			 pending;	/* bound by prepare, uncommitted */
@@ -91,8 +97,13 @@ unix_path_free(const char *path, const char *what)
 	return 0;
 }
 
+/*
+ * A socket bound to lc's address; with reuseport, one more of its set.
+ * A probe (listening off) finds another process on the address: without
+ * it, a second server of the same user would silently join our set.
+ */
 static int
-listener_bind(const struct listen_conf *lc)
+listener_bind(const struct listen_conf *lc, int reuseport, int probe)
 {
 	struct sockaddr_storage	 ss;
 	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
@@ -106,7 +117,7 @@ listener_bind(const struct listen_conf *lc)
 		sun->sun_family = AF_UNIX;
 		memcpy(sun->sun_path, lc->path, strlen(lc->path) + 1);
 		len = sizeof(*sun);
-		if (unix_path_free(lc->path, "listener") == -1)
+		if (!probe && unix_path_free(lc->path, "listener") == -1)
 			return -1;
 	} else if (inet_pton(AF_INET, lc->address, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -132,6 +143,11 @@ listener_bind(const struct listen_conf *lc)
 		log_warn("listener %s: SO_REUSEADDR", lc->name);
 		goto err;
 	}
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof(one)) == -1) {
+		log_warn("listener %s: SO_REUSEPORT", lc->name);
+		goto err;
+	}
 	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &one, sizeof(one)) == -1) {
 		log_warn("listener %s: IPV6_V6ONLY", lc->name);
@@ -140,6 +156,10 @@ listener_bind(const struct listen_conf *lc)
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
 		log_warn("listener %s: bind", lc->name);
 		goto err;
+	}
+	if (probe) {
+		close(fd);
+		return 0;
 	}
 	if (listen(fd, lc->backlog) == -1) {
 		log_warn("listener %s: listen", lc->name);
@@ -169,8 +189,12 @@ msock_find(const struct listen_conf *lc)
 static void
 msock_close(struct msock *ms)
 {
+	int	i;
+
 	TAILQ_REMOVE(&socks, ms, entry);
-	close(ms->fd);
+	for (i = 0; i < ms->nfds; i++)
+		close(ms->fds[i]);
+	free(ms->fds);
 	if (ms->is_unix && !ms->adopted && unlink(ms->path) == -1 &&
 	    errno != ENOENT)
 		log_warn("unlink %s", ms->path);
@@ -233,8 +257,10 @@ listeners_adopt(void)
 			close(fd);
 			continue;
 		}
-		if ((ms = calloc(1, sizeof(*ms))) == NULL) {
+		if ((ms = calloc(1, sizeof(*ms))) == NULL ||
+		    (ms->fds = malloc(sizeof(*ms->fds))) == NULL) {
 			log_warn("socket activation");
+			free(ms);
 			return -1;
 		}
 		if (sock_name(&ss, ms->name, sizeof(ms->name), ms->path,
@@ -242,11 +268,13 @@ listeners_adopt(void)
 		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1 ||
 		    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
 			log_warnx("socket activation: cannot use fd %d", fd);
+			free(ms->fds);
 			free(ms);
 			close(fd);
 			continue;
 		}
-		ms->fd = fd;
+		ms->fds[0] = fd;
+		ms->nfds = ms->committed = 1;
 		ms->is_unix = ss.ss_family == AF_UNIX;
 		ms->adopted = 1;
 		ms->backlog = -1;
@@ -257,42 +285,101 @@ listeners_adopt(void)
 	return 0;
 }
 
+/* Bind ms's sockets up to n (reuseport) or its one socket. */
+static int
+msock_grow(struct msock *ms, const struct listen_conf *lc, int n)
+{
+	int	*fds, fd;
+
+	if (!ms->reuseport || n < 1)
+		n = 1;
+	if (ms->nfds >= n)
+		return 0;
+	if ((fds = reallocarray(ms->fds, n, sizeof(*fds))) == NULL) {
+		log_warn("listener %s", lc->name);
+		return -1;
+	}
+	ms->fds = fds;
+	if (ms->nfds == 0 && ms->reuseport && listener_bind(lc, 0, 1) == -1)
+		return -1;
+	while (ms->nfds < n) {
+		if ((fd = listener_bind(lc, ms->reuseport, 0)) == -1)
+			return -1;
+		ms->fds[ms->nfds++] = fd;
+	}
+	return 0;
+}
+
+static int
+lsock_fill(struct lsock *l, const struct msock *ms)
+{
+	if ((l->fds = calloc(ms->nfds, sizeof(*l->fds))) == NULL) {
+		log_warn("listener %s", ms->name);
+		return -1;
+	}
+	memcpy(l->fds, ms->fds, ms->nfds * sizeof(*l->fds));
+	l->nfds = ms->nfds;
+	return 0;
+}
+
 int
-listeners_prepare(const struct config *cfg, struct lsock *ls)
+listeners_prepare(const struct config *cfg, struct lsock *ls, int nworkers)
 {
 	const struct listen_conf	*lc;
 	struct msock			*ms;
 	size_t				 i;
+	int				 rp;
 
 	for (i = 0; i < cfg->nlisteners; i++) {
 		lc = &cfg->listeners[i];
 		ls[i].conf = lc;
-		if ((ms = msock_find(lc)) != NULL) {
-			ls[i].fd = ms->fd;
-			continue;
-		}
-		if ((ms = calloc(1, sizeof(*ms))) == NULL) {
-			log_warn("listener %s", lc->name);
+		/* The master serves stats itself: one socket. */
+		rp = lc->reuseport && lc->path == NULL &&
+		    strcmp(lc->service, SERVICE_STATS) != 0;
+		if ((ms = msock_find(lc)) == NULL) {
+			if ((ms = calloc(1, sizeof(*ms))) == NULL) {
+				log_warn("listener %s", lc->name);
+				goto err;
+			}
+			ms->is_unix = lc->path != NULL;
+			ms->pending = 1;
+			ms->backlog = lc->backlog;
+			ms->reuseport = rp;
+			snprintf(ms->name, sizeof(ms->name), "%s", lc->name);
+			if (lc->path != NULL)
+				snprintf(ms->path, sizeof(ms->path), "%s",
+				    lc->path);
+			TAILQ_INSERT_TAIL(&socks, ms, entry);
+			log_info("listening on %s (%s)", lc->name,
+			    lc->service);
+		} else if (ms->reuseport != rp)
+			log_warnx("listener %s: reuseport can only change at "
+			    "a restart; still %s", lc->name, ms->reuseport ?
+			    "one socket per worker" : "one shared socket");
+		if (msock_grow(ms, lc, nworkers) == -1 ||
+		    lsock_fill(&ls[i], ms) == -1)
 			goto err;
-		}
-		if ((ms->fd = listener_bind(lc)) == -1) {
-			free(ms);
-			goto err;
-		}
-		ms->is_unix = lc->path != NULL;
-		ms->pending = 1;
-		ms->backlog = lc->backlog;
-		snprintf(ms->name, sizeof(ms->name), "%s", lc->name);
-		if (lc->path != NULL)
-			snprintf(ms->path, sizeof(ms->path), "%s", lc->path);
-		TAILQ_INSERT_TAIL(&socks, ms, entry);
-		ls[i].fd = ms->fd;
-		log_info("listening on %s (%s)", lc->name, lc->service);
 	}
 	return 0;
 err:
+	for (i = 0; i < cfg->nlisteners; i++) {
+		free(ls[i].fds);
+		ls[i].fds = NULL;
+	}
 	listeners_abort();
 	return -1;
+}
+
+void
+lsocks_free(struct lsock *ls, size_t n)
+{
+	size_t	i;
+
+	if (ls == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(ls[i].fds);
+	free(ls);
 }
 
 void
@@ -302,8 +389,12 @@ listeners_abort(void)
 
 	for (ms = TAILQ_FIRST(&socks); ms != NULL; ms = next) {
 		next = TAILQ_NEXT(ms, entry);
-		if (ms->pending)
+		if (ms->pending) {
 			msock_close(ms);
+			continue;
+		}
+		while (ms->nfds > ms->committed)
+			close(ms->fds[--ms->nfds]);
 	}
 }
 
@@ -313,9 +404,11 @@ listeners_commit(const struct config *cfg, uint32_t old_gen)
 	const struct listen_conf	*lc;
 	struct msock			*ms;
 	size_t				 i;
+	int				 j;
 
 	TAILQ_FOREACH(ms, &socks, entry) {
 		ms->pending = 0;
+		ms->committed = ms->nfds;
 		for (i = 0; i < cfg->nlisteners; i++) {
 			lc = &cfg->listeners[i];
 			if (ms->is_unix == (lc->path != NULL) &&
@@ -333,9 +426,68 @@ listeners_commit(const struct config *cfg, uint32_t old_gen)
 			continue;
 		}
 		ms->retired = 0;	/* kept, or brought back */
-		if (lc->backlog != ms->backlog &&
-		    listen(ms->fd, lc->backlog) == 0)
+		if (lc->backlog == ms->backlog)
+			continue;
+		for (j = 0; j < ms->nfds; j++) {
+			if (listen(ms->fds[j], lc->backlog) == -1)
+				break;
+		}
+		if (j == ms->nfds)
 			ms->backlog = lc->backlog;
+	}
+}
+
+/*
+ * Steer new clients of every reuseport set to the sockets some worker
+ * accepts on (live[i]: slot i has one ready), with a classic BPF program:
+ * a random pick among them.  The kernel would hash a client to any socket
+ * of the set, including one whose worker died, or one only kept for its
+ * queue after the worker count shrank.  With none live, the program
+ * returns an index past the set and the kernel falls back to its hash.
+ */
+void
+listeners_steer(const unsigned char *live, int nlive)
+{
+	struct sock_filter	 prog[2 + 2 * CONFIG_WORKERS_MAX + 1];
+	struct sock_fprog	 fprog;
+	struct msock		*ms;
+	int			 idx[CONFIG_WORKERS_MAX];
+	int			 n, i, k;
+
+	TAILQ_FOREACH(ms, &socks, entry) {
+		if (!ms->reuseport || ms->retired || ms->nfds < 2)
+			continue;
+		for (n = i = 0; i < ms->nfds && i < nlive; i++) {
+			if (live[i])
+				idx[n++] = i;
+		}
+		k = 0;
+		if (n == 0)
+			prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+			    UINT32_MAX);
+		else {
+			prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD |
+			    BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM);
+			prog[k++] = (struct sock_filter)BPF_STMT(BPF_ALU |
+			    BPF_MOD | BPF_K, n);
+			for (i = 0; i < n - 1; i++) {
+				prog[k++] = (struct sock_filter)BPF_JUMP(
+				    BPF_JMP | BPF_JEQ | BPF_K, i, 0, 1);
+				prog[k++] = (struct sock_filter)BPF_STMT(
+				    BPF_RET | BPF_K, idx[i]);
+			}
+			prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET |
+			    BPF_K, idx[n - 1]);
+		}
+		fprog.len = k;
+		fprog.filter = prog;
+		if (setsockopt(ms->fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
+		    &fprog, sizeof(fprog)) == -1 && !ms->steer_failed) {
+			ms->steer_failed = 1;
+			log_warn("listener %s: cannot steer clients away from "
+			    "idle sockets (SO_ATTACH_REUSEPORT_CBPF)",
+			    ms->name);
+		}
 	}
 }
 
@@ -360,18 +512,35 @@ listeners_close_all(void)
 		msock_close(TAILQ_FIRST(&socks));
 }
 
+/* Is fd one of the set's?  Only at a fork, so a plain search. */
+static int
+lsocks_have(const struct lsock *ls, size_t n, int fd)
+{
+	size_t	i;
+	int	j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < ls[i].nfds; j++) {
+			if (ls[i].fds[j] == fd)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 void
 listeners_forget(const struct lsock *keep, size_t n)
 {
 	struct msock	*ms;
-	size_t		 i;
+	int		 j;
 
 	while ((ms = TAILQ_FIRST(&socks)) != NULL) {
 		TAILQ_REMOVE(&socks, ms, entry);
-		for (i = 0; i < n && keep[i].fd != ms->fd; i++)
-			;
-		if (i == n)
-			close(ms->fd);
+		for (j = 0; j < ms->nfds; j++) {
+			if (!lsocks_have(keep, n, ms->fds[j]))
+				close(ms->fds[j]);
+		}
+		free(ms->fds);
 		free(ms);
 	}
 }

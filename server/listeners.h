@@ -11,9 +11,15 @@
 
 /* Take over the sockets systemd passed (LISTEN_FDS), if any; -1 logged. */
 int	listeners_adopt(void);
-/* Fill ls[cfg->nlisteners]: kept sockets reused, new ones bound.  On
- * failure (logged) nothing changes and -1 is returned. */
-int	listeners_prepare(const struct config *cfg, struct lsock *ls);
+/* Fill ls[cfg->nlisteners] (zeroed) for nworkers: kept sockets reused,
+ * new ones bound, reuseport sets grown (never shrunk).  On failure (logged)
+ * nothing changes and -1 is returned. */
+int	listeners_prepare(const struct config *cfg, struct lsock *ls,
+	    int nworkers);
+/* Free what prepare filled in ls, and ls. */
+void	lsocks_free(struct lsock *ls, size_t n);
+/* Send new clients of reuseport sets only to sockets whose slot is live. */
+void	listeners_steer(const unsigned char *live, int nlive);
 /* Undo what the last prepare bound. */
 void	listeners_abort(void);
 /* cfg is now current: sockets it lacks are retired, last used by old_gen. */

@@ -275,7 +275,96 @@ master_reopen(round_done_fn done, void *arg, char *err, size_t errlen)
 
 static void	slot_spawn_soon(struct slot *);
 
-/* Graceful replacement: c drains, a new worker takes its slot now. */
+/* New clients of reuseport listeners go only where a worker accepts. */
+static void
+master_steer(void)
+{
+	static unsigned char	 live[CONFIG_WORKERS_MAX];
+	struct child		*c;
+
+	memset(live, 0, sizeof(live));
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (c->state == CHILD_READY && !c->stalled &&
+		    c->slot < CONFIG_WORKERS_MAX)
+			live[c->slot] = 1;
+	}
+	listeners_steer(live, CONFIG_WORKERS_MAX);
+}
+
+static int
+child_serving(const struct child *c)
+{
+	return c != NULL && c->state == CHILD_READY && !c->stalled &&
+	    c->peer != NULL && c->generation == master.generation;
+}
+
+static void
+child_cover(struct child *c, int slot, int on)
+{
+	struct ctl_msg	msg = { .type = CTL_COVER };
+
+	msg.slot = c->slot;
+	msg.pid = master.pid;
+	msg.u.cover.slot = slot;
+	msg.u.cover.on = on;
+	if (c->peer != NULL)
+		(void)peer_send(c->peer, &msg);
+}
+
+/*
+ * A reuseport socket is accepted on by one worker only.  While that worker
+ * is dead, starting, or stalled (its heartbeat late), the clients already
+ * queued there would wait for it: another worker of the generation, which
+ * holds the same sockets, accepts on them meanwhile.  New clients are
+ * steered away from it too.
+ */
+static void
+master_cover(uint64_t now)
+{
+	struct slot	*s;
+	struct child	*c;
+	uint64_t	 late = 2 * (uint64_t)master.cfg->heartbeat_interval_ms +
+			    100;
+	int		 i, j, changed = 0, stalled;
+
+	for (i = 0; i < master.nslots; i++) {
+		c = master.slots[i].child;
+		stalled = c != NULL && c->state == CHILD_READY &&
+		    now - c->heartbeat_ms > late;
+		if (c != NULL && c->stalled != stalled) {
+			c->stalled = stalled;
+			changed = 1;
+			if (stalled)
+				log_warnx("worker %d (pid %ld) silent for %llu "
+				    "ms; the others take its clients", c->slot,
+				    (long)c->pid,
+				    (unsigned long long)(now - c->heartbeat_ms));
+		}
+	}
+	if (changed)
+		master_steer();
+	for (i = 0; i < master.nslots; i++) {
+		s = &master.slots[i];
+		if (child_serving(s->child)) {
+			if (s->cover != NULL)
+				child_cover(s->cover, i, 0);
+			s->cover = NULL;
+			continue;
+		}
+		if (s->cover != NULL && child_serving(s->cover))
+			continue;
+		s->cover = NULL;
+		for (j = 1; j < master.nslots; j++) {
+			c = master.slots[(i + j) % master.nslots].child;
+			if (child_serving(c)) {
+				s->cover = c;
+				child_cover(c, i, 1);
+				break;
+			}
+		}
+	}
+}
+
 /* Tell c to drain: stop accepting, finish, exit by the deadline. */
 static void
 child_drain(struct child *c)
@@ -289,8 +378,10 @@ child_drain(struct child *c)
 		child_signal(c, SIGTERM);
 	c->state = CHILD_DRAINING;
 	c->signalled_ms = master_now_ms();
+	master_steer();
 }
 
+/* Graceful replacement: c drains, a new worker takes its slot now. */
 static void
 child_retire(struct child *c, const char *why)
 {
@@ -339,6 +430,7 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 			return;
 		}
 		c->state = CHILD_READY;
+		master_steer();
 		log_info("worker %d (pid %ld) ready, generation %u", c->slot,
 		    (long)c->pid, c->generation);
 		emit_pid(PF_EV_ONLINE, c->pid);
@@ -409,6 +501,7 @@ slot_spawn(struct slot *s)
 		spec.ls = m.ls;	/* the current generation's */
 		spec.nls = master.cfg->nlisteners;
 		spec.slot = s->id;
+		spec.nslots = master.nslots;
 		spec.generation = master.generation;
 		spec.master = master.pid;
 		spec.ctl_fd = sv[1];
@@ -507,7 +600,7 @@ master_reap(void)
 	struct child	*c;
 	struct slot	*s;
 	pid_t		 pid;
-	int		 st;
+	int		 st, i;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		if ((c = child_by_pid(pid)) == NULL) {
@@ -527,6 +620,14 @@ master_reap(void)
 		s = child_slot(c);
 		round_child_gone(c);
 		TAILQ_REMOVE(&master.children, c, entry);
+		for (i = 0; i < master.nslots; i++) {
+			if (master.slots[i].cover == c)
+				master.slots[i].cover = NULL;
+		}
+		for (i = 0; i < m.prev.nslots; i++) {
+			if (m.prev.slots[i].cover == c)
+				m.prev.slots[i].cover = NULL;
+		}
 		if (c->slot < m.prev.nslots && m.prev.slots[c->slot].child == c)
 			m.prev.slots[c->slot].child = NULL;
 		if (s != NULL) {
@@ -545,6 +646,7 @@ master_reap(void)
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
+	master_steer();
 	listeners_reap(master_oldest_generation());
 	if (master.stopping && TAILQ_EMPTY(&master.children))
 		event_base_loopbreak(m.base);
@@ -593,6 +695,7 @@ master_monitor(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 	}
+	master_cover(now);
 	for (i = 0; i < master.nslots; i++) {
 		s = &master.slots[i];
 		if (s->degraded && s->child != NULL &&
@@ -606,8 +709,8 @@ master_monitor(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static int
-workers_count(const struct config *cfg)
+int
+master_workers(const struct config *cfg)
 {
 	long	n;
 
@@ -683,7 +786,7 @@ static void
 gen_free(struct gen *g)
 {
 	slots_free(g->slots, g->nslots);
-	free(g->ls);
+	lsocks_free(g->ls, g->cfg->nlisteners);
 	config_free(g->cfg);
 	memset(g, 0, sizeof(*g));
 }
@@ -696,7 +799,7 @@ int
 master_begin_generation(struct config *cfg, struct lsock *ls)
 {
 	struct slot	*slots;
-	int		 i, n = workers_count(cfg);
+	int		 i, n = master_workers(cfg);
 
 	if (slots_new(&slots, n) == -1)
 		return -1;
@@ -792,6 +895,7 @@ master_end_generation(int commit)
 			c->signalled_ms = master_now_ms();
 		}
 	}
+	master_steer();
 	cur.cfg = master.cfg;
 	cur.ls = m.ls;
 	cur.slots = master.slots;
@@ -952,7 +1056,8 @@ master_cleanup(void)
 	}
 	if (master.slots != NULL)
 		slots_free(master.slots, master.nslots);
-	free(m.ls);
+	lsocks_free(m.ls, master.cfg->nlisteners);
+	m.ls = NULL;
 	if (m.monitor != NULL)
 		event_free(m.monitor);
 	if (m.stop_timer != NULL)
@@ -979,7 +1084,7 @@ master_run(struct config *cfg)
 	master.pid = getpid();
 	master.started_ms = master_now_ms();
 	master.generation = 1;
-	master.nslots = workers_count(cfg);
+	master.nslots = master_workers(cfg);
 	TAILQ_INIT(&master.children);
 	emitter_init(&m.em, &master);
 	srandom((unsigned int)(master.pid ^ master.started_ms));
@@ -1000,7 +1105,7 @@ master_run(struct config *cfg)
 	if (needs_iplimit(cfg) && iplimit_init() == -1)
 		goto out;
 	if (master_setup() == -1 || listeners_adopt() == -1 ||
-	    listeners_prepare(cfg, m.ls) == -1)
+	    listeners_prepare(cfg, m.ls, master.nslots) == -1)
 		goto out;
 	listeners_commit(cfg, 0);
 	listeners_reap(1);	/* activated sockets the file does not list */

@@ -39,6 +39,7 @@ struct child {
 	unsigned int		 pending;	/* rounds owed, 1 << kind */
 	int			 ipl_region;	/* per-address counts, or -1 */
 	uint64_t		 signalled_ms;
+	int			 stalled;	/* ready, heartbeat late */
 };
 
 TAILQ_HEAD(child_list, child);
@@ -50,6 +51,7 @@ struct slot {
 	int			 degraded;
 	uint64_t		 recycle_at;	/* connections; 0: never */
 	struct event		*respawn;
+	struct child		*cover;		/* accepts for it meanwhile */
 };
 
 struct master {
@@ -74,6 +76,8 @@ const char	*child_state_name(const struct child *c, const struct slot *s);
 int		 master_run(struct config *cfg);
 /* Reload steps (server/reload.c drives them): start generation N+1 on a
  * validated cfg and prepared listeners, then commit or abort it. */
+/* The worker count cfg asks for ("auto": online CPUs). */
+int		 master_workers(const struct config *cfg);
 int		 master_begin_generation(struct config *cfg, struct lsock *ls);
 void		 master_end_generation(int commit);
 uint32_t	 master_oldest_generation(void);

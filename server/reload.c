@@ -192,7 +192,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 		return;
 	}
 	if ((ls = calloc(cfg->nlisteners, sizeof(*ls))) == NULL ||
-	    listeners_prepare(cfg, ls) == -1) {
+	    listeners_prepare(cfg, ls, master_workers(cfg)) == -1) {
 		snprintf(err, sizeof(err), "cannot set up the listeners of "
 		    "%s (see the log); kept the old generation", cfg->file);
 		goto fail;
@@ -215,7 +215,8 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 	evtimer_add(r.deadline, &tv);
 	return;
 fail:
-	free(ls);
+	if (ls != NULL)
+		lsocks_free(ls, cfg->nlisteners);
 	config_free(cfg);
 	master_modules_load();
 	reload_finish(0, err);

@@ -627,7 +627,6 @@ setup(void **state)
 		return -1;
 	emitter_init(&fx.l->em, fx.l);
 	fx.l->conf = &lconf;
-	fx.l->fd = -1;
 	fx.l->tcp = 0;
 	if (pf_on(&fx.l->em, PF_EV_CONNECTION, h_connection, NULL) == -1)
 		return -1;

@@ -37,6 +37,7 @@ static const struct tcase {
 	{ CTL_DRAIN, "drain", 4, 4 },
 	{ CTL_STATS_REQUEST, "stats-request", 0, 0 },
 	{ CTL_REOPEN, "reopen", 0, 0 },
+	{ CTL_COVER, "cover", 8, 8 },
 };
 
 enum fill { FILL_DISTINCT, FILL_MAX, FILL_ZERO };
@@ -114,6 +115,10 @@ msg_make(struct ctl_msg *m, uint8_t type, enum fill f)
 	case CTL_DRAIN:
 		m->u.drain.deadline_ms = v32(5, f);
 		break;
+	case CTL_COVER:
+		m->u.cover.slot = v32(6, f);
+		m->u.cover.on = v32(7, f);
+		break;
 	default:
 		break;
 	}
@@ -166,6 +171,10 @@ msg_check(const struct ctl_msg *want, const struct ctl_msg *got)
 	case CTL_DRAIN:
 		assert_int_equal(got->u.drain.deadline_ms,
 		    want->u.drain.deadline_ms);
+		break;
+	case CTL_COVER:
+		assert_int_equal(got->u.cover.slot, want->u.cover.slot);
+		assert_int_equal(got->u.cover.on, want->u.cover.on);
 		break;
 	default:
 		break;
@@ -299,7 +308,7 @@ test_layout_small(void **state)
 static void
 test_encode_unknown_type(void **state)
 {
-	static const uint8_t	bad[] = { 0, 7, 63, 67, 127, 128, 255 };
+	static const uint8_t	bad[] = { 0, 7, 63, 68, 127, 128, 255 };
 	struct ctl_msg		m;
 	uint8_t			buf[CTL_MAX_FRAME];
 	size_t			i;
@@ -563,7 +572,7 @@ static void
 test_type_name(void **state)
 {
 	static const int	unknown[] = {
-		0, 7, 63, 67, 127, 255, 256, 256 + CTL_READY, -1, -256
+		0, 7, 63, 68, 127, 255, 256, 256 + CTL_READY, -1, -256
 	};
 	size_t			i;
 

@@ -292,9 +292,26 @@ client_send(struct client *c, unsigned int *seed, int id)
 	return h_send_all(c->fd, c->msg, MSG_LEN, H_TIMEOUT_MS);
 }
 
-/* Reloads from another process while the test process drives clients. */
+#define LOAD_CONF	"workers = %d;\nshutdown_timeout = 30;\n" \
+			"max_old_generations = 30;\nlisteners = ({ address =" \
+			" \"127.0.0.1\"; port = %d; service = \"echo\"; " \
+			"backlog = 1024; });\n"
+
+/* The worker count of reload i when resizing: grow, shrink, to one. */
+static int
+load_workers(int i)
+{
+	static const int	n[] = { 4, 1, 3, 2 };
+
+	return n[i % 4];
+}
+
+/*
+ * Reloads from another process while the test process drives clients;
+ * with resize, each reload changes the worker count first.
+ */
 static pid_t
-reloader(struct rd *r)
+reloader(struct rd *r, int port, int resize)
 {
 	struct timespec	gap = { 0, 100 * 1000000L };
 	pid_t		pid;
@@ -304,15 +321,22 @@ reloader(struct rd *r)
 		return pid;
 	for (i = 0; i < LOAD_RELOADS; i++) {
 		nanosleep(&gap, NULL);
+		if (resize)
+			rd_write(r, LOAD_CONF, load_workers(i), port);
 		if (h_ctl(r->sock, NULL, "reload", (char *)NULL) != 0)
 			failed++;
 	}
 	_exit(failed);
 }
 
-/* 100 clients in round trips, reconnecting all the time; 20 reloads. */
+/*
+ * 100 clients in round trips, reconnecting all the time, through 20
+ * reloads: not one refused, reset, cut short or corrupted.  With resize,
+ * the worker count changes at every reload (reuseport sets grow, and
+ * shrink only in whom they steer to).
+ */
 static void
-test_reload_under_load(void **state)
+reload_under_load(int resize)
 {
 	struct client		 cl[LOAD_CLIENTS];
 	struct pollfd		 pfd[LOAD_CLIENTS];
@@ -325,10 +349,7 @@ test_reload_under_load(void **state)
 	int			 p = h_free_port(4), i, st = -1;
 
 	rd_init(&r);
-	rd_write(&r, "workers = 2;\nshutdown_timeout = 30;\n"
-	    "max_old_generations = 30;\n"
-	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
-	    "service = \"echo\"; backlog = 1024; });\n", p);
+	rd_write(&r, LOAD_CONF, 2, p);
 	assert_int_equal(h_daemon_start(&r.d, 2, "127.0.0.1", p), 0);
 	memset(&res, 0, sizeof(res));
 	for (i = 0; i < LOAD_CLIENTS; i++) {
@@ -336,7 +357,7 @@ test_reload_under_load(void **state)
 		res.connects++;
 		assert_int_equal(client_send(&cl[i], &seed, i), 0);
 	}
-	rl = reloader(&r);
+	rl = reloader(&r, p, resize);
 	assert_true(rl > 0);
 	deadline = h_now_ms() + 60000;
 	while (stop_at == 0 || h_now_ms() < stop_at) {
@@ -386,10 +407,10 @@ test_reload_under_load(void **state)
 	}
 	for (i = 0; i < LOAD_CLIENTS; i++)
 		close(cl[i].fd);
-	print_message("load: %ld round trips, %ld connections, %d reloads; "
-	    "refused %ld, resets %ld, eofs %ld, corrupt %ld\n", res.trips,
-	    res.connects, LOAD_RELOADS, res.refused, res.resets, res.eofs,
-	    res.corrupt);
+	print_message("load%s: %ld round trips, %ld connections, %d reloads; "
+	    "refused %ld, resets %ld, eofs %ld, corrupt %ld\n",
+	    resize ? " (resizing)" : "", res.trips, res.connects,
+	    LOAD_RELOADS, res.refused, res.resets, res.eofs, res.corrupt);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);	/* every reload succeeded */
 	assert_int_equal(res.refused, 0);
@@ -398,8 +419,21 @@ test_reload_under_load(void **state)
 	assert_int_equal(res.corrupt, 0);
 	assert_true(res.trips > 2000);
 	assert_true(res.connects > 200);
-	assert_int_equal(ready_in_generation(&r, 1 + LOAD_RELOADS), 2);
+	assert_int_equal(ready_in_generation(&r, 1 + LOAD_RELOADS),
+	    resize ? load_workers(LOAD_RELOADS - 1) : 2);
 	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
+static void
+test_reload_under_load(void **state)
+{
+	reload_under_load(0);
+}
+
+static void
+test_reload_resize_under_load(void **state)
+{
+	reload_under_load(1);
 }
 
 /* -s quit returns only after the active connections have finished. */
@@ -814,6 +848,7 @@ main(void)
 		cmocka_unit_test(test_reload_follows_file),
 		cmocka_unit_test(test_reload_shutdown_deadline),
 		cmocka_unit_test(test_reload_under_load),
+		cmocka_unit_test(test_reload_resize_under_load),
 		cmocka_unit_test(test_signal_quit),
 		cmocka_unit_test(test_pidfile),
 		cmocka_unit_test(test_log_reopen),

@@ -6,10 +6,12 @@
  * recycling after max_connections_per_worker, garbage on the admin socket
  * and on a worker's control channel, preforkctl's exit codes.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -617,6 +619,91 @@ test_stats_service(void **state)
 	assert_int_equal(h_daemon_stop(&sd), 0);
 }
 
+static int
+sockets_of(pid_t pid)
+{
+	char		 path[64], link[320], target[64];
+	struct dirent	*de;
+	DIR		*dir;
+	ssize_t		 n;
+	int		 count = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	if ((dir = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		snprintf(link, sizeof(link), "%s/%s", path, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0 && strncmp(target, "socket:", 7) == 0)
+			count++;
+	}
+	closedir(dir);
+	return count;
+}
+
+/*
+ * 1,000 clients spread over the workers: the busiest holds at most
+ * max_pct of them (reuseport: one socket per worker, the kernel spreads).
+ */
+static void
+balance(int workers, int max_pct)
+{
+	struct daemon	 bd;
+	struct rlimit	 rl;
+	char		 conf[256];
+	pid_t		 kids[8];
+	int		 base[8], now[8], fds[1000], p = h_free_port(4);
+	int		 i, total, most;
+	long		 deadline;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 1200 && rl.rlim_max >= 1200) {
+		rl.rlim_cur = 1200;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	snprintf(conf, sizeof(conf), "workers = %d;\nlisteners = ({ address ="
+	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n",
+	    workers, p);
+	assert_int_equal(h_daemon_init(&bd, conf), 0);
+	assert_int_equal(h_daemon_start(&bd, workers, "127.0.0.1", p), 0);
+	assert_int_equal(h_children(bd.pid, kids, 8), workers);
+	for (i = 0; i < workers; i++)
+		assert_true((base[i] = sockets_of(kids[i])) > 0);
+	for (i = 0; i < 1000; i++)
+		assert_true((fds[i] = h_connect("127.0.0.1", p,
+		    H_TIMEOUT_MS)) >= 0);
+	deadline = h_now_ms() + 10000;
+	do {
+		assert_true(h_now_ms() < deadline);
+		poll(NULL, 0, 10);
+		for (i = total = most = 0; i < workers; i++) {
+			now[i] = sockets_of(kids[i]) - base[i];
+			total += now[i];
+			if (now[i] > most)
+				most = now[i];
+		}
+	} while (total < 1000);
+	print_message("%d workers: busiest holds %d of %d connections\n",
+	    workers, most, total);
+	assert_int_equal(total, 1000);
+	assert_true(most * 100 <= max_pct * total);
+	for (i = 0; i < 1000; i++)
+		close(fds[i]);
+	assert_int_equal(h_daemon_stop(&bd), 0);
+}
+
+static void
+test_balance_2(void **state)
+{
+	balance(2, 60);
+}
+
+static void
+test_balance_4(void **state)
+{
+	balance(4, 35);
+}
+
 int
 main(void)
 {
@@ -635,6 +722,8 @@ main(void)
 		cmocka_unit_test(test_lifecycle_hooks),
 		cmocka_unit_test(test_module_settings),
 		cmocka_unit_test(test_stats_service),
+		cmocka_unit_test(test_balance_2),
+		cmocka_unit_test(test_balance_4),
 	};
 	int	failed;
 

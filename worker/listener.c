@@ -1,5 +1,6 @@
 /*
- * listener.c -- accepting on one inherited listening socket.
+ * listener.c -- accepting on a listener's inherited sockets: the shared
+ * one, or this worker's share of a reuseport set.
  *
  * Accepts in a bounded batch per wakeup.  When the process runs out of
  * descriptors or kernel memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) the accept
@@ -30,10 +31,9 @@
 static void
 listener_retry(evutil_socket_t fd, short what, void *arg)
 {
-	struct pf_listener	*l = arg;
-
-	if (event_add(l->ev, NULL) == -1)
-		log_warnx("listener %s: cannot re-arm accept", l->conf->name);
+	if (listener_start(arg) == -1)
+		log_warnx("listener %s: cannot re-arm accept",
+		    ((struct pf_listener *)arg)->conf->name);
 }
 
 static void
@@ -49,7 +49,7 @@ listener_backoff(struct pf_listener *l, int err)
 		log_warn("accept on %s: pausing for %u ms", l->conf->name,
 		    l->backoff_ms);
 	}
-	event_del(l->ev);
+	listener_stop(l);
 	tv.tv_sec = l->backoff_ms / 1000;
 	tv.tv_usec = (l->backoff_ms % 1000) * 1000;
 	evtimer_add(l->retry, &tv);
@@ -142,37 +142,54 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 }
 
 struct pf_listener *
-listener_new(const struct lsock *ls)
+listener_new(const struct lsock *ls, int slot, int nslots)
 {
 	struct pf_listener	*l;
+	int			 i;
 
-	if ((l = calloc(1, sizeof(*l))) == NULL) {
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->ev = calloc(ls->nfds, sizeof(*l->ev))) == NULL ||
+	    (l->use = calloc(ls->nfds, sizeof(*l->use))) == NULL) {
 		log_warn("listener %s", ls->conf->name);
+		if (l != NULL)
+			free(l->ev);
+		free(l);
 		return NULL;
 	}
 	emitter_init(&l->em, l);
-	l->fd = ls->fd;
 	l->conf = ls->conf;
 	l->tcp = ls->conf->path == NULL && ls->conf->tcp_nodelay;
 	l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
-	l->ev = event_new(worker_base(), l->fd, EV_READ | EV_PERSIST,
-	    listener_accept, l);
-	l->retry = evtimer_new(worker_base(), listener_retry, l);
-	if (l->ev == NULL || l->retry == NULL) {
-		log_warnx("listener %s: cannot create events", l->conf->name);
-		listener_free(l);
-		return NULL;
+	l->slot = slot;
+	l->nslots = nslots > 0 ? nslots : 1;
+	for (l->nev = 0; l->nev < ls->nfds; l->nev++) {
+		i = l->nev;
+		l->use[i] = ls->nfds == 1 || i % l->nslots == slot;
+		if ((l->ev[i] = event_new(worker_base(), ls->fds[i],
+		    EV_READ | EV_PERSIST, listener_accept, l)) == NULL)
+			goto fail;
 	}
+	if ((l->retry = evtimer_new(worker_base(), listener_retry, l)) ==
+	    NULL)
+		goto fail;
 	return l;
+fail:
+	log_warnx("listener %s: cannot create events", l->conf->name);
+	listener_free(l);
+	return NULL;
 }
 
 void
 listener_free(struct pf_listener *l)
 {
+	int	i;
+
 	if (l == NULL)
 		return;
-	if (l->ev != NULL)
-		event_free(l->ev);
+	for (i = 0; i < l->nev; i++)
+		event_free(l->ev[i]);
+	free(l->ev);
+	free(l->use);
 	if (l->retry != NULL)
 		event_free(l->retry);
 	emitter_clear(&l->em);
@@ -182,20 +199,47 @@ listener_free(struct pf_listener *l)
 int
 listener_start(struct pf_listener *l)
 {
-	if (event_add(l->ev, NULL) == -1) {
-		log_warnx("listener %s: cannot add accept event",
-		    l->conf->name);
-		return -1;
+	int	i;
+
+	l->running = 1;
+	for (i = 0; i < l->nev; i++) {
+		if (l->use[i] && event_add(l->ev[i], NULL) == -1) {
+			log_warnx("listener %s: cannot add accept event",
+			    l->conf->name);
+			return -1;
+		}
 	}
 	return 0;
 }
 
-/* Stop accepting; the socket stays open, it belongs to the master. */
+/* Stop accepting; the sockets stay open, they belong to the master. */
 void
 listener_stop(struct pf_listener *l)
 {
-	event_del(l->ev);
+	int	i;
+
+	l->running = 0;
+	for (i = 0; i < l->nev; i++)
+		event_del(l->ev[i]);
 	event_del(l->retry);
+}
+
+void
+listener_cover(struct pf_listener *l, int slot, int on)
+{
+	int	i;
+
+	if (l->nev < 2 || slot == l->slot)
+		return;
+	for (i = slot; i >= 0 && i < l->nev; i += l->nslots) {
+		l->use[i] = on != 0;
+		if (!l->running)
+			continue;
+		if (on)
+			event_add(l->ev[i], NULL);
+		else
+			event_del(l->ev[i]);
+	}
 }
 
 struct pf_emitter *

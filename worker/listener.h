@@ -5,23 +5,32 @@
 #define PF_LISTENER_H
 
 #include <event2/event.h>
+#include <stdint.h>
 
 #include "common/emitter.h"
 #include "worker/worker.h"
 
 struct pf_listener {
 	struct pf_emitter	 em;
-	struct event		*ev;		/* accept readiness */
+	struct event		**ev;		/* accept readiness, per socket */
+	uint8_t			*use;		/* accepting on ev[i] */
+	int			 nev;
+	int			 slot, nslots;
+	int			 running;
 	struct event		*retry;		/* re-arm after EMFILE... */
 	const struct listen_conf *conf;
-	int			 fd;
 	int			 tcp;		/* set TCP_NODELAY on accept */
 	unsigned int		 backoff_ms;
 };
 
-struct pf_listener	*listener_new(const struct lsock *ls);
+/* The worker in slot `slot` of `nslots` accepts on its share of ls. */
+struct pf_listener	*listener_new(const struct lsock *ls, int slot,
+			    int nslots);
 void			 listener_free(struct pf_listener *l);
 int			 listener_start(struct pf_listener *l);
 void			 listener_stop(struct pf_listener *l);
+/* Also accept (on) or no longer (off) on the sockets of another slot,
+ * while its worker cannot. */
+void			 listener_cover(struct pf_listener *l, int slot, int on);
 
 #endif

@@ -203,6 +203,20 @@ worker_reopen(struct peer *p)
 	worker_send(&m);
 }
 
+/* The master asks us to take in another slot's clients, or to stop. */
+static void
+worker_cover(uint32_t slot, uint32_t on)
+{
+	size_t	i;
+
+	if (slot >= (uint32_t)w.spec->nslots)
+		return;
+	log_info("%s accepting for worker %u", on ? "also" : "no longer",
+	    slot);
+	for (i = 0; i < w.nlisteners; i++)
+		listener_cover(w.listeners[i], (int)slot, on != 0);
+}
+
 static void
 worker_dispatch(struct peer *p, const struct ctl_msg *m, const char *reason,
     void *arg)
@@ -224,6 +238,10 @@ worker_dispatch(struct peer *p, const struct ctl_msg *m, const char *reason,
 		break;
 	case CTL_REOPEN:
 		worker_reopen(p);
+		break;
+	case CTL_COVER:
+		if (!w.draining)
+			worker_cover(m->u.cover.slot, m->u.cover.on);
 		break;
 	default:
 		log_warnx("control channel: unexpected %s from master",
@@ -350,7 +368,8 @@ worker_setup(void)
 			    spec->ls[i].conf->name, spec->ls[i].conf->service);
 			return -1;
 		}
-		if ((l = listener_new(&spec->ls[i])) == NULL)
+		if ((l = listener_new(&spec->ls[i], spec->slot,
+		    spec->nslots)) == NULL)
 			return -1;
 		w.listeners[w.nlisteners++] = l;
 		if (svc->init(l) == -1) {

@@ -12,9 +12,15 @@
 
 struct event_base;
 
-/* A listening socket the master bound, as a worker receives it. */
+/*
+ * A listener's sockets as a worker receives them: one shared socket, or
+ * (reuseport) one per worker slot, of which the worker in slot i of n
+ * accepts on fds[i], fds[i + n], ...  The set never shrinks while the
+ * listener exists, so a socket with clients queued is never closed.
+ */
 struct lsock {
-	int			 fd;
+	int			*fds;
+	int			 nfds;
 	const struct listen_conf *conf;
 };
 
@@ -44,6 +50,7 @@ struct worker_spec {
 	const struct lsock	*ls;
 	size_t			 nls;
 	int			 slot;
+	int			 nslots;	/* workers in its generation */
 	uint32_t		 generation;
 	pid_t			 master;
 	int			 ctl_fd;	/* the worker's channel end */
