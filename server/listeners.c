@@ -479,6 +479,7 @@ listeners_steer(const unsigned char *live, int nlive)
 			prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET |
 			    BPF_K, idx[n - 1]);
 		}
+		memset(&fprog, 0, sizeof(fprog));	/* its padding too */
 		fprog.len = k;
 		fprog.filter = prog;
 		if (setsockopt(ms->fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
