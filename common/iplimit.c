@@ -20,29 +20,38 @@
 #include "common/iplimit.h"
 #include "common/log.h"
 
-#define IPL_REGIONS	256
+/* Every slot of two generations at the largest worker count (1024). */
+#define IPL_REGIONS	2048
 #define IPL_WIDTH	4096
 
 struct ipl_region {
 	uint16_t	row[2][IPL_WIDTH];
 };
 
-static struct ipl_region	*table;		/* IPL_REGIONS, shared */
+/* Only the pages of regions in use are ever touched. */
+struct ipl_shared {
+	uint32_t		hi;	/* regions below it may be in use */
+	struct ipl_region	region[IPL_REGIONS];
+};
+
+static struct ipl_shared	*shm;
+static struct ipl_region	*table;		/* shm->region */
 static uint8_t			 used[IPL_REGIONS];	/* master only */
 static int			 mine = -1;	/* worker only */
 
 int
 iplimit_init(void)
 {
-	if (table != NULL)
+	if (shm != NULL)
 		return 0;
-	table = mmap(NULL, sizeof(*table) * IPL_REGIONS,
-	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (table == MAP_FAILED) {
-		table = NULL;
+	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shm == MAP_FAILED) {
+		shm = NULL;
 		log_warn("per-address connection table");
 		return -1;
 	}
+	table = shm->region;
 	return 0;
 }
 
@@ -54,9 +63,15 @@ iplimit_region_get(void)
 	for (r = 0; table != NULL && r < IPL_REGIONS; r++) {
 		if (!used[r]) {
 			used[r] = 1;
+			if ((uint32_t)r >= shm->hi)
+				__atomic_store_n(&shm->hi, r + 1,
+				    __ATOMIC_RELEASE);
 			return r;
 		}
 	}
+	if (table != NULL)
+		log_warnx("per-address counts: all %d regions in use; a "
+		    "worker goes uncounted", IPL_REGIONS);
 	return -1;
 }
 
@@ -112,9 +127,9 @@ static unsigned int
 row_sum(int row, uint16_t idx)
 {
 	unsigned int	sum = 0;
-	int		r;
+	uint32_t	r, hi = __atomic_load_n(&shm->hi, __ATOMIC_ACQUIRE);
 
-	for (r = 0; r < IPL_REGIONS; r++)
+	for (r = 0; r < hi; r++)
 		sum += __atomic_load_n(&table[r].row[row][idx],
 		    __ATOMIC_RELAXED);
 	return sum;

@@ -801,7 +801,9 @@ master_begin_generation(struct config *cfg, struct lsock *ls)
 	struct slot	*slots;
 	int		 i, n = master_workers(cfg);
 
-	if (slots_new(&slots, n) == -1)
+	/* A limit per address that the old file lacked needs the table. */
+	if ((needs_iplimit(cfg) && iplimit_init() == -1) ||
+	    slots_new(&slots, n) == -1)
 		return -1;
 	m.prev.cfg = master.cfg;
 	m.prev.ls = m.ls;

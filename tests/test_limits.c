@@ -122,6 +122,37 @@ test_per_ip(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+/* A limit per address that a reload adds is enforced at once. */
+static void
+test_per_ip_by_reload(void **state)
+{
+	struct daemon	d;
+	char		conf[512];
+	int		p = h_free_port(4), fds[2], fd, i;
+
+	start(&d, p, "workers = 2;\nlisteners = ({ address = \"127.0.0.1\";"
+	    " port = %d; service = \"echo\"; });\n", p);
+	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address ="
+	    " \"127.0.0.1\"; port = %d; service = \"echo\"; "
+	    "max_connections_per_ip = 2; });\n", p);
+	assert_int_equal(h_write_file(d.conf, conf), 0);
+	assert_int_equal(kill(d.pid, SIGHUP), 0);
+	assert_int_equal(h_wait_log(&d, "done, generation 2", H_TIMEOUT_MS),
+	    0);
+	for (i = 0; i < 2; i++) {
+		fds[i] = connect_from("127.0.0.1", p);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(served(fds[i]), 0);
+	}
+	fd = connect_from("127.0.0.1", p);
+	assert_true(fd >= 0);
+	assert_int_equal(served(fd), -1);
+	close(fd);
+	for (i = 0; i < 2; i++)
+		close(fds[i]);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
 static int
 served6(int port)
 {
@@ -319,6 +350,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_per_ip),
+		cmocka_unit_test(test_per_ip_by_reload),
 		cmocka_unit_test(test_allow_deny),
 		cmocka_unit_test(test_max_connections),
 		cmocka_unit_test(test_idle_timeout),
