@@ -1106,13 +1106,15 @@ master_run(struct config *cfg)
 		privs_rlimit_nofile(cfg->rlimit_nofile);
 	if (needs_iplimit(cfg) && iplimit_init() == -1)
 		goto out;
-	if (master_setup() == -1 || listeners_adopt() == -1 ||
+	/* The admin socket first: once a listener answers, so does it. */
+	if (master_setup() == -1 ||
+	    (cfg->admin_socket != NULL && admin_open(m.base, cfg) == -1) ||
+	    listeners_adopt() == -1 ||
 	    listeners_prepare(cfg, m.ls, master.nslots) == -1)
 		goto out;
 	listeners_commit(cfg, 0);
 	listeners_reap(1);	/* activated sockets the file does not list */
-	if ((cfg->admin_socket != NULL && admin_open(m.base, cfg) == -1) ||
-	    admin_listen_stats(m.base, cfg, m.ls) == -1)
+	if (admin_listen_stats(m.base, cfg, m.ls) == -1)
 		goto out;
 	master_modules_load();
 	log_info("starting %d workers (config %s)", master.nslots, cfg->file);
