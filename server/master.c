@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "common/emitter.h"
+#include "common/clock.h"
 #include "common/iplimit.h"
 #include "common/log.h"
 #include "common/peer.h"
@@ -84,17 +85,7 @@ static const int master_signals[] = {
 uint64_t
 master_now_ms(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-ms_to_tv(unsigned int ms, struct timeval *tv)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
+	return clock_mono_us() / 1000;
 }
 
 const char *
@@ -538,7 +529,7 @@ retry:
 		iplimit_region_put(c->ipl_region);
 	free(c);
 	s->failures++;
-	ms_to_tv(SLOT_BACKOFF_MAX_MS / 10, &tv);
+	clock_ms_to_tv(SLOT_BACKOFF_MAX_MS / 10, &tv);
 	evtimer_add(s->respawn, &tv);
 }
 
@@ -590,7 +581,7 @@ slot_schedule(struct slot *s, uint64_t lived_ms)
 		    s->id);
 		emit_pid(PF_EV_DEGRADED, s->id);
 	}
-	ms_to_tv(delay, &tv);
+	clock_ms_to_tv(delay, &tv);
 	evtimer_add(s->respawn, &tv);
 }
 
@@ -971,7 +962,7 @@ master_stop(int graceful)
 			c->state = CHILD_DRAINING;
 		c->signalled_ms = master_now_ms();
 	}
-	ms_to_tv(graceful ? master.cfg->shutdown_timeout_ms + KILL_GRACE_MS :
+	clock_ms_to_tv(graceful ? master.cfg->shutdown_timeout_ms + KILL_GRACE_MS :
 	    STOP_KILL_MS, &tv);
 	evtimer_add(m.stop_timer, &tv);
 	if (TAILQ_EMPTY(&master.children))
@@ -1027,7 +1018,7 @@ master_setup(void)
 		return -1;
 	}
 	step = master.cfg->heartbeat_interval_ms / 2;
-	ms_to_tv(step < 10 ? 10 : step > 250 ? 250 : step, &tv);
+	clock_ms_to_tv(step < 10 ? 10 : step > 250 ? 250 : step, &tv);
 	if (event_add(m.monitor, &tv) == -1)
 		return -1;
 	return slots_new(&master.slots, master.nslots);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "server/listeners.h"
 #include "server/master.h"
@@ -210,8 +211,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 	wait_ms = cfg->worker_timeout_ms * 2;
 	if (wait_ms < RELOAD_MIN_WAIT_MS)
 		wait_ms = RELOAD_MIN_WAIT_MS;
-	tv.tv_sec = wait_ms / 1000;
-	tv.tv_usec = (wait_ms % 1000) * 1000;
+	clock_ms_to_tv(wait_ms, &tv);
 	evtimer_add(r.deadline, &tv);
 	return;
 fail:

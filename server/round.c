@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <stddef.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/peer.h"
 #include "server/master.h"
@@ -127,8 +128,7 @@ round_start(enum round_kind kind, struct ctl_msg *m, int fd,
 		round_finish(kind);
 		return;
 	}
-	tv.tv_sec = round_wait_ms[kind] / 1000;
-	tv.tv_usec = (round_wait_ms[kind] % 1000) * 1000;
+	clock_ms_to_tv(round_wait_ms[kind], &tv);
 	evtimer_add(r->timer, &tv);
 }
 

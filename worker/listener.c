@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/cidr.h"
 #include "common/iplimit.h"
 #include "common/log.h"
@@ -50,8 +51,7 @@ listener_backoff(struct pf_listener *l, int err)
 		    l->backoff_ms);
 	}
 	listener_stop(l);
-	tv.tv_sec = l->backoff_ms / 1000;
-	tv.tv_usec = (l->backoff_ms % 1000) * 1000;
+	clock_ms_to_tv(l->backoff_ms, &tv);
 	evtimer_add(l->retry, &tv);
 	l->backoff_ms *= 2;
 	if (l->backoff_ms > ACCEPT_BACKOFF_MAX_MS)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/emitter.h"
 #include "common/iplimit.h"
 #include "common/log.h"
@@ -119,21 +120,6 @@ pf_worker_slot(void)
 	return w.spec->slot;
 }
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-ms_to_tv(unsigned int ms, struct timeval *tv)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
-}
 
 static void
 worker_send(struct ctl_msg *m)
@@ -186,7 +172,7 @@ worker_drain(unsigned int deadline_ms, const char *why)
 	m.u.draining.conns_active = worker_stats.conns_active;
 	worker_send(&m);
 	conn_shutdown_all();
-	ms_to_tv(deadline_ms, &tv);
+	clock_ms_to_tv(deadline_ms, &tv);
 	evtimer_add(w.deadline, &tv);
 }
 
@@ -279,7 +265,7 @@ static void
 worker_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	struct ctl_msg	m = { .type = CTL_HEARTBEAT };
-	uint64_t	now = mono_us(), late;
+	uint64_t	now = clock_mono_us(), late;
 	uint64_t	interval = (uint64_t)w.spec->cfg->heartbeat_interval_ms *
 			    1000;
 
@@ -310,11 +296,11 @@ worker_events(void)
 	w.deadline = evtimer_new(w.base, worker_deadline, NULL);
 	if (w.sweep == NULL || w.heartbeat == NULL || w.deadline == NULL)
 		return -1;
-	ms_to_tv(SWEEP_INTERVAL_MS, &tv);
+	clock_ms_to_tv(SWEEP_INTERVAL_MS, &tv);
 	if (event_add(w.sweep, &tv) == -1)
 		return -1;
-	ms_to_tv(w.spec->cfg->heartbeat_interval_ms, &tv);
-	w.last_beat_us = mono_us();
+	clock_ms_to_tv(w.spec->cfg->heartbeat_interval_ms, &tv);
+	w.last_beat_us = clock_mono_us();
 	return event_add(w.heartbeat, &tv);
 }
 
