@@ -18,6 +18,17 @@ clock_mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Milliseconds, a few ms coarse: for idle timeouts, read per event (the
+ * vDSO answers it without a syscall or a timer read). */
+static inline uint64_t
+clock_coarse_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static inline void
 clock_ms_to_tv(unsigned int ms, struct timeval *tv)
 {

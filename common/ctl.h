@@ -56,6 +56,9 @@ struct ctl_stats {
 	uint64_t	errors;
 	uint64_t	drops;
 };
+/* The codec (ctl.c) and the reports (server/status.c) list every field. */
+_Static_assert(sizeof(struct ctl_stats) == 7 * sizeof(uint64_t),
+    "a new counter needs ctl.c's table and status.c's reports");
 
 struct ctl_msg {
 	uint8_t		type;

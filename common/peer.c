@@ -32,6 +32,7 @@ struct peer {
 	peer_dispatch_fn	 fn;
 	void			*arg;
 	const char		*failed;	/* reason, once it has gone */
+	int			 malformed;	/* it broke the protocol */
 	int			 fd_in;		/* received, not yet taken */
 	int			 busy;
 	int			 dead;		/* freed while busy */
@@ -123,6 +124,7 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 	while (!p->dead && p->failed == NULL &&
 	    (n = ctl_decode(p->in + off, p->inlen - off, &m)) != 0) {
 		if (n == -1) {
+			p->malformed = 1;
 			peer_gone(p, "malformed frame");
 			goto out;
 		}
@@ -305,7 +307,7 @@ peer_flush(struct peer *p, int timeout_ms)
 }
 
 int
-peer_fd(const struct peer *p)
+peer_malformed(const struct peer *p)
 {
-	return p->fd;
+	return p->malformed;
 }

@@ -31,6 +31,7 @@ int		 peer_send_fd(struct peer *p, const struct ctl_msg *m, int fd);
 int		 peer_take_fd(struct peer *p);
 /* Write what is queued, blocking up to timeout_ms; for the last words. */
 void		 peer_flush(struct peer *p, int timeout_ms);
-int		 peer_fd(const struct peer *p);
+/* Gone because it sent bytes that are not frames (not EOF or an error). */
+int		 peer_malformed(const struct peer *p);
 
 #endif

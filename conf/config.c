@@ -334,8 +334,11 @@ parse_settings(struct ctx *ctx, const config_setting_t *g,
 		return fail(ctx, g, "out of memory");
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(g, i);
-		st = &md->settings[md->nsettings];
+		/* Counted at once, so config_free() frees whatever it holds. */
+		st = &md->settings[md->nsettings++];
 		st->line = config_setting_source_line(e);
+		if ((st->key = strdup(config_setting_name(e))) == NULL)
+			return fail(ctx, e, "out of memory");
 		switch (config_setting_type(e)) {
 		case CONFIG_TYPE_INT:
 		case CONFIG_TYPE_INT64:
@@ -362,9 +365,6 @@ parse_settings(struct ctx *ctx, const config_setting_t *g,
 			    "number, a string or a boolean",
 			    config_setting_name(e));
 		}
-		if ((st->key = strdup(config_setting_name(e))) == NULL)
-			return fail(ctx, e, "out of memory");
-		md->nsettings++;
 	}
 	return 0;
 }

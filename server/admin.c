@@ -309,6 +309,14 @@ http_request(struct admin_client *cl, struct evbuffer *in)
 	return rc;
 }
 
+/* The answer comes from a callback; read nothing more meanwhile. */
+static void
+client_wait(struct admin_client *cl)
+{
+	cl->waiting = 1;
+	bufferevent_disable(cl->bev, EV_READ);
+}
+
 static void
 client_read(struct bufferevent *bev, void *arg)
 {
@@ -326,8 +334,7 @@ client_read(struct bufferevent *bev, void *arg)
 		}
 		if (http_request(cl, in) != 0)
 			return;
-		cl->waiting = 1;
-		bufferevent_disable(bev, EV_READ);
+		client_wait(cl);
 		master_refresh_stats(client_stats_ready, cl);
 		return;
 	}
@@ -347,22 +354,26 @@ client_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	free(line);
-	if (cl->req.cmd == ADMIN_STATUS || cl->req.cmd == ADMIN_WORKERS ||
-	    cl->req.cmd == ADMIN_STATS) {
-		cl->waiting = 1;
-		bufferevent_disable(bev, EV_READ);
+	switch (cl->req.cmd) {
+	case ADMIN_STATUS:
+	case ADMIN_WORKERS:
+	case ADMIN_STATS:
+		client_wait(cl);
 		master_refresh_stats(client_stats_ready, cl);
-	} else if (cl->req.cmd == ADMIN_RELOAD) {
-		cl->waiting = 1;
-		bufferevent_disable(bev, EV_READ);
+		break;
+	case ADMIN_RELOAD:
+		client_wait(cl);
 		reload_start("admin", client_reloaded, cl);
-	} else if (cl->req.cmd == ADMIN_REOPEN) {
-		cl->waiting = 1;
-		bufferevent_disable(bev, EV_READ);
+		break;
+	case ADMIN_REOPEN:
+		client_wait(cl);
 		if (master_reopen(client_reopened, cl, err, sizeof(err)) == -1)
 			client_reloaded(cl, 0, err);
-	} else
+		break;
+	default:
 		client_answer(cl);
+		break;
+	}
 }
 
 static void

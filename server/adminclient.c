@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "server/adminclient.h"
 
 #define REPLY_TIMEOUT_MS	15000
@@ -34,21 +35,13 @@ send_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-static long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 /* Read until EOF; the reply, NUL-terminated, or NULL. */
 static char *
 read_reply(int fd, const char *path)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	long		 deadline = now_ms() + REPLY_TIMEOUT_MS;
+	uint64_t	 deadline = clock_mono_us() / 1000 + REPLY_TIMEOUT_MS;
+	uint64_t	 now;
 	char		*buf = NULL, *nb;
 	size_t		 len = 0, cap = 0;
 	ssize_t		 n;
@@ -63,7 +56,10 @@ read_reply(int fd, const char *path)
 			buf = nb;
 			cap += 65536;
 		}
-		if (poll(&pfd, 1, (int)(deadline - now_ms())) <= 0) {
+		/* A deadline passed must not become poll's "forever". */
+		now = clock_mono_us() / 1000;
+		if (now >= deadline ||
+		    poll(&pfd, 1, (int)(deadline - now)) <= 0) {
 			fprintf(stderr, "no reply from %s\n", path);
 			goto fail;
 		}

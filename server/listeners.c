@@ -29,6 +29,7 @@
 #include <linux/filter.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,11 @@ listener_bind(const struct listen_conf *lc, int reuseport, int probe)
 		log_warn("listener %s: SO_REUSEPORT", lc->name);
 		goto err;
 	}
+	if (ss.ss_family != AF_UNIX && setsockopt(fd, IPPROTO_TCP,
+	    TCP_NODELAY, &lc->tcp_nodelay, sizeof(lc->tcp_nodelay)) == -1) {
+		log_warn("listener %s: TCP_NODELAY", lc->name);
+		goto err;
+	}
 	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &one, sizeof(one)) == -1) {
 		log_warn("listener %s: IPV6_V6ONLY", lc->name);
@@ -173,17 +179,45 @@ err:
 	return -1;
 }
 
+static int
+msock_is(const struct msock *ms, const struct listen_conf *lc)
+{
+	return ms->is_unix == (lc->path != NULL) &&
+	    strcmp(ms->name, lc->name) == 0;
+}
+
 static struct msock *
 msock_find(const struct listen_conf *lc)
 {
 	struct msock	*ms;
 
 	TAILQ_FOREACH(ms, &socks, entry) {
-		if (ms->is_unix == (lc->path != NULL) &&
-		    strcmp(ms->name, lc->name) == 0)
+		if (msock_is(ms, lc))
 			return ms;
 	}
 	return NULL;
+}
+
+/*
+ * What a reload may change on a kept set, applied to each socket.
+ * Accepted connections inherit TCP_NODELAY from the listening socket:
+ * setting it here spares the workers a setsockopt per connection.
+ */
+static void
+msock_apply(struct msock *ms, const struct listen_conf *lc)
+{
+	int	j, nodelay = lc->tcp_nodelay;
+
+	for (j = 0; j < ms->nfds; j++) {
+		if (lc->backlog != ms->backlog &&
+		    listen(ms->fds[j], lc->backlog) == -1)
+			log_warn("listener %s: backlog %d", ms->name,
+			    lc->backlog);
+		if (!ms->is_unix && setsockopt(ms->fds[j], IPPROTO_TCP,
+		    TCP_NODELAY, &nodelay, sizeof(nodelay)) == -1)
+			log_warn("listener %s: TCP_NODELAY", ms->name);
+	}
+	ms->backlog = lc->backlog;
 }
 
 static void
@@ -401,18 +435,14 @@ listeners_abort(void)
 void
 listeners_commit(const struct config *cfg, uint32_t old_gen)
 {
-	const struct listen_conf	*lc;
-	struct msock			*ms;
-	size_t				 i;
-	int				 j;
+	struct msock	*ms;
+	size_t		 i;
 
 	TAILQ_FOREACH(ms, &socks, entry) {
 		ms->pending = 0;
 		ms->committed = ms->nfds;
 		for (i = 0; i < cfg->nlisteners; i++) {
-			lc = &cfg->listeners[i];
-			if (ms->is_unix == (lc->path != NULL) &&
-			    strcmp(ms->name, lc->name) == 0)
+			if (msock_is(ms, &cfg->listeners[i]))
 				break;
 		}
 		if (i == cfg->nlisteners) {
@@ -426,14 +456,7 @@ listeners_commit(const struct config *cfg, uint32_t old_gen)
 			continue;
 		}
 		ms->retired = 0;	/* kept, or brought back */
-		if (lc->backlog == ms->backlog)
-			continue;
-		for (j = 0; j < ms->nfds; j++) {
-			if (listen(ms->fds[j], lc->backlog) == -1)
-				break;
-		}
-		if (j == ms->nfds)
-			ms->backlog = lc->backlog;
+		msock_apply(ms, &cfg->listeners[i]);
 	}
 }
 

@@ -123,12 +123,37 @@ emit_pid(int event, long code)
  * registrations.  Other workers' channels must close too, or a worker
  * would keep a sibling's channel open and hide the master's death.
  */
+/* Both a new worker and the exiting master drop these: the children's
+ * channels and the loop's own events (the slots' timers go with them). */
 static void
-master_forget(void)
+master_drop(void)
 {
 	struct child	*c;
 	size_t		 i;
-	int		 j;
+
+	while ((c = TAILQ_FIRST(&master.children)) != NULL) {
+		TAILQ_REMOVE(&master.children, c, entry);
+		peer_free(c->peer);
+		free(c);
+	}
+	for (i = 0; i < sizeof(m.sigs) / sizeof(m.sigs[0]); i++) {
+		if (m.sigs[i] != NULL)
+			event_free(m.sigs[i]);
+		m.sigs[i] = NULL;
+	}
+	if (m.monitor != NULL)
+		event_free(m.monitor);
+	if (m.stop_timer != NULL)
+		event_free(m.stop_timer);
+	m.monitor = m.stop_timer = NULL;
+	rounds_free();
+	emitter_clear(&m.em);
+}
+
+static void
+master_forget(void)
+{
+	int	j;
 
 	if (event_reinit(m.base) == -1)
 		log_warnx("event_reinit failed in new worker");
@@ -137,21 +162,11 @@ master_forget(void)
 	listeners_forget(m.ls, master.cfg->nlisteners);
 	if (m.pidfd != -1)
 		close(m.pidfd);	/* only the master holds the lock */
-	while ((c = TAILQ_FIRST(&master.children)) != NULL) {
-		TAILQ_REMOVE(&master.children, c, entry);
-		peer_free(c->peer);
-		free(c);
-	}
-	for (i = 0; i < sizeof(m.sigs) / sizeof(m.sigs[0]); i++)
-		event_free(m.sigs[i]);
+	master_drop();
 	for (j = 0; j < master.nslots; j++)
 		event_free(master.slots[j].respawn);
 	for (j = 0; j < m.prev.nslots; j++)
 		event_free(m.prev.slots[j].respawn);
-	event_free(m.monitor);
-	event_free(m.stop_timer);
-	rounds_free();
-	emitter_clear(&m.em);
 	event_base_free(m.base);
 	m.base = NULL;
 }
@@ -185,15 +200,22 @@ child_signal(struct child *c, int sig)
 		log_warn("kill worker %d (pid %ld)", c->slot, (long)c->pid);
 }
 
+/* Signal c to end it; the monitor follows up with SIGKILL if need be. */
+static void
+child_kill(struct child *c, int sig)
+{
+	child_signal(c, sig);
+	c->state = CHILD_KILLED;
+	c->signalled_ms = master_now_ms();
+}
+
 /* A worker broke the protocol: kill it; the reap replaces it. */
 static void
 child_misbehaved(struct child *c, const char *why)
 {
 	log_warnx("worker %d (pid %ld): %s; killing it", c->slot,
 	    (long)c->pid, why);
-	child_signal(c, SIGKILL);
-	c->state = CHILD_KILLED;
-	c->signalled_ms = master_now_ms();
+	child_kill(c, SIGKILL);
 	peer_free(c->peer);
 	c->peer = NULL;
 	round_child_gone(c);
@@ -369,7 +391,6 @@ child_drain(struct child *c)
 		child_signal(c, SIGTERM);
 	c->state = CHILD_DRAINING;
 	c->signalled_ms = master_now_ms();
-	master_steer();
 }
 
 /* Graceful replacement: c drains, a new worker takes its slot now. */
@@ -381,6 +402,7 @@ child_retire(struct child *c, const char *why)
 	log_info("worker %d (pid %ld): %s; replacing it", c->slot,
 	    (long)c->pid, why);
 	child_drain(c);
+	master_steer();
 	if (s != NULL) {
 		s->child = NULL;
 		if (!master.stopping)
@@ -396,7 +418,7 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 	struct slot	*s = child_slot(c);
 
 	if (msg == NULL) {
-		if (strcmp(reason, "malformed frame") == 0) {
+		if (peer_malformed(p)) {
 			child_misbehaved(c, reason);
 			return;
 		}
@@ -662,9 +684,7 @@ master_monitor(evutil_socket_t fd, short what, void *arg)
 			log_warnx("worker %d (pid %ld) silent for %llu ms; "
 			    "aborting it", c->slot, (long)c->pid,
 			    (unsigned long long)(now - c->heartbeat_ms));
-			child_signal(c, SIGABRT);
-			c->state = CHILD_KILLED;
-			c->signalled_ms = now;
+			child_kill(c, SIGABRT);
 			break;
 		case CHILD_DRAINING:
 			if (now - c->signalled_ms <
@@ -674,9 +694,7 @@ master_monitor(evutil_socket_t fd, short what, void *arg)
 			log_warnx("worker %d (pid %ld) still draining after "
 			    "%d ms; killing it", c->slot, (long)c->pid,
 			    master.cfg->shutdown_timeout_ms);
-			child_signal(c, SIGKILL);
-			c->state = CHILD_KILLED;
-			c->signalled_ms = now;
+			child_kill(c, SIGKILL);
 			break;
 		case CHILD_KILLED:
 			if (now - c->signalled_ms >= KILL_GRACE_MS) {
@@ -773,6 +791,27 @@ slots_free(struct slot *slots, int n)
 	free(slots);
 }
 
+/* The current generation's set-up, as a struct gen and back. */
+static void
+gen_save(struct gen *g)
+{
+	g->cfg = master.cfg;
+	g->ls = m.ls;
+	g->slots = master.slots;
+	g->nslots = master.nslots;
+	g->generation = master.generation;
+}
+
+static void
+gen_load(const struct gen *g)
+{
+	master.cfg = g->cfg;
+	m.ls = g->ls;
+	master.slots = g->slots;
+	master.nslots = g->nslots;
+	master.generation = g->generation;
+}
+
 static void
 gen_free(struct gen *g)
 {
@@ -787,27 +826,20 @@ gen_free(struct gen *g)
  * the current one keeps serving until master_end_generation().
  */
 int
-master_begin_generation(struct config *cfg, struct lsock *ls)
+master_begin_generation(struct config *cfg, struct lsock *ls, int n)
 {
 	struct slot	*slots;
-	int		 i, n = master_workers(cfg);
+	int		 i;
 
 	/* A limit per address that the old file lacked needs the table. */
 	if ((needs_iplimit(cfg) && iplimit_init() == -1) ||
 	    slots_new(&slots, n) == -1)
 		return -1;
-	m.prev.cfg = master.cfg;
-	m.prev.ls = m.ls;
-	m.prev.slots = master.slots;
-	m.prev.nslots = master.nslots;
-	m.prev.generation = master.generation;
+	gen_save(&m.prev);
 	for (i = 0; i < m.prev.nslots; i++)
 		evtimer_del(m.prev.slots[i].respawn);
-	master.cfg = cfg;
-	m.ls = ls;
-	master.slots = slots;
-	master.nslots = n;
-	master.generation++;
+	gen_load(&(struct gen){ .cfg = cfg, .ls = ls, .slots = slots,
+	    .nslots = n, .generation = m.prev.generation + 1 });
 	if (cfg->rlimit_nofile > 0)
 		privs_rlimit_nofile(cfg->rlimit_nofile);
 	log_set_level(cfg->log_level);
@@ -846,9 +878,7 @@ drain_bound(void)
 		TAILQ_FOREACH(c, &master.children, entry) {
 			if (c->state == CHILD_DRAINING &&
 			    c->generation == oldest) {
-				child_signal(c, SIGTERM);
-				c->state = CHILD_KILLED;
-				c->signalled_ms = master_now_ms();
+				child_kill(c, SIGTERM);
 			}
 		}
 	}
@@ -874,6 +904,7 @@ master_end_generation(int commit)
 			    c->state == CHILD_STARTING))
 				child_drain(c);
 		}
+		master_steer();
 		listeners_commit(master.cfg, m.prev.generation);
 		gen_free(&m.prev);
 		admin_listen_stats(m.base, master.cfg, m.ls);
@@ -883,21 +914,12 @@ master_end_generation(int commit)
 	}
 	TAILQ_FOREACH(c, &master.children, entry) {
 		if (c->generation == master.generation) {
-			child_signal(c, SIGKILL);
-			c->state = CHILD_KILLED;
-			c->signalled_ms = master_now_ms();
+			child_kill(c, SIGKILL);
 		}
 	}
 	master_steer();
-	cur.cfg = master.cfg;
-	cur.ls = m.ls;
-	cur.slots = master.slots;
-	cur.nslots = master.nslots;
-	master.cfg = m.prev.cfg;
-	m.ls = m.prev.ls;
-	master.slots = m.prev.slots;
-	master.nslots = m.prev.nslots;
-	master.generation = m.prev.generation;
+	gen_save(&cur);
+	gen_load(&m.prev);
 	memset(&m.prev, 0, sizeof(m.prev));
 	admin_listen_stats(m.base, master.cfg, m.ls);
 	gen_free(&cur);
@@ -934,7 +956,6 @@ master_stop_timeout(evutil_socket_t fd, short what, void *arg)
 void
 master_stop(int graceful)
 {
-	struct ctl_msg	 msg = { .type = CTL_DRAIN };
 	struct child	*c;
 	struct timeval	 tv;
 	int		 i;
@@ -951,16 +972,13 @@ master_stop(int graceful)
 	notify_send("STOPPING=1\nSTATUS=stopping");
 	for (i = 0; i < master.nslots; i++)
 		evtimer_del(master.slots[i].respawn);
-	msg.pid = master.pid;
-	msg.u.drain.deadline_ms = master.cfg->shutdown_timeout_ms;
 	TAILQ_FOREACH(c, &master.children, entry) {
-		msg.slot = c->slot;
-		if (!graceful || c->peer == NULL ||
-		    peer_send(c->peer, &msg) == -1)
+		if (graceful)
+			child_drain(c);
+		else {
 			child_signal(c, SIGTERM);
-		else
-			c->state = CHILD_DRAINING;
-		c->signalled_ms = master_now_ms();
+			c->signalled_ms = master_now_ms();
+		}
 	}
 	clock_ms_to_tv(graceful ? master.cfg->shutdown_timeout_ms + KILL_GRACE_MS :
 	    STOP_KILL_MS, &tv);
@@ -1027,36 +1045,19 @@ master_setup(void)
 static void
 master_cleanup(void)
 {
-	struct child	*c;
-	size_t		 i;
-
 	admin_close();
 	reload_free();
 	master_modules_unload();
 	listeners_close_all();
 	pidfile_remove(m.pidfile, m.pidfd);
 	free(m.pidfile);
-	while ((c = TAILQ_FIRST(&master.children)) != NULL) {
-		TAILQ_REMOVE(&master.children, c, entry);
-		peer_free(c->peer);
-		free(c);
-	}
+	master_drop();
 	if (m.prev.cfg != NULL)
 		gen_free(&m.prev);
-	for (i = 0; i < sizeof(m.sigs) / sizeof(m.sigs[0]); i++) {
-		if (m.sigs[i] != NULL)
-			event_free(m.sigs[i]);
-	}
 	if (master.slots != NULL)
 		slots_free(master.slots, master.nslots);
 	lsocks_free(m.ls, master.cfg->nlisteners);
 	m.ls = NULL;
-	if (m.monitor != NULL)
-		event_free(m.monitor);
-	if (m.stop_timer != NULL)
-		event_free(m.stop_timer);
-	rounds_free();
-	emitter_clear(&m.em);
 	if (m.base != NULL)
 		event_base_free(m.base);
 }

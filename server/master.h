@@ -74,11 +74,13 @@ const char	*child_state_name(const struct child *c, const struct slot *s);
 /* Bind, fork the workers, supervise until stopped; the exit status.
  * The master owns cfg from here on. */
 int		 master_run(struct config *cfg);
-/* Reload steps (server/reload.c drives them): start generation N+1 on a
- * validated cfg and prepared listeners, then commit or abort it. */
 /* The worker count cfg asks for ("auto": online CPUs). */
 int		 master_workers(const struct config *cfg);
-int		 master_begin_generation(struct config *cfg, struct lsock *ls);
+/* Reload steps (server/reload.c drives them): start generation N+1 with
+ * n workers on a validated cfg and listeners prepared for n, then commit
+ * or abort it. */
+int		 master_begin_generation(struct config *cfg, struct lsock *ls,
+		    int n);
 void		 master_end_generation(int commit);
 uint32_t	 master_oldest_generation(void);
 /* Stop: graceful lets connections finish (bounded by shutdown_timeout). */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "server/notify.h"
 
@@ -86,10 +87,6 @@ notify_send(const char *fmt, ...)
 void
 notify_reloading(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
-	    (unsigned long long)ts.tv_sec * 1000000 +
-	    (unsigned long long)ts.tv_nsec / 1000);
+	    (unsigned long long)clock_mono_us());
 }

@@ -30,20 +30,15 @@
 #include "worker/module.h"
 #include "worker/service.h"
 
-#define RELOAD_MAX_WAITERS	16
 #define RELOAD_MIN_WAIT_MS	5000
 
 static struct {
 	struct event		*deadline;
 	int			 pending;
 	const char		*why;
-	struct {
-		reload_done_fn	 fn;
-		void		*arg;
-	}			 waiters[RELOAD_MAX_WAITERS];
-	int			 nwaiters;
+	reload_done_fn		 done;		/* who asked, if anyone */
+	void			*done_arg;
 	struct reload_last	 last;
-	const char		*old_log;	/* valid until the commit */
 	int			 log_changed;
 	int			 announced;	/* READY=1 sent once */
 } r;
@@ -109,10 +104,10 @@ fail:
 static void
 reload_finish(int ok, const char *result)
 {
-	int	i, n = r.nwaiters;
+	reload_done_fn	done = r.done;
 
 	r.pending = 0;
-	r.nwaiters = 0;
+	r.done = NULL;
 	evtimer_del(r.deadline);
 	r.last.when = time(NULL);
 	r.last.ok = ok;
@@ -123,8 +118,8 @@ reload_finish(int ok, const char *result)
 		log_warnx("reload (%s) failed: %s", r.why, result);
 	notify_send("READY=1\nSTATUS=%s: %s", ok ? "reloaded" :
 	    "reload failed, still serving the old generation", result);
-	for (i = 0; i < n; i++)
-		r.waiters[i].fn(r.waiters[i].arg, ok, result);
+	if (done != NULL)
+		done(r.done_arg, ok, result);
 }
 
 /* The new generation failed: back to the old one, hooks included. */
@@ -167,7 +162,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 	struct lsock	*ls = NULL;
 	struct timeval	 tv;
 	char		 err[CONFIG_ERRLEN];
-	int		 wait_ms;
+	int		 wait_ms, nworkers;
 
 	if (r.pending || master.stopping) {
 		log_warnx("reload (%s) refused: %s", why, r.pending ?
@@ -179,11 +174,8 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 	}
 	r.why = why;
 	notify_reloading();
-	if (done != NULL) {
-		r.waiters[0].fn = done;
-		r.waiters[0].arg = arg;
-		r.nwaiters = 1;
-	}
+	r.done = done;
+	r.done_arg = arg;
 	log_info("reload (%s): reading %s", why, master.cfg->file);
 	master_modules_unload();
 	if ((cfg = reload_load_config(master.cfg->file, err,
@@ -192,14 +184,16 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 		reload_finish(0, err);
 		return;
 	}
+	/* Once: the sockets and the slots must agree. */
+	nworkers = master_workers(cfg);
 	if ((ls = calloc(cfg->nlisteners, sizeof(*ls))) == NULL ||
-	    listeners_prepare(cfg, ls, master_workers(cfg)) == -1) {
+	    listeners_prepare(cfg, ls, nworkers) == -1) {
 		snprintf(err, sizeof(err), "cannot set up the listeners of "
 		    "%s (see the log); kept the old generation", cfg->file);
 		goto fail;
 	}
-	r.old_log = master.cfg->log_file;
-	if (master_begin_generation(cfg, ls) == -1) {
+	r.log_changed = !same_str(cfg->log_file, master.cfg->log_file);
+	if (master_begin_generation(cfg, ls, nworkers) == -1) {
 		listeners_abort();
 		snprintf(err, sizeof(err), "cannot start a new generation: "
 		    "%s", strerror(errno));
@@ -207,7 +201,6 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 	}
 	master_modules_load();	/* the new file's */
 	r.pending = 1;
-	r.log_changed = !same_str(cfg->log_file, r.old_log);
 	wait_ms = cfg->worker_timeout_ms * 2;
 	if (wait_ms < RELOAD_MIN_WAIT_MS)
 		wait_ms = RELOAD_MIN_WAIT_MS;
@@ -222,20 +215,28 @@ fail:
 	reload_finish(0, err);
 }
 
+/* Every slot of the current generation has a READY worker. */
+static int
+all_ready(void)
+{
+	int	i;
+
+	for (i = 0; i < master.nslots; i++) {
+		if (master.slots[i].child == NULL ||
+		    master.slots[i].child->state != CHILD_READY)
+			return 0;
+	}
+	return 1;
+}
+
 void
 reload_progress(int died)
 {
 	char	result[64];
-	int	i;
 
 	if (!r.pending) {
 		/* The first generation: tell the supervisor once it serves. */
-		for (i = 0; i < master.nslots; i++) {
-			if (master.slots[i].child == NULL ||
-			    master.slots[i].child->state != CHILD_READY)
-				return;
-		}
-		if (!r.announced) {
+		if (!r.announced && all_ready()) {
 			r.announced = 1;
 			notify_ready(master.nslots);
 		}
@@ -246,11 +247,8 @@ reload_progress(int died)
 		    "(see the log); kept the old generation");
 		return;
 	}
-	for (i = 0; i < master.nslots; i++) {
-		if (master.slots[i].child == NULL ||
-		    master.slots[i].child->state != CHILD_READY)
-			return;
-	}
+	if (!all_ready())
+		return;
 	snprintf(result, sizeof(result), "generation %u", master.generation);
 	master_end_generation(1);
 	reload_finish(1, result);

@@ -70,12 +70,15 @@ counters_json(struct evbuffer *out, const struct ctl_stats *s)
 	    (unsigned long long)s->drops);
 }
 
-/* Every slot (with or without a worker), then draining children. */
+/*
+ * Every slot (with or without a worker), then draining children; their
+ * counters summed into sum, and how many rows have a worker in *live.
+ */
 static size_t
-rows_collect(struct row *rows, size_t max)
+rows_collect(struct row *rows, size_t max, struct ctl_stats *sum, int *live)
 {
 	const struct child	*c;
-	size_t			 n = 0;
+	size_t			 n = 0, j;
 	int			 i;
 
 	for (i = 0; i < master.nslots && n < max; i++) {
@@ -91,6 +94,14 @@ rows_collect(struct row *rows, size_t max)
 		rows[n].c = c;
 		rows[n].slot = c->slot;
 		rows[n++].s = NULL;
+	}
+	memset(sum, 0, sizeof(*sum));
+	*live = 0;
+	for (j = 0; j < n; j++) {
+		if (rows[j].c != NULL) {
+			counters_add(sum, &rows[j].c->stats);
+			(*live)++;
+		}
 	}
 	return n;
 }
@@ -242,14 +253,10 @@ admin_report(struct evbuffer *out, const struct admin_req *req)
 	struct row		rows[CONFIG_WORKERS_MAX * 2];
 	struct ctl_stats	sum;
 	uint64_t		now = master_now_ms();
-	size_t			n, i;
+	size_t			n;
+	int			live;
 
-	n = rows_collect(rows, sizeof(rows) / sizeof(rows[0]));
-	memset(&sum, 0, sizeof(sum));
-	for (i = 0; i < n; i++) {
-		if (rows[i].c != NULL)
-			counters_add(&sum, &rows[i].c->stats);
-	}
+	n = rows_collect(rows, sizeof(rows) / sizeof(rows[0]), &sum, &live);
 	if (req->json)
 		report_json(out, rows, n, &sum, now);
 	else
@@ -310,16 +317,10 @@ admin_report_prometheus(struct evbuffer *out)
 	const struct child	*c;
 	uint64_t		now = master_now_ms();
 	size_t			n, i;
-	int			workers = 0;
+	int			workers;
 
-	n = rows_collect(rows, sizeof(rows) / sizeof(rows[0]));
-	memset(&sum, 0, sizeof(sum));
-	for (i = 0; i < n; i++) {
-		if (rows[i].c != NULL) {
-			counters_add(&sum, &rows[i].c->stats);
-			workers++;
-		}
-	}
+	n = rows_collect(rows, sizeof(rows) / sizeof(rows[0]), &sum,
+	    &workers);
 	for (i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
 		evbuffer_add_printf(out, "# HELP preforkd_%s %s (all workers)\n"
 		    "# TYPE preforkd_%s %s\npreforkd_%s %llu\n", fam[i].name,

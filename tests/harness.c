@@ -421,6 +421,66 @@ h_pid_alive(pid_t pid)
 }
 
 int
+h_wait_gone(const pid_t *pids, int n, int timeout_ms)
+{
+	long	deadline = h_now_ms() + timeout_ms;
+	int	i;
+
+	for (;;) {
+		for (i = 0; i < n && !h_pid_alive(pids[i]); i++)
+			;
+		if (i == n)
+			return 0;
+		if (h_now_ms() >= deadline)
+			return -1;
+		poll(NULL, 0, 10);
+	}
+}
+
+int
+h_fd_count(pid_t pid, const char *prefix)
+{
+	char		 path[64], link[320], target[128];
+	struct dirent	*de;
+	DIR		*dir;
+	ssize_t		 n;
+	int		 count = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	if ((dir = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (prefix == NULL) {
+			count++;
+			continue;
+		}
+		snprintf(link, sizeof(link), "%s/%s", path, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0 && strncmp(target, prefix, strlen(prefix)) == 0)
+			count++;
+	}
+	closedir(dir);
+	return count;
+}
+
+long
+h_rss_kb(pid_t pid)
+{
+	char	path[64], *status, *p;
+	long	kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((status = h_read_file(path)) == NULL)
+		return -1;
+	if ((p = strstr(status, "\nVmRSS:")) != NULL)
+		kb = strtol(p + 7, NULL, 10);
+	free(status);
+	return kb;
+}
+
+int
 h_children(pid_t ppid, pid_t *out, int max)
 {
 	DIR		*dir;

@@ -53,6 +53,12 @@ int	h_wait_children(pid_t ppid, int n, int timeout_ms);
 /* Wait until the log contains needle; 0 or -1. */
 int	h_wait_log(struct daemon *d, const char *needle, int timeout_ms);
 int	h_pid_alive(pid_t pid);
+/* Wait until none of pids[0..n) is alive; 0 or -1. */
+int	h_wait_gone(const pid_t *pids, int n, int timeout_ms);
+/* Open fds of pid whose /proc link starts with prefix (NULL: all); -1. */
+int	h_fd_count(pid_t pid, const char *prefix);
+/* VmRSS of pid in kB, or -1. */
+long	h_rss_kb(pid_t pid);
 
 /* Connect to host:port (IPv4 or IPv6 literal), or a Unix path if port 0. */
 int	h_connect(const char *host, int port, int timeout_ms);

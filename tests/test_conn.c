@@ -36,6 +36,7 @@
 
 #include <cmocka.h>
 
+#include "common/clock.h"
 #include "common/emitter.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
@@ -103,7 +104,7 @@ static struct listen_conf lconf = {
 static const struct ipl_ref no_ipl = { { UINT16_MAX, UINT16_MAX } };
 
 /* Stand-ins for worker/worker.c. */
-struct worker_stats	 worker_stats;
+struct ctl_stats	 worker_stats;
 
 struct event_base *
 worker_base(void)
@@ -114,10 +115,7 @@ worker_base(void)
 uint64_t
 worker_now_ms(void)
 {
-	struct timeval	tv;
-
-	event_base_gettimeofday_cached(fx.base, &tv);
-	return (uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	return clock_coarse_ms();
 }
 
 void
@@ -594,7 +592,6 @@ open_tcp_conn(int flags)
 	int	sv[2];
 
 	tcp_pair(sv);
-	fx.l->tcp = 1;
 	return adopt(sv[0], sv[1], flags);
 }
 
@@ -627,7 +624,6 @@ setup(void **state)
 		return -1;
 	emitter_init(&fx.l->em, fx.l);
 	fx.l->conf = &lconf;
-	fx.l->tcp = 0;
 	if (pf_on(&fx.l->em, PF_EV_CONNECTION, h_connection, NULL) == -1)
 		return -1;
 	return 0;
@@ -728,6 +724,23 @@ test_write_through(void **state)
 	assert_int_equal(count(PF_EV_DRAIN), 0);
 	assert_int_equal(fx.nrec, 0);
 	assert_true(peer_empty(fx.peer[0]));
+}
+
+/* pf_conn_yield(): one "drain" on the next turn, even twice asked. */
+static void
+test_yield(void **state)
+{
+	struct pf_conn	*c;
+
+	c = open_conn(0);
+	pf_conn_yield(c);
+	pf_conn_yield(c);
+	assert_int_equal(count(PF_EV_DRAIN), 0);	/* not from inside */
+	assert_int_equal(wait_event(PF_EV_DRAIN, 1, WAIT_MS), 1);
+	assert_ptr_equal(find(PF_EV_DRAIN)->self, c);
+	run_for(3 * TICK_MS);
+	assert_int_equal(count(PF_EV_DRAIN), 1);
+	assert_int_equal(fx.nrec, 1);
 }
 
 /* 3. The high watermark, write() returning 0, and one "drain". */
@@ -1435,6 +1448,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_data),
 		T(test_write_through),
+		T(test_yield),
 		T(test_backpressure),
 		T(test_backpressure_zero_write),
 		T(test_flush_long_queue_tcp),

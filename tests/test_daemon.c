@@ -6,8 +6,13 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -256,6 +261,58 @@ test_half_close_large(void **state)
 }
 
 /*
+ * The server's end of a client connection has TCP_NODELAY (set on the
+ * listening sockets, inherited): look at it with pidfd_getfd(2).
+ */
+static void
+test_nodelay(void **state)
+{
+	struct sockaddr_in	 me, peer;
+	socklen_t		 len;
+	pid_t			 kids[4];
+	char			 path[64];
+	struct dirent		*de;
+	DIR			*dir;
+	int			 fd, pidfd, sfd, i, nodelay, found = 0;
+
+	fd = h_connect("127.0.0.1", fx.port4, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	assert_int_equal(h_echo_check(fd, "n", 1, H_TIMEOUT_MS), 0);
+	len = sizeof(me);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+	assert_int_equal(h_children(fx.d.pid, kids, 4), 2);
+	for (i = 0; i < 2 && !found; i++) {
+		pidfd = (int)syscall(SYS_pidfd_open, kids[i], 0);
+		if (pidfd == -1) {
+			close(fd);
+			skip();
+		}
+		snprintf(path, sizeof(path), "/proc/%ld/fd", (long)kids[i]);
+		assert_non_null(dir = opendir(path));
+		while (!found && (de = readdir(dir)) != NULL) {
+			if (de->d_name[0] == '.' || (sfd = (int)syscall(
+			    SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0)) == -1)
+				continue;
+			len = sizeof(peer);
+			if (getpeername(sfd, (struct sockaddr *)&peer,
+			    &len) == 0 && peer.sin_family == AF_INET &&
+			    peer.sin_port == me.sin_port) {
+				len = sizeof(nodelay);
+				assert_int_equal(getsockopt(sfd, IPPROTO_TCP,
+				    TCP_NODELAY, &nodelay, &len), 0);
+				assert_int_equal(nodelay, 1);
+				found = 1;
+			}
+			close(sfd);
+		}
+		closedir(dir);
+		close(pidfd);
+	}
+	assert_true(found);
+	close(fd);
+}
+
+/*
  * Each worker can serve alone: stop one, the other answers; swap.  With
  * one socket per worker (reuseport) the clients the kernel queued on the
  * stopped one's are taken in by the other once its heartbeat is late.
@@ -461,7 +518,6 @@ test_master_killed(void **state)
 	struct daemon	d;
 	pid_t		kids[4];
 	char		conf[256];
-	long		deadline;
 	int		port = h_free_port(4);
 
 	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address ="
@@ -472,9 +528,7 @@ test_master_killed(void **state)
 	assert_int_equal(kill(d.pid, SIGKILL), 0);
 	assert_true(h_wait_exit(d.pid, H_TIMEOUT_MS) != -1);
 	d.pid = 0;
-	deadline = h_now_ms() + 5000;
-	while (h_pid_alive(kids[0]) || h_pid_alive(kids[1]))
-		assert_true(h_now_ms() < deadline);
+	assert_int_equal(h_wait_gone(kids, 2, 5000), 0);
 	assert_int_equal(h_wait_log(&d, "master gone", 1000), 0);
 	assert_int_equal(h_log_count(&d, "killed by signal"), 0);
 	assert_int_equal(h_daemon_stop(&d), 0);
@@ -493,6 +547,7 @@ main(void)
 		cmocka_unit_test(test_concurrent_clients),
 		cmocka_unit_test(test_half_close),
 		cmocka_unit_test(test_half_close_large),
+		cmocka_unit_test(test_nodelay),
 		cmocka_unit_test(test_both_workers_serve),
 		cmocka_unit_test(test_reset_while_writing),
 		cmocka_unit_test(test_worker_respawn),

@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -23,25 +22,6 @@
 #include <cmocka.h>
 
 #include "tests/harness.h"
-
-static int
-fd_count(pid_t pid)
-{
-	char		 path[64];
-	DIR		*dir;
-	struct dirent	*de;
-	int		 n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
-	if ((dir = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] != '.')
-			n++;
-	}
-	closedir(dir);
-	return n;
-}
 
 /* 50 worker crashes and 10 reloads: the master's fd count is unchanged. */
 static void
@@ -60,7 +40,7 @@ test_master_fds(void **state)
 	assert_int_equal(h_write_file(d.conf, conf), 0);
 	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
 	assert_int_equal(h_ctl(sock, NULL, "status", (char *)NULL), 0);
-	before = fd_count(d.pid);
+	before = h_fd_count(d.pid, NULL);
 	assert_true(before > 0);
 
 	/* Kill the oldest every 550 ms: each victim has lived over a
@@ -81,7 +61,7 @@ test_master_fds(void **state)
 	assert_int_equal(h_wait_children(d.pid, 2, 10000), 0);
 	assert_int_equal(h_echo_once("127.0.0.1", p, "still\n"), 0);
 	assert_int_equal(h_ctl(sock, NULL, "status", (char *)NULL), 0);
-	after = fd_count(d.pid);
+	after = h_fd_count(d.pid, NULL);
 	print_message("master fds: %d before, %d after\n", before, after);
 	assert_int_equal(after, before);
 	assert_int_equal(h_daemon_stop(&d), 0);
@@ -222,7 +202,7 @@ test_kill_storm(void **state)
 	assert_int_equal(h_daemon_init(&d, conf), 0);
 	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
 	assert_int_equal(h_echo_once("127.0.0.1", p, "ready\n"), 0);
-	before = fd_count(d.pid);
+	before = h_fd_count(d.pid, NULL);
 	for (i = 0; killed < 200; i++) {
 		assert_true(i < 100000);
 		/* Traffic; it may fail while no worker is up. */
@@ -250,7 +230,7 @@ test_kill_storm(void **state)
 	assert_int_equal(h_wait_children(d.pid, 2, 10000), 0);
 	/* A respawn under way holds a channel for a moment; a leak stays. */
 	deadline = h_now_ms() + 3000;
-	while ((after = fd_count(d.pid)) != before && h_now_ms() < deadline)
+	while ((after = h_fd_count(d.pid, NULL)) != before && h_now_ms() < deadline)
 		poll(NULL, 0, 50);
 	print_message("kill storm: 200 kills, master fds %d -> %d\n", before,
 	    after);

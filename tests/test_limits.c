@@ -77,6 +77,23 @@ served(int fd)
 	return h_recv_exact(fd, &c, 1, 2000) == 0 && c == 'x' ? 0 : -1;
 }
 
+/* n clients from 127.0.0.1 are served, kept in fds; the next is refused. */
+static void
+fill_to_limit(int port, int n, int *fds)
+{
+	int	i, fd;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = connect_from("127.0.0.1", port);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(served(fds[i]), 0);
+	}
+	fd = connect_from("127.0.0.1", port);
+	assert_true(fd >= 0);
+	assert_int_equal(served(fd), -1);
+	close(fd);
+}
+
 /* max_connections_per_ip = 10 holds across two workers. */
 static void
 test_per_ip(void **state)
@@ -90,16 +107,8 @@ test_per_ip(void **state)
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
 	    "{ address = \"0.0.0.0\"; port = %d; service = \"echo\"; "
 	    "max_connections_per_ip = 10; });\n", probe, p);
-	for (i = 0; i < 10; i++) {
-		fds[i] = connect_from("127.0.0.1", p);
-		assert_true(fds[i] >= 0);
-		assert_int_equal(served(fds[i]), 0);
-	}
 	/* The 11th from 127.0.0.1 is closed unserved... */
-	fd = connect_from("127.0.0.1", p);
-	assert_true(fd >= 0);
-	assert_int_equal(served(fd), -1);
-	close(fd);
+	fill_to_limit(p, 10, fds);
 	/* ...while 127.0.0.2 is served. */
 	fd = connect_from("127.0.0.2", p);
 	assert_true(fd >= 0);
@@ -128,7 +137,7 @@ test_per_ip_by_reload(void **state)
 {
 	struct daemon	d;
 	char		conf[512];
-	int		p = h_free_port(4), fds[2], fd, i;
+	int		p = h_free_port(4), fds[2], i;
 
 	start(&d, p, "workers = 2;\nlisteners = ({ address = \"127.0.0.1\";"
 	    " port = %d; service = \"echo\"; });\n", p);
@@ -139,15 +148,7 @@ test_per_ip_by_reload(void **state)
 	assert_int_equal(kill(d.pid, SIGHUP), 0);
 	assert_int_equal(h_wait_log(&d, "done, generation 2", H_TIMEOUT_MS),
 	    0);
-	for (i = 0; i < 2; i++) {
-		fds[i] = connect_from("127.0.0.1", p);
-		assert_true(fds[i] >= 0);
-		assert_int_equal(served(fds[i]), 0);
-	}
-	fd = connect_from("127.0.0.1", p);
-	assert_true(fd >= 0);
-	assert_int_equal(served(fd), -1);
-	close(fd);
+	fill_to_limit(p, 2, fds);
 	for (i = 0; i < 2; i++)
 		close(fds[i]);
 	assert_int_equal(h_daemon_stop(&d), 0);
@@ -257,21 +258,6 @@ test_idle_timeout(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
-static long
-rss_kb(pid_t pid)
-{
-	char	path[64], *text, *p;
-	long	kb = -1;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((text = h_read_file(path)) == NULL)
-		return -1;
-	if ((p = strstr(text, "VmRSS:")) != NULL)
-		kb = strtol(p + 6, NULL, 10);
-	free(text);
-	return kb;
-}
-
 /* A service that ignores backpressure is cut off at max_output_buffer. */
 static void
 test_output_cap(void **state)
@@ -302,7 +288,7 @@ test_output_cap(void **state)
 	assert_true(got < 4 * 1024 * 1024);
 	assert_int_equal(h_children(d.pid, now, 2), 1);
 	assert_int_equal(now[0], kid[0]);	/* the worker lives on */
-	assert_true(rss_kb(kid[0]) < 64 * 1024);
+	assert_true(h_rss_kb(kid[0]) < 64 * 1024);
 	assert_int_equal(h_echo_once("127.0.0.1", probe, "fine\n"), 0);
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
@@ -323,7 +309,7 @@ test_no_reader_memory(void **state)
 	    "port = %d; service = \"echo\"; });\n", p);
 	assert_int_equal(h_wait_children(d.pid, 1, H_TIMEOUT_MS), 0);
 	assert_int_equal(h_children(d.pid, &kid, 1), 1);
-	before = rss_kb(kid);
+	before = h_rss_kb(kid);
 	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
 	assert_true(fd >= 0);
 	/* Up to 1 GiB, for 2 s: backpressure stops it long before. */
@@ -335,7 +321,7 @@ test_no_reader_memory(void **state)
 		else
 			poll(&(struct pollfd){ fd, POLLOUT, 0 }, 1, 50);
 	}
-	after = rss_kb(kid);
+	after = h_rss_kb(kid);
 	print_message("no reader: sent %zu bytes, worker RSS %ld -> %ld kB\n",
 	    sent, before, after);
 	assert_true(after > 0 && after < 64 * 1024);

@@ -141,22 +141,6 @@ chargen_line(unsigned long n, char *out)
 	out[LINE_CHARS + 1] = '\n';
 }
 
-/* VmRSS of pid in kB, or -1. */
-static long
-rss_kb(pid_t pid)
-{
-	char	 path[64], *status, *p;
-	long	 kb = -1;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((status = h_read_file(path)) == NULL)
-		return -1;
-	if ((p = strstr(status, "\nVmRSS:")) != NULL)
-		kb = strtol(p + 7, NULL, 10);
-	free(status);
-	return kb;
-}
-
 static void
 test_echo(void **state)
 {
@@ -328,13 +312,13 @@ test_chargen_no_reader(void **state)
 	n = h_children(d.pid, kids, MAX_WORKERS);
 	assert_int_equal(n, 2);
 	for (i = 0; i < n; i++) {
-		before[i] = rss_kb(kids[i]);
+		before[i] = h_rss_kb(kids[i]);
 		assert_true(before[i] > 0);
 	}
 	fd = connect_to(S_CHARGEN);
 	poll(NULL, 0, 2000);
 	for (i = 0; i < n; i++) {
-		after = rss_kb(kids[i]);
+		after = h_rss_kb(kids[i]);
 		assert_true(after > 0);
 		print_message("chargen no reader: worker %ld VmRSS %ld kB -> "
 		    "%ld kB (%+ld kB)\n", (long)kids[i], before[i], after,

@@ -12,15 +12,11 @@
  * the writes, and the queue never holds more than about two batches.
  *
  * A client on the same host can read about as fast as we write, and then
- * a write may not come back 0 for a long time.  So one dispatch writes at
- * most CHARGEN_BUDGET batches (16 MiB, a few ms of work; on loopback most
- * dispatches reach the watermark well before), then lets the other
- * connections run.  It resumes on a 1 ms timeout, which the worker's idle
- * sweep delivers (every 100 ms today, hence a budget this large): the
- * public API has no other way to be called back later.  Incoming "data"
- * resumes it as well: it postpones the timeout, so it must.  Any of these
- * may call chargen_fill() in any state: it writes only while the queue is
- * below the mark, so the queue stays under two batches.
+ * a write may not come back 0 for a long time.  So one turn writes at most
+ * CHARGEN_BUDGET batches (1 MiB), then yields: pf_conn_yield() brings
+ * "drain" back once the other ready connections have run.  chargen_fill()
+ * may be called in any state: it writes only while the queue is below the
+ * mark, so the queue stays under two batches.
  *
  * The position in the table is the connection's data pointer: nothing is
  * allocated per connection.
@@ -36,8 +32,7 @@
 #define BATCH_LINES	(16384 / LINE_LEN)	/* 221 lines, 16354 bytes */
 #define BATCH_LEN	((size_t)BATCH_LINES * LINE_LEN)
 #define TABLE_LINES	(NPRINT - 1 + BATCH_LINES)
-#define CHARGEN_BUDGET	1024			/* batches per dispatch */
-#define CHARGEN_YIELD_MS 1
+#define CHARGEN_BUDGET	64			/* batches per turn */
 
 static char	table[TABLE_LINES * LINE_LEN];
 static int	table_built;
@@ -78,26 +73,12 @@ chargen_fill(struct pf_conn *c)
 	pf_conn_set_data(c, table + line * LINE_LEN);
 	/* rc == 0: "drain" follows.  rc == 1: the budget ran out. */
 	if (rc == 1)
-		pf_conn_set_timeout(c, CHARGEN_YIELD_MS);
+		pf_conn_yield(c);
 }
 
 static void
 chargen_drain(void *conn, const struct pf_event_arg *ev, void *udata)
 {
-	chargen_fill(conn);
-}
-
-/* The input is discarded; it is only a chance to go on writing. */
-static void
-chargen_data(void *conn, const struct pf_event_arg *ev, void *udata)
-{
-	chargen_fill(conn);
-}
-
-static void
-chargen_timeout(void *conn, const struct pf_event_arg *ev, void *udata)
-{
-	pf_conn_set_timeout(conn, 0);
 	chargen_fill(conn);
 }
 
@@ -114,9 +95,7 @@ chargen_connection(void *listener, const struct pf_event_arg *ev,
 {
 	struct pf_conn	*c = ev->conn;
 
-	if (pf_conn_on(c, PF_EV_DATA, chargen_data, NULL) == -1 ||
-	    pf_conn_on(c, PF_EV_DRAIN, chargen_drain, NULL) == -1 ||
-	    pf_conn_on(c, PF_EV_TIMEOUT, chargen_timeout, NULL) == -1 ||
+	if (pf_conn_on(c, PF_EV_DRAIN, chargen_drain, NULL) == -1 ||
 	    pf_conn_on(c, PF_EV_SHUTDOWN, chargen_shutdown, NULL) == -1) {
 		pf_conn_destroy(c);
 		return;

@@ -17,7 +17,6 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 
 #include <arpa/inet.h>
@@ -26,7 +25,6 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +54,7 @@
 #define C_TIMED		0x0400	/* on the timed list */
 #define C_HAD_ERROR	0x0800
 #define C_IDLE		0x1000	/* idle_timeout passed: close */
+#define C_YIELD		0x2000	/* pf_conn_yield(): "drain" next turn */
 
 struct pf_conn {
 	struct pf_emitter	 em;
@@ -114,12 +113,7 @@ conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
 {
 	struct pf_event_arg	 arg = { 0 };
 	struct pf_conn		*c;
-	int			 one = 1;
 
-	if (l->tcp && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-	    sizeof(one)) == -1)
-		log_debug("setsockopt TCP_NODELAY on %s: %s", l->conf->name,
-		    strerror(errno));
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("accept on %s: connection", l->conf->name);
 		worker_stats.errors++;
@@ -357,6 +351,10 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 		pf_emit(&c->em, PF_EV_SHUTDOWN, NULL);
 	if ((what & EV_WRITE) && c->out != NULL && conn_live(c))
 		conn_flush(c);
+	if ((c->flags & C_YIELD) && conn_live(c)) {
+		c->flags &= ~C_YIELD;
+		pf_emit(&c->em, PF_EV_DRAIN, NULL);
+	}
 	if ((what & (EV_READ | EV_CLOSED)) && conn_live(c))
 		conn_read(c, (what & EV_CLOSED) != 0);
 	conn_release(c);
@@ -542,10 +540,18 @@ pf_conn_resume(struct pf_conn *c)
 }
 
 void
+pf_conn_yield(struct pf_conn *c)
+{
+	if (!conn_live(c) || (c->flags & C_YIELD))
+		return;
+	c->flags |= C_YIELD;
+	event_active(&c->ev, EV_WRITE, 0);
+}
+
+void
 pf_conn_set_timeout(struct pf_conn *c, unsigned int ms)
 {
 	c->timeout_ms = ms;
-	c->flags &= ~C_TIMED_OUT;
 	conn_touch(c);
 	timed_update(c);
 }

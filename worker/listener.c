@@ -158,7 +158,6 @@ listener_new(const struct lsock *ls, int slot, int nslots)
 	}
 	emitter_init(&l->em, l);
 	l->conf = ls->conf;
-	l->tcp = ls->conf->path == NULL && ls->conf->tcp_nodelay;
 	l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
 	l->slot = slot;
 	l->nslots = nslots > 0 ? nslots : 1;
@@ -206,6 +205,7 @@ listener_start(struct pf_listener *l)
 		if (l->use[i] && event_add(l->ev[i], NULL) == -1) {
 			log_warnx("listener %s: cannot add accept event",
 			    l->conf->name);
+			listener_stop(l);	/* all or nothing */
 			return -1;
 		}
 	}

@@ -19,7 +19,6 @@ struct pf_listener {
 	int			 running;
 	struct event		*retry;		/* re-arm after EMFILE... */
 	const struct listen_conf *conf;
-	int			 tcp;		/* set TCP_NODELAY on accept */
 	unsigned int		 backoff_ms;
 };
 

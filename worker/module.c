@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "worker/module.h"
 
@@ -131,16 +132,25 @@ pf_settings_only(const struct pf_settings *s, const char *const known[])
 	return 0;
 }
 
-const struct pf_settings *
-module_settings(const char *service)
+/* The loaded module serving `service`, or -1. */
+static ssize_t
+module_index(const char *service)
 {
 	size_t	i;
 
 	for (i = 0; i < nmodules; i++) {
 		if (strcmp(modules[i]->service.name, service) == 0)
-			return &settings[i];
+			return (ssize_t)i;
 	}
-	return &no_settings;
+	return -1;
+}
+
+const struct pf_settings *
+module_settings(const char *service)
+{
+	ssize_t	i = module_index(service);
+
+	return i == -1 ? &no_settings : &settings[i];
 }
 
 static int
@@ -192,6 +202,16 @@ module_open(const struct config *cfg, const struct module_conf *md,
 	return -1;
 }
 
+/* Unload after a failure; hooks that modules already registered on the
+ * master's emitter would otherwise point into unmapped code. */
+static void
+module_abort(struct pf_emitter *master)
+{
+	if (master != NULL)
+		pf_off_all(master, -1);
+	module_unload();
+}
+
 int
 module_load(const struct config *cfg, enum module_mode mode,
     struct pf_emitter *master, char *err, size_t errlen)
@@ -219,7 +239,7 @@ module_load(const struct config *cfg, enum module_mode mode,
 		if (module_open(cfg, &cfg->modules[i], &handle, &mod, err,
 		    errlen) == -1) {
 			if (!check_only)
-				module_unload();
+				module_abort(master);
 			return -1;
 		}
 		if (check_only) {
@@ -235,7 +255,7 @@ module_load(const struct config *cfg, enum module_mode mode,
 			snprintf(err, errlen, "%s:%d: module %s: master_init "
 			    "failed", cfg->file, cfg->modules[i].line,
 			    cfg->modules[i].name);
-			module_unload();
+			module_abort(master);
 			return -1;
 		}
 	}
@@ -245,13 +265,9 @@ module_load(const struct config *cfg, enum module_mode mode,
 const struct pf_service *
 module_service(const char *name)
 {
-	size_t	i;
+	ssize_t	i = module_index(name);
 
-	for (i = 0; i < nmodules; i++) {
-		if (strcmp(modules[i]->service.name, name) == 0)
-			return &modules[i]->service;
-	}
-	return NULL;
+	return i == -1 ? NULL : &modules[i]->service;
 }
 
 void

@@ -32,8 +32,9 @@
 
 #define SWEEP_INTERVAL_MS	100
 #define GOODBYE_FLUSH_MS	100
+#define WORKER_DISPATCH_MAX	64	/* callbacks between polls */
 
-struct worker_stats	worker_stats;
+struct ctl_stats	worker_stats;
 
 static struct {
 	const struct worker_spec *spec;
@@ -60,13 +61,11 @@ worker_base(void)
 	return w.base;
 }
 
+/* Monotonic: a step of the wall clock must not time out every client. */
 uint64_t
 worker_now_ms(void)
 {
-	struct timeval	tv;
-
-	event_base_gettimeofday_cached(w.base, &tv);
-	return (uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	return clock_coarse_ms();
 }
 
 static void
@@ -137,13 +136,7 @@ worker_send_stats(void)
 {
 	struct ctl_msg	m = { .type = CTL_STATS };
 
-	m.u.stats.conns_active = worker_stats.conns_active;
-	m.u.stats.conns_total = worker_stats.conns_total;
-	m.u.stats.accepts = worker_stats.accepts;
-	m.u.stats.bytes_in = worker_stats.bytes_in;
-	m.u.stats.bytes_out = worker_stats.bytes_out;
-	m.u.stats.errors = worker_stats.errors;
-	m.u.stats.drops = worker_stats.drops;
+	m.u.stats = worker_stats;
 	worker_send(&m);
 }
 
@@ -304,6 +297,29 @@ worker_events(void)
 	return event_add(w.heartbeat, &tv);
 }
 
+/*
+ * A connection with more to do re-activates itself (conn_read after its
+ * read budget, pf_conn_yield()).  libevent runs such an event again in
+ * the same pass, so without a bound one busy client would keep the loop
+ * from polling for anyone else's readiness and from firing timers: after
+ * WORKER_DISPATCH_MAX callbacks it polls, and newly ready connections
+ * queue up behind the busy one.
+ */
+static struct event_base *
+worker_base_new(void)
+{
+	struct event_config	*ec;
+	struct event_base	*base = NULL;
+
+	if ((ec = event_config_new()) == NULL)
+		return NULL;
+	if (event_config_set_max_dispatch_interval(ec, NULL,
+	    WORKER_DISPATCH_MAX, 0) == 0)
+		base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 static int
 worker_setup(void)
 {
@@ -328,7 +344,7 @@ worker_setup(void)
 		log_warnx("master gone while starting; exiting");
 		return -1;
 	}
-	if ((w.base = event_base_new()) == NULL) {
+	if ((w.base = worker_base_new()) == NULL) {
 		log_warnx("cannot create event base");
 		return -1;
 	}

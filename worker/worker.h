@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/ctl.h"
 #include "conf/config.h"
 
 struct event_base;
@@ -24,20 +25,11 @@ struct lsock {
 	const struct listen_conf *conf;
 };
 
-struct worker_stats {
-	uint64_t	conns_active;
-	uint64_t	conns_total;
-	uint64_t	accepts;
-	uint64_t	bytes_in;
-	uint64_t	bytes_out;
-	uint64_t	errors;
-	uint64_t	drops;
-};
-
-extern struct worker_stats worker_stats;
+/* The counters, in the very form the STATS message carries them. */
+extern struct ctl_stats	 worker_stats;
 
 struct event_base	*worker_base(void);
-/* Milliseconds, from the loop's cached clock: no syscall. */
+/* Milliseconds, monotonic and coarse (vDSO): no syscall. */
 uint64_t		 worker_now_ms(void);
 /* max_connections: at the cap, stop accepting (returns 1); a closing
  * connection resumes it. */

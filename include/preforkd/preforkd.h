@@ -48,7 +48,8 @@ enum pf_event {
 	PF_EV_TIMEOUT,		/* conn: idle for the time set (notify only), or
 				   for the listener's idle_timeout (then the
 				   connection is closed) */
-	PF_EV_DRAIN,		/* conn: the queue emptied after write() gave 0 */
+	PF_EV_DRAIN,		/* conn: the queue emptied after write() gave 0,
+				   or its turn came back after yield() */
 	PF_EV_SHUTDOWN,		/* conn: the worker is draining; finish up */
 	PF_EV_DROP,		/* listener: a client refused (allow/deny, per-
 				   address limit): data/len its sockaddr,
@@ -115,6 +116,9 @@ void	 pf_conn_end(struct pf_conn *c);
 void	 pf_conn_destroy(struct pf_conn *c);
 void	 pf_conn_pause(struct pf_conn *c);
 void	 pf_conn_resume(struct pf_conn *c);
+/* Emit "drain" once the other ready connections have had their turn: a
+ * service with more to write than one turn should take goes on there. */
+void	 pf_conn_yield(struct pf_conn *c);
 /* Emit "timeout" after ms of inactivity (0 disables).  Notify only. */
 void	 pf_conn_set_timeout(struct pf_conn *c, unsigned int ms);
 /* Keep the write side open after the peer's "end" (default: off). */
