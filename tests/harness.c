@@ -107,20 +107,39 @@ fill_addr(const char *host, int port, struct sockaddr_storage *ss,
 int
 h_free_port(int family)
 {
+	/* The kernel may hand the same port out twice once it is closed:
+	 * never give a test a port it already has. */
+	static int		given[256];	/* a ring of the last ones */
+	static size_t		ngiven, next;
 	struct sockaddr_storage	ss;
 	socklen_t		len;
-	int			fd, port = -1;
+	size_t			i;
+	int			fd, port, tries;
 
 	if (fill_addr(family == 6 ? "::1" : "127.0.0.1", 1, &ss, &len) == -1)
 		return -1;
-	((struct sockaddr_in *)&ss)->sin_port = 0;	/* same offset in v6 */
-	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	close(fd);
-	return port;
+	for (tries = 0; tries < 50; tries++) {
+		((struct sockaddr_in *)&ss)->sin_port = 0;	/* v6: same */
+		if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
+			return -1;
+		port = -1;
+		if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		close(fd);
+		if (port <= 0)
+			return -1;
+		for (i = 0; i < ngiven && given[i] != port; i++)
+			;
+		if (i == ngiven) {
+			given[next] = port;
+			next = (next + 1) % 256;
+			if (ngiven < 256)
+				ngiven++;
+			return port;
+		}
+	}
+	return -1;
 }
 
 int

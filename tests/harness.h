@@ -18,7 +18,8 @@ struct daemon {
 	char	log[128];	/* its stderr */
 };
 
-/* A port that was free on 127.0.0.1 (family 4) or ::1 (6) a moment ago. */
+/* A port that was free on 127.0.0.1 (family 4) or ::1 (6) a moment ago,
+ * and not one of the last 256 this process was given. */
 int	h_free_port(int family);
 int	h_write_file(const char *path, const char *text);
 /* Read a whole file into a NUL-terminated malloc'd string, or NULL. */
