@@ -43,6 +43,7 @@ static const struct ctl_type_desc types[] = {
 	{ CTL_STATS_REQUEST, "stats-request", 0, { { 0, 0 } } },
 	{ CTL_REOPEN, "reopen", 0, { { 0, 0 } } },
 	{ CTL_COVER, "cover", 2, { U32(u.cover.slot), U32(u.cover.on) } },
+	{ CTL_ACCEPT, "accept", 1, { U32(u.accept.generation) } },
 };
 
 static const struct ctl_type_desc *

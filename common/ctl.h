@@ -43,6 +43,7 @@ enum ctl_type {
 	CTL_STATS_REQUEST = 65,
 	CTL_REOPEN = 66,
 	CTL_COVER = 67,		/* slot, on: accept on that slot's sockets */
+	CTL_ACCEPT = 68,	/* generation committed: start accepting */
 };
 
 #define CTL_FROM_WORKER(t)	((t) >= 1 && (t) < 64)
@@ -74,6 +75,7 @@ struct ctl_msg {
 		struct { uint32_t error; }			reopened;
 		struct { uint32_t deadline_ms; }		drain;
 		struct { uint32_t slot, on; }			cover;
+		struct { uint32_t generation; }		accept;
 	} u;
 };
 

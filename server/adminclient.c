@@ -16,6 +16,13 @@
 #include "server/adminclient.h"
 
 #define REPLY_TIMEOUT_MS	15000
+/*
+ * A reload is bounded by the master itself (2 x worker_timeout, at least
+ * 5 s; worker_timeout is at most an hour), which then always answers: the
+ * client waits for that answer, never giving up on a slow reload that the
+ * master would still report as done.
+ */
+#define RELOAD_TIMEOUT_MS	(2 * 3600 * 1000 + REPLY_TIMEOUT_MS)
 #define REPLY_MAX		(4 * 1024 * 1024)
 
 static int
@@ -37,10 +44,10 @@ send_all(int fd, const char *buf, size_t len)
 
 /* Read until EOF; the reply, NUL-terminated, or NULL. */
 static char *
-read_reply(int fd, const char *path)
+read_reply(int fd, const char *path, int timeout_ms)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	uint64_t	 deadline = clock_mono_us() / 1000 + REPLY_TIMEOUT_MS;
+	uint64_t	 deadline = clock_mono_us() / 1000 + timeout_ms;
 	uint64_t	 now;
 	char		*buf = NULL, *nb;
 	size_t		 len = 0, cap = 0;
@@ -111,7 +118,8 @@ admin_request(const char *path, const char *req)
 		close(fd);
 		return 2;
 	}
-	reply = read_reply(fd, path);
+	reply = read_reply(fd, path, strncmp(req, "reload", 6) == 0 ?
+	    RELOAD_TIMEOUT_MS : REPLY_TIMEOUT_MS);
 	close(fd);
 	if (reply == NULL)
 		return 2;

@@ -4,11 +4,18 @@
  *
  * A reload is a transaction here too: listeners_prepare() reuses the
  * sockets the new configuration keeps (never closed, never re-bound) and
- * binds the new ones; listeners_commit() makes that the current set and
- * retires the sockets it dropped; listeners_abort() closes only what
- * prepare bound.  A retired socket is closed by listeners_reap() once no
- * worker of a generation that accepted on it is left, so nothing queued on
- * it is ever reset while someone could still accept it.
+ * binds the new ones without listening, so the kernel queues no client on
+ * them yet; listeners_listen() opens them once the reload commits, and
+ * listeners_commit() makes that the current set and retires the sockets
+ * it dropped; listeners_abort() closes what prepare bound, which no client
+ * could reach.
+ *
+ * A retired socket must take no new client, yet the ones already queued
+ * must still be accepted: it gets a filter that drops every packet (a
+ * SYN is not answered; the client retries and, once the socket is closed,
+ * is refused), or for a Unix socket its path is removed.  Draining workers
+ * accept what was queued and close their copies; listeners_reap() closes
+ * the master's once no worker that held it is left undrained.
  *
  * Sockets passed by systemd (LISTEN_PID/LISTEN_FDS) are adopted under the
  * name a configured listener bound there would have, so prepare() uses
@@ -44,6 +51,7 @@ struct msock {
 	int			*fds;		/* one, or one per slot */
 	int			 nfds;
 	int			 committed;	/* nfds before this prepare */
+	int			 listening;	/* fds[0..listening) listen */
 	int			 reuseport;
 	int			 steer_failed;	/* logged once */
 	int			 is_unix;
@@ -52,6 +60,7 @@ struct msock {
 	int			 adopted;	/* socket activation: not ours
 						   to unlink */
 	int			 retired;	/* not in the current config */
+	uint32_t		 first_gen;	/* first generation using it */
 	uint32_t		 retired_gen;	/* last generation using it */
 	char			 name[128];
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -99,9 +108,10 @@ unix_path_free(const char *path, const char *what)
 }
 
 /*
- * A socket bound to lc's address; with reuseport, one more of its set.
- * A probe (listening off) finds another process on the address: without
- * it, a second server of the same user would silently join our set.
+ * A socket bound to lc's address, not yet listening; with reuseport, one
+ * more of its set.  A probe (closed at once) finds another process on the
+ * address: without it, a second server of the same user would silently
+ * join our set.
  */
 static int
 listener_bind(const struct listen_conf *lc, int reuseport, int probe)
@@ -166,12 +176,6 @@ listener_bind(const struct listen_conf *lc, int reuseport, int probe)
 	if (probe) {
 		close(fd);
 		return 0;
-	}
-	if (listen(fd, lc->backlog) == -1) {
-		log_warn("listener %s: listen", lc->name);
-		if (lc->path != NULL)
-			unlink(lc->path);
-		goto err;
 	}
 	return fd;
 err:
@@ -308,7 +312,7 @@ listeners_adopt(void)
 			continue;
 		}
 		ms->fds[0] = fd;
-		ms->nfds = ms->committed = 1;
+		ms->nfds = ms->committed = ms->listening = 1;
 		ms->is_unix = ss.ss_family == AF_UNIX;
 		ms->adopted = 1;
 		ms->backlog = -1;
@@ -429,16 +433,84 @@ listeners_abort(void)
 		}
 		while (ms->nfds > ms->committed)
 			close(ms->fds[--ms->nfds]);
+		if (ms->listening > ms->nfds)
+			ms->listening = ms->nfds;
+	}
+}
+
+int
+listeners_listen(void)
+{
+	struct msock	*ms;
+
+	TAILQ_FOREACH(ms, &socks, entry) {
+		for (; ms->listening < ms->nfds; ms->listening++) {
+			if (listen(ms->fds[ms->listening], ms->backlog) == -1) {
+				log_warn("listener %s: listen", ms->name);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Drop every packet (on), or take clients again (off). */
+static void
+msock_filter(struct msock *ms, int on)
+{
+	struct sock_filter	drop = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog	fprog;
+	int			i, rc, dummy = 0;
+
+	memset(&fprog, 0, sizeof(fprog));
+	fprog.len = 1;
+	fprog.filter = &drop;
+	for (i = 0; i < ms->nfds; i++) {
+		rc = on ? setsockopt(ms->fds[i], SOL_SOCKET, SO_ATTACH_FILTER,
+		    &fprog, sizeof(fprog)) : setsockopt(ms->fds[i], SOL_SOCKET,
+		    SO_DETACH_FILTER, &dummy, sizeof(dummy));
+		if (rc == -1 && (on || errno != ENOENT))
+			log_warn("listener %s: %s filter", ms->name,
+			    on ? "attach" : "detach");
+	}
+}
+
+/* No new client from now on; the queued ones wait for the drain. */
+static void
+msock_retire(struct msock *ms, uint32_t last_gen)
+{
+	ms->retired = 1;
+	ms->retired_gen = last_gen;
+	if (ms->is_unix) {
+		/* Clients connect by path; a re-added one binds anew. */
+		if (!ms->adopted && unlink(ms->path) == -1 && errno != ENOENT)
+			log_warn("unlink %s", ms->path);
+		ms->adopted = 1;	/* its path is not ours any more */
+		ms->name[0] = '\0';
+	} else
+		msock_filter(ms, 1);
+}
+
+void
+listeners_retire_all(uint32_t last_gen)
+{
+	struct msock	*ms;
+
+	TAILQ_FOREACH(ms, &socks, entry) {
+		if (!ms->retired)
+			msock_retire(ms, last_gen);
 	}
 }
 
 void
-listeners_commit(const struct config *cfg, uint32_t old_gen)
+listeners_commit(const struct config *cfg, uint32_t new_gen)
 {
 	struct msock	*ms;
 	size_t		 i;
 
 	TAILQ_FOREACH(ms, &socks, entry) {
+		if (ms->pending)
+			ms->first_gen = new_gen;
 		ms->pending = 0;
 		ms->committed = ms->nfds;
 		for (i = 0; i < cfg->nlisteners; i++) {
@@ -447,15 +519,15 @@ listeners_commit(const struct config *cfg, uint32_t old_gen)
 		}
 		if (i == cfg->nlisteners) {
 			if (!ms->retired) {
-				ms->retired = 1;
-				ms->retired_gen = old_gen;
 				log_info("listener %s removed; closing it once "
-				    "generation %u has drained", ms->name,
-				    old_gen);
+				    "its workers have drained", ms->name);
+				msock_retire(ms, new_gen - 1);
 			}
 			continue;
 		}
-		ms->retired = 0;	/* kept, or brought back */
+		if (ms->retired)	/* brought back */
+			msock_filter(ms, 0);
+		ms->retired = 0;
 		msock_apply(ms, &cfg->listeners[i]);
 	}
 }
@@ -478,7 +550,9 @@ listeners_steer(const unsigned char *live, int nlive)
 	int			 n, i, k;
 
 	TAILQ_FOREACH(ms, &socks, entry) {
-		if (!ms->reuseport || ms->retired || ms->nfds < 2)
+		/* Even a set of one: a socket bound for more workers joins
+		 * the set under this program, not under the kernel's hash. */
+		if (!ms->reuseport || ms->retired)
 			continue;
 		for (n = i = 0; i < ms->nfds && i < nlive; i++) {
 			if (live[i])
@@ -516,14 +590,15 @@ listeners_steer(const unsigned char *live, int nlive)
 }
 
 void
-listeners_reap(uint32_t oldest_gen)
+listeners_reap(int (*held)(uint32_t first_gen, uint32_t last_gen))
 {
 	struct msock	*ms, *next;
 
 	for (ms = TAILQ_FIRST(&socks); ms != NULL; ms = next) {
 		next = TAILQ_NEXT(ms, entry);
-		if (ms->retired && ms->retired_gen < oldest_gen) {
-			log_info("listener %s closed", ms->name);
+		if (ms->retired && !held(ms->first_gen, ms->retired_gen)) {
+			log_info("listener %s closed", ms->name[0] != '\0' ?
+			    ms->name : ms->path);
 			msock_close(ms);
 		}
 	}

@@ -12,8 +12,8 @@
 /* Take over the sockets systemd passed (LISTEN_FDS), if any; -1 logged. */
 int	listeners_adopt(void);
 /* Fill ls[cfg->nlisteners] (zeroed) for nworkers: kept sockets reused,
- * new ones bound, reuseport sets grown (never shrunk).  On failure (logged)
- * nothing changes and -1 is returned. */
+ * new ones bound but not listening, reuseport sets grown (never shrunk).
+ * On failure (logged) nothing changes and -1 is returned. */
 int	listeners_prepare(const struct config *cfg, struct lsock *ls,
 	    int nworkers);
 /* Free what prepare filled in ls, and ls. */
@@ -22,10 +22,16 @@ void	lsocks_free(struct lsock *ls, size_t n);
 void	listeners_steer(const unsigned char *live, int nlive);
 /* Undo what the last prepare bound. */
 void	listeners_abort(void);
-/* cfg is now current: sockets it lacks are retired, last used by old_gen. */
-void	listeners_commit(const struct config *cfg, uint32_t old_gen);
-/* Close retired sockets no live generation (>= oldest_gen) accepted on. */
-void	listeners_reap(uint32_t oldest_gen);
+/* Listen on what prepare bound; -1 (logged) if the kernel refuses. */
+int	listeners_listen(void);
+/* cfg, of generation new_gen, is now current: the sockets it lacks take
+ * no new client and wait for their workers to drain. */
+void	listeners_commit(const struct config *cfg, uint32_t new_gen);
+/* Stopping: every socket takes no new client. */
+void	listeners_retire_all(uint32_t last_gen);
+/* Close the retired sockets that held() says no undrained worker of
+ * generations first_gen..last_gen still holds. */
+void	listeners_reap(int (*held)(uint32_t first_gen, uint32_t last_gen));
 /* Close everything, removing the Unix socket files. */
 void	listeners_close_all(void);
 /* Make room for a Unix socket at path: 0 if nothing is there or only a

@@ -193,6 +193,20 @@ child_by_pid(pid_t pid)
 	return NULL;
 }
 
+/* The master's word that c's generation is committed: serve. */
+static void
+child_accept(struct child *c)
+{
+	struct ctl_msg	msg = { .type = CTL_ACCEPT };
+
+	msg.slot = c->slot;
+	msg.pid = master.pid;
+	msg.u.accept.generation = c->generation;
+	if (c->peer == NULL || peer_send(c->peer, &msg) == -1)
+		return;
+	c->accepting = 1;
+}
+
 static void
 child_signal(struct child *c, int sig)
 {
@@ -297,8 +311,7 @@ master_steer(void)
 
 	memset(live, 0, sizeof(live));
 	TAILQ_FOREACH(c, &master.children, entry) {
-		if (c->state == CHILD_READY && !c->stalled &&
-		    c->slot < CONFIG_WORKERS_MAX)
+		if (c->accepting && !c->stalled && c->slot < CONFIG_WORKERS_MAX)
 			live[c->slot] = 1;
 	}
 	listeners_steer(live, CONFIG_WORKERS_MAX);
@@ -307,8 +320,8 @@ master_steer(void)
 static int
 child_serving(const struct child *c)
 {
-	return c != NULL && c->state == CHILD_READY && !c->stalled &&
-	    c->peer != NULL && c->generation == master.generation;
+	return c != NULL && c->accepting && !c->stalled && c->peer != NULL &&
+	    c->generation == master.generation;
 }
 
 static void
@@ -390,6 +403,7 @@ child_drain(struct child *c)
 	if (c->peer == NULL || peer_send(c->peer, &msg) == -1)
 		child_signal(c, SIGTERM);
 	c->state = CHILD_DRAINING;
+	c->accepting = 0;
 	c->signalled_ms = master_now_ms();
 }
 
@@ -408,6 +422,21 @@ child_retire(struct child *c, const char *why)
 		if (!master.stopping)
 			slot_spawn_soon(s);
 	}
+}
+
+/* Does a worker of generations first..last still hold its listening
+ * sockets (it has not drained yet, or not exited)? */
+static int
+listeners_held(uint32_t first, uint32_t last)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (!c->released && c->generation >= first &&
+		    c->generation <= last)
+			return 1;
+	}
+	return 0;
 }
 
 static void
@@ -437,15 +466,22 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 	c->heartbeat_ms = master_now_ms();
 	switch (msg->type) {
 	case CTL_READY:
-		if (c->state != CHILD_STARTING ||
-		    msg->u.ready.generation != c->generation) {
+		if (msg->u.ready.generation != c->generation ||
+		    c->state == CHILD_READY) {
 			child_misbehaved(c, "unexpected READY");
 			return;
 		}
+		if (c->state != CHILD_STARTING)
+			break;	/* told to go before it was ready */
 		c->state = CHILD_READY;
-		master_steer();
+		c->was_ready = 1;
 		log_info("worker %d (pid %ld) ready, generation %u", c->slot,
 		    (long)c->pid, c->generation);
+		/* A reload's generation accepts only once committed. */
+		if (m.prev.cfg == NULL) {
+			child_accept(c);
+			master_steer();
+		}
 		emit_pid(PF_EV_ONLINE, c->pid);
 		if (c->generation == master.generation)
 			reload_progress(0);
@@ -464,6 +500,8 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 		log_debug("worker %d (pid %ld) draining, %llu connections",
 		    c->slot, (long)c->pid,
 		    (unsigned long long)msg->u.draining.conns_active);
+		c->released = 1;
+		listeners_reap(listeners_held);
 		break;
 	case CTL_REOPENED:
 		if (msg->u.reopened.error != 0)
@@ -480,12 +518,32 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 	}
 }
 
+/*
+ * In a new worker, signals still blocked: the master's handlers go (the
+ * worker's signals start ignored or at their default, until worker_main
+ * installs its own), then the mask the master had comes back.
+ */
+static void
+child_signals_reset(const sigset_t *mask)
+{
+	static const int	ignored[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT };
+	size_t			i;
+
+	for (i = 0; i < sizeof(master_signals) / sizeof(master_signals[0]);
+	    i++)
+		signal(master_signals[i], SIG_DFL);
+	for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+}
+
 static void
 slot_spawn(struct slot *s)
 {
 	struct worker_spec	 spec;
 	struct child		*c;
 	struct timeval		 tv;
+	sigset_t		 all, old;
 	int			 sv[2] = { -1, -1 };
 	long			 jitter;
 	pid_t			 pid;
@@ -500,12 +558,19 @@ slot_spawn(struct slot *s)
 		log_warn("worker %d: socketpair", s->id);
 		goto retry;
 	}
+	/* Until the child has its own handlers, a signal sent to it must
+	 * not run the master's (which would write to the master's signal
+	 * pipe, inherited): blocked across fork, defaults in the child. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
 	if (pid == -1) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		log_warn("worker %d: fork", s->id);
 		goto retry;
 	}
 	if (pid == 0) {
+		child_signals_reset(&old);
 		spec.ipl_region = c->ipl_region;
 		close(sv[0]);
 		free(c);
@@ -521,6 +586,7 @@ slot_spawn(struct slot *s)
 		spec.confine = privs_confine;
 		worker_main(&spec);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
 	c->pid = pid;
 	c->slot = s->id;
@@ -577,14 +643,36 @@ slot_spawn_soon(struct slot *s)
 	evtimer_add(s->respawn, &tv);
 }
 
+/*
+ * Was c's death a failed start?  One that never became ready is; one that
+ * served and then crashed or exited young is too.  But a worker that was
+ * ready and was killed from outside (an operator's kill, the OOM killer)
+ * is no crash loop: it is replaced at once.
+ */
+static int
+child_failed(const struct child *c, int status, uint64_t lived_ms)
+{
+	int	sig;
+
+	if (!c->was_ready)
+		return 1;
+	if (lived_ms >= (uint64_t)master.cfg->min_uptime_ms)
+		return 0;
+	if (!WIFSIGNALED(status) || c->state == CHILD_KILLED)
+		return 1;	/* its own doing, or killed by us for it */
+	sig = WTERMSIG(status);
+	return sig != SIGKILL && sig != SIGTERM && sig != SIGINT &&
+	    sig != SIGHUP;
+}
+
 /* The worker of slot s has exited: respawn now, or after a backoff. */
 static void
-slot_schedule(struct slot *s, uint64_t lived_ms)
+slot_schedule(struct slot *s, int failed)
 {
 	struct timeval	tv;
 	unsigned int	delay = 0, i;
 
-	if (lived_ms < (uint64_t)master.cfg->min_uptime_ms)
+	if (failed)
 		s->failures++;
 	else
 		s->failures = 0;
@@ -646,8 +734,8 @@ master_reap(void)
 		if (s != NULL) {
 			s->child = NULL;
 			if (!master.stopping)
-				slot_schedule(s, master_now_ms() -
-				    c->started_ms);
+				slot_schedule(s, child_failed(c, st,
+				    master_now_ms() - c->started_ms));
 		}
 		if (c->state == CHILD_STARTING &&
 		    c->generation == master.generation)
@@ -660,7 +748,7 @@ master_reap(void)
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
 	master_steer();
-	listeners_reap(master_oldest_generation());
+	listeners_reap(listeners_held);
 	if (master.stopping && TAILQ_EMPTY(&master.children))
 		event_base_loopbreak(m.base);
 }
@@ -741,19 +829,6 @@ needs_iplimit(const struct config *cfg)
 			return 1;
 	}
 	return 0;
-}
-
-uint32_t
-master_oldest_generation(void)
-{
-	struct child	*c;
-	uint32_t	 oldest = master.generation;
-
-	TAILQ_FOREACH(c, &master.children, entry) {
-		if (c->generation < oldest)
-			oldest = c->generation;
-	}
-	return oldest;
 }
 
 static int
@@ -885,10 +960,13 @@ drain_bound(void)
 }
 
 /*
- * Commit: every older worker drains and the old set-up is freed.  Abort:
- * the new generation is killed and the old one is current again.
+ * Commit: the new sockets listen, the new workers accept, every older
+ * worker drains, and the old set-up is freed; -1 (nothing committed, the
+ * caller aborts) if the kernel refuses to listen.  Abort: the new
+ * generation, which never accepted, drains at once (it has no client to
+ * lose) and the old one is current again.
  */
-void
+int
 master_end_generation(int commit)
 {
 	struct child	*c;
@@ -896,8 +974,16 @@ master_end_generation(int commit)
 	int		 i;
 
 	if (m.prev.cfg == NULL)
-		return;
+		return 0;
 	if (commit) {
+		if (listeners_listen() == -1)
+			return -1;
+		/* The new ones first: every socket has an acceptor. */
+		TAILQ_FOREACH(c, &master.children, entry) {
+			if (c->generation == master.generation &&
+			    c->state == CHILD_READY)
+				child_accept(c);
+		}
 		TAILQ_FOREACH(c, &master.children, entry) {
 			if (c->generation < master.generation &&
 			    (c->state == CHILD_READY ||
@@ -905,17 +991,17 @@ master_end_generation(int commit)
 				child_drain(c);
 		}
 		master_steer();
-		listeners_commit(master.cfg, m.prev.generation);
+		listeners_commit(master.cfg, master.generation);
 		gen_free(&m.prev);
 		admin_listen_stats(m.base, master.cfg, m.ls);
 		drain_bound();
-		listeners_reap(master_oldest_generation());
-		return;
+		listeners_reap(listeners_held);
+		return 0;
 	}
 	TAILQ_FOREACH(c, &master.children, entry) {
-		if (c->generation == master.generation) {
-			child_kill(c, SIGKILL);
-		}
+		if (c->generation == master.generation &&
+		    (c->state == CHILD_READY || c->state == CHILD_STARTING))
+			child_drain(c);
 	}
 	master_steer();
 	gen_save(&cur);
@@ -929,6 +1015,7 @@ master_end_generation(int commit)
 		if (master.slots[i].child == NULL && !master.stopping)
 			slot_spawn_soon(&master.slots[i]);
 	}
+	return 0;
 }
 
 static void
@@ -970,12 +1057,18 @@ master_stop(int graceful)
 	master.stopping = graceful ? 2 : 1;
 	log_info("%s stop", graceful ? "graceful" : "fast");
 	notify_send("STOPPING=1\nSTATUS=stopping");
+	reload_cancel("stopping");
+	/* No client from now on; the queued ones are the workers' to take. */
+	if (graceful)
+		listeners_retire_all(master.generation);
 	for (i = 0; i < master.nslots; i++)
 		evtimer_del(master.slots[i].respawn);
 	TAILQ_FOREACH(c, &master.children, entry) {
-		if (graceful)
-			child_drain(c);
-		else {
+		if (graceful) {
+			if (c->state != CHILD_DRAINING &&
+			    c->state != CHILD_KILLED)
+				child_drain(c);
+		} else {
 			child_signal(c, SIGTERM);
 			c->signalled_ms = master_now_ms();
 		}
@@ -1104,8 +1197,10 @@ master_run(struct config *cfg)
 	    listeners_adopt() == -1 ||
 	    listeners_prepare(cfg, m.ls, master.nslots) == -1)
 		goto out;
-	listeners_commit(cfg, 0);
-	listeners_reap(1);	/* activated sockets the file does not list */
+	if (listeners_listen() == -1)
+		goto out;
+	listeners_commit(cfg, master.generation);
+	listeners_reap(listeners_held);	/* activated sockets not listed */
 	if (admin_listen_stats(m.base, cfg, m.ls) == -1)
 		goto out;
 	master_modules_load();

@@ -40,6 +40,9 @@ struct child {
 	int			 ipl_region;	/* per-address counts, or -1 */
 	uint64_t		 signalled_ms;
 	int			 stalled;	/* ready, heartbeat late */
+	int			 accepting;	/* told ACCEPT, not DRAIN */
+	int			 released;	/* drained: holds no listener */
+	int			 was_ready;	/* reported READY once */
 };
 
 TAILQ_HEAD(child_list, child);
@@ -81,8 +84,7 @@ int		 master_workers(const struct config *cfg);
  * or abort it. */
 int		 master_begin_generation(struct config *cfg, struct lsock *ls,
 		    int n);
-void		 master_end_generation(int commit);
-uint32_t	 master_oldest_generation(void);
+int		 master_end_generation(int commit);
 /* Stop: graceful lets connections finish (bounded by shutdown_timeout). */
 void		 master_stop(int graceful);
 /* Ask every worker for fresh stats; done runs when all answered or after

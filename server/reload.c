@@ -6,9 +6,10 @@
  * services) into a fresh struct; its listeners are prepared (kept sockets
  * reused, new ones bound).  Any failure so far leaves the serving
  * generation untouched.  Then generation N+1 starts beside N, and the
- * reload waits until every new worker has said READY: only then is N told
- * to drain.  A new worker that dies before READY, or a generation not ready
- * by the deadline, aborts the reload: the new workers are killed and N goes
+ * reload waits until every new worker has said READY (set up, not yet
+ * accepting): only then does N+1 accept and N drain.  A new worker that
+ * dies before READY, or a generation not ready by the deadline, aborts the
+ * reload: the new workers, which never accepted a client, exit, and N goes
  * on as if nothing happened.  One reload at a time; another one asked for
  * meanwhile is refused with that reason.  Every outcome is logged, kept
  * for "status", and handed to whoever asked.
@@ -39,6 +40,7 @@ static struct {
 	reload_done_fn		 done;		/* who asked, if anyone */
 	void			*done_arg;
 	struct reload_last	 last;
+	uint64_t		 started_ms;
 	int			 log_changed;
 	int			 announced;	/* READY=1 sent once */
 } r;
@@ -105,13 +107,17 @@ static void
 reload_finish(int ok, const char *result)
 {
 	reload_done_fn	done = r.done;
+	uint64_t	took = clock_mono_us() / 1000 - r.started_ms;
 
 	r.pending = 0;
 	r.done = NULL;
 	evtimer_del(r.deadline);
 	r.last.when = time(NULL);
 	r.last.ok = ok;
-	snprintf(r.last.result, sizeof(r.last.result), "%s", result);
+	r.last.took_ms = took;
+	snprintf(r.last.result, sizeof(r.last.result), "%s (%llu ms)", result,
+	    (unsigned long long)took);
+	result = r.last.result;
 	if (ok)
 		log_info("reload (%s): done, %s", r.why, result);
 	else
@@ -155,6 +161,23 @@ reload_free(void)
 	r.deadline = NULL;
 }
 
+/* A stop during a reload: the new generation, which never accepted,
+ * goes; whoever asked hears why. */
+void
+reload_cancel(const char *why)
+{
+	if (r.pending)
+		reload_abort(why);
+}
+
+int
+reload_wait_ms(const struct config *cfg)
+{
+	int	wait_ms = cfg->worker_timeout_ms * 2;
+
+	return wait_ms < RELOAD_MIN_WAIT_MS ? RELOAD_MIN_WAIT_MS : wait_ms;
+}
+
 void
 reload_start(const char *why, reload_done_fn done, void *arg)
 {
@@ -162,7 +185,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 	struct lsock	*ls = NULL;
 	struct timeval	 tv;
 	char		 err[CONFIG_ERRLEN];
-	int		 wait_ms, nworkers;
+	int		 nworkers;
 
 	if (r.pending || master.stopping) {
 		log_warnx("reload (%s) refused: %s", why, r.pending ?
@@ -173,6 +196,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 		return;
 	}
 	r.why = why;
+	r.started_ms = clock_mono_us() / 1000;
 	notify_reloading();
 	r.done = done;
 	r.done_arg = arg;
@@ -201,10 +225,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 	}
 	master_modules_load();	/* the new file's */
 	r.pending = 1;
-	wait_ms = cfg->worker_timeout_ms * 2;
-	if (wait_ms < RELOAD_MIN_WAIT_MS)
-		wait_ms = RELOAD_MIN_WAIT_MS;
-	clock_ms_to_tv(wait_ms, &tv);
+	clock_ms_to_tv(reload_wait_ms(cfg), &tv);
 	evtimer_add(r.deadline, &tv);
 	return;
 fail:
@@ -250,7 +271,11 @@ reload_progress(int died)
 	if (!all_ready())
 		return;
 	snprintf(result, sizeof(result), "generation %u", master.generation);
-	master_end_generation(1);
+	if (master_end_generation(1) == -1) {
+		reload_abort("cannot listen on the new listeners (see the "
+		    "log); kept the old generation");
+		return;
+	}
 	reload_finish(1, result);
 	if (r.log_changed)
 		master_reopen_logged();

@@ -5,6 +5,7 @@
 #define PF_RELOAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "conf/config.h"
@@ -17,7 +18,8 @@ typedef void (*reload_done_fn)(void *arg, int ok, const char *result);
 struct reload_last {
 	time_t		when;		/* 0: no reload yet */
 	int		ok;
-	char		result[CONFIG_ERRLEN];
+	uint64_t	took_ms;
+	char		result[CONFIG_ERRLEN + 32];
 };
 
 /* Load and fully check a file: syntax, schema, modules, service names.
@@ -28,6 +30,10 @@ int		 reload_init(struct event_base *base);
 void		 reload_free(void);
 /* Reload from the current file; done (may be NULL) hears the outcome. */
 void		 reload_start(const char *why, reload_done_fn done, void *arg);
+/* Abort a reload in progress, if any (the master is stopping). */
+void		 reload_cancel(const char *why);
+/* The longest a reload may take on cfg before it is given up. */
+int		 reload_wait_ms(const struct config *cfg);
 /* A worker of the newest generation became ready, or died starting. */
 void		 reload_progress(int died);
 const struct reload_last *reload_last(void);

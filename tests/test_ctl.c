@@ -38,6 +38,7 @@ static const struct tcase {
 	{ CTL_STATS_REQUEST, "stats-request", 0, 0 },
 	{ CTL_REOPEN, "reopen", 0, 0 },
 	{ CTL_COVER, "cover", 8, 8 },
+	{ CTL_ACCEPT, "accept", 4, 4 },
 };
 
 enum fill { FILL_DISTINCT, FILL_MAX, FILL_ZERO };
@@ -119,6 +120,9 @@ msg_make(struct ctl_msg *m, uint8_t type, enum fill f)
 		m->u.cover.slot = v32(6, f);
 		m->u.cover.on = v32(7, f);
 		break;
+	case CTL_ACCEPT:
+		m->u.accept.generation = v32(8, f);
+		break;
 	default:
 		break;
 	}
@@ -175,6 +179,10 @@ msg_check(const struct ctl_msg *want, const struct ctl_msg *got)
 	case CTL_COVER:
 		assert_int_equal(got->u.cover.slot, want->u.cover.slot);
 		assert_int_equal(got->u.cover.on, want->u.cover.on);
+		break;
+	case CTL_ACCEPT:
+		assert_int_equal(got->u.accept.generation,
+		    want->u.accept.generation);
 		break;
 	default:
 		break;
@@ -308,7 +316,7 @@ test_layout_small(void **state)
 static void
 test_encode_unknown_type(void **state)
 {
-	static const uint8_t	bad[] = { 0, 7, 63, 68, 127, 128, 255 };
+	static const uint8_t	bad[] = { 0, 7, 63, 69, 127, 128, 255 };
 	struct ctl_msg		m;
 	uint8_t			buf[CTL_MAX_FRAME];
 	size_t			i;
@@ -572,7 +580,7 @@ static void
 test_type_name(void **state)
 {
 	static const int	unknown[] = {
-		0, 7, 63, 68, 127, 255, 256, 256 + CTL_READY, -1, -256
+		0, 7, 63, 69, 127, 255, 256, 256 + CTL_READY, -1, -256
 	};
 	size_t			i;
 

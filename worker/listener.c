@@ -98,17 +98,21 @@ listener_admit(struct pf_listener *l, int fd, const struct sockaddr *sa,
 	return -1;
 }
 
+/*
+ * Accept up to max clients queued on fd.  The capacity check is skipped
+ * by the final sweep of a draining worker: the kernel already completed
+ * those handshakes, and the listener may have nobody else to accept them.
+ */
 static void
-listener_accept(evutil_socket_t fd, short what, void *arg)
+listener_take(struct pf_listener *l, int fd, int max, int capped)
 {
-	struct pf_listener	*l = arg;
 	struct sockaddr_storage	 ss;
 	struct ipl_ref		 ref;
 	socklen_t		 len;
 	int			 i, cfd;
 
-	for (i = 0; i < ACCEPT_BATCH; i++) {
-		if (worker_at_capacity())
+	for (i = 0; i < max; i++) {
+		if (capped && worker_at_capacity())
 			return;
 		len = sizeof(ss);
 		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
@@ -123,7 +127,8 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 			case ENFILE:
 			case ENOBUFS:
 			case ENOMEM:
-				listener_backoff(l, errno);
+				if (capped)
+					listener_backoff(l, errno);
 				return;
 			case EAGAIN:
 				break;
@@ -139,6 +144,12 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 		    &ref) == 0)
 			conn_accepted(l, cfd, &ref);
 	}
+}
+
+static void
+listener_accept(evutil_socket_t fd, short what, void *arg)
+{
+	listener_take(arg, fd, ACCEPT_BATCH, 1);
 }
 
 struct pf_listener *
@@ -222,6 +233,30 @@ listener_stop(struct pf_listener *l)
 	for (i = 0; i < l->nev; i++)
 		event_del(l->ev[i]);
 	event_del(l->retry);
+}
+
+/*
+ * A draining worker: first take in what the kernel already queued on this
+ * worker's sockets (sweep: it was accepting), since the listener may be
+ * gone from the new configuration with nobody else to accept them; then
+ * close this process's copies of the whole set, so that once the master
+ * closes its own the socket is really closed and refuses new clients.
+ */
+void
+listener_release(struct pf_listener *l, int sweep)
+{
+	int	i, fd;
+
+	listener_stop(l);
+	for (i = 0; i < l->nev; i++) {
+		fd = event_get_fd(l->ev[i]);
+		if (sweep && l->use[i])
+			listener_take(l, fd, l->conf->backlog > 0 ?
+			    l->conf->backlog : ACCEPT_BATCH, 0);
+		event_free(l->ev[i]);
+		close(fd);
+	}
+	l->nev = 0;
 }
 
 void

@@ -28,6 +28,9 @@ struct pf_listener	*listener_new(const struct lsock *ls, int slot,
 void			 listener_free(struct pf_listener *l);
 int			 listener_start(struct pf_listener *l);
 void			 listener_stop(struct pf_listener *l);
+/* Draining: accept what is queued (sweep), then close this worker's
+ * copies of the sockets; the listener accepts no more. */
+void			 listener_release(struct pf_listener *l, int sweep);
 /* Also accept (on) or no longer (off) on the sockets of another slot,
  * while its worker cannot. */
 void			 listener_cover(struct pf_listener *l, int slot, int on);

@@ -3,6 +3,10 @@
  * inherited listeners handed to their services, the control channel to
  * the master, signals, the idle sweep, draining, and exit.
  *
+ * A worker accepts only once the master says so (ACCEPT): a generation
+ * started by a reload reports READY first, and if the reload is aborted
+ * it exits without ever having taken a client.
+ *
  * Stopping comes in two kinds.  Fast (SIGTERM/SIGINT): close everything
  * and exit.  Draining (DRAIN from the master, SIGQUIT, or the master gone):
  * stop accepting, tell every connection "shutdown", and exit when the last
@@ -50,6 +54,7 @@ static struct {
 	uint64_t		 last_beat_us;
 	uint32_t		 seq;
 	int			 draining;
+	int			 accepting;	/* the master said ACCEPT */
 	int			 capped;	/* accepting paused at the cap */
 } w;
 
@@ -81,6 +86,18 @@ listeners_set(int on)
 	}
 }
 
+/*
+ * At max_connections accepting pauses, and resumes only once a tenth of
+ * the cap (at least one) has closed: without that margin every close
+ * would re-arm every listener and the next accept disarm them again,
+ * exactly when the worker is busiest.  One log line per episode.
+ */
+static uint64_t
+capacity_resume_at(int max)
+{
+	return (uint64_t)(max - (max >= 10 ? max / 10 : 1));
+}
+
 int
 worker_at_capacity(void)
 {
@@ -91,8 +108,8 @@ worker_at_capacity(void)
 	if (!w.capped) {
 		w.capped = 1;
 		listeners_set(0);
-		log_info("%d connections: not accepting until one closes",
-		    max);
+		log_info("%d connections: not accepting until %llu", max,
+		    (unsigned long long)capacity_resume_at(max));
 	}
 	return 1;
 }
@@ -100,8 +117,9 @@ worker_at_capacity(void)
 void
 worker_conn_closed(void)
 {
-	if (w.capped && !w.draining &&
-	    worker_stats.conns_active < (uint64_t)w.spec->cfg->max_connections) {
+	if (w.capped && w.accepting && !w.draining &&
+	    worker_stats.conns_active <=
+	    capacity_resume_at(w.spec->cfg->max_connections)) {
 		w.capped = 0;
 		listeners_set(1);
 	}
@@ -155,13 +173,17 @@ worker_drain(unsigned int deadline_ms, const char *why)
 	struct ctl_msg	m = { .type = CTL_DRAINING };
 	struct timeval	tv;
 
+	size_t		i;
+
 	if (w.draining)
 		return;
 	w.draining = 1;
+	/* Our copies only: the master and other workers keep theirs open.
+	 * DRAINING tells the master we hold none any more. */
+	for (i = 0; i < w.nlisteners; i++)
+		listener_release(w.listeners[i], w.accepting);
 	log_info("draining (%s), %llu connections, deadline %u ms", why,
 	    (unsigned long long)worker_stats.conns_active, deadline_ms);
-	/* Our copies only: the master and other workers keep theirs open. */
-	listeners_set(0);
 	m.u.draining.conns_active = worker_stats.conns_active;
 	worker_send(&m);
 	conn_shutdown_all();
@@ -180,6 +202,22 @@ worker_reopen(struct peer *p)
 		log_set_fd(fd);
 	log_info("log reopened");
 	worker_send(&m);
+}
+
+/* The master committed our generation: serve. */
+static void
+worker_accept(uint32_t generation)
+{
+	if (w.accepting || w.draining)
+		return;
+	if (generation != w.spec->generation) {
+		log_warnx("control channel: ACCEPT for generation %u, this "
+		    "worker is of %u", generation, w.spec->generation);
+		return;
+	}
+	w.accepting = 1;
+	log_debug("accepting, generation %u", generation);
+	listeners_set(1);
 }
 
 /* The master asks us to take in another slot's clients, or to stop. */
@@ -218,8 +256,11 @@ worker_dispatch(struct peer *p, const struct ctl_msg *m, const char *reason,
 	case CTL_REOPEN:
 		worker_reopen(p);
 		break;
+	case CTL_ACCEPT:
+		worker_accept(m->u.accept.generation);
+		break;
 	case CTL_COVER:
-		if (!w.draining)
+		if (w.accepting && !w.draining)
 			worker_cover(m->u.cover.slot, m->u.cover.on);
 		break;
 	default:
@@ -320,6 +361,17 @@ worker_base_new(void)
 	return base;
 }
 
+/* Our copies of a set we never accept on: its socket must close when the
+ * master closes it. */
+static void
+lsock_close(const struct lsock *ls)
+{
+	int	i;
+
+	for (i = 0; i < ls->nfds; i++)
+		close(ls->fds[i]);
+}
+
 static int
 worker_setup(void)
 {
@@ -362,8 +414,10 @@ worker_setup(void)
 	for (i = 0; i < spec->nls; i++) {
 		struct pf_listener	*l;
 
-		if (strcmp(spec->ls[i].conf->service, SERVICE_STATS) == 0)
-			continue;	/* the master's */
+		if (strcmp(spec->ls[i].conf->service, SERVICE_STATS) == 0) {
+			lsock_close(&spec->ls[i]);	/* the master's */
+			continue;
+		}
 		svc = service_find(spec->ls[i].conf->service);
 		if (svc == NULL) {
 			log_warnx("listener %s: unknown service '%s'",
@@ -379,8 +433,6 @@ worker_setup(void)
 			    spec->ls[i].conf->name, svc->name);
 			return -1;
 		}
-		if (listener_start(l) == -1)
-			return -1;
 	}
 	return 0;
 }
