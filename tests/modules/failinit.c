@@ -1,0 +1,55 @@
+/*
+ * failinit.c -- echo whose start fails in a worker while the file named by
+ * its "fail_if" setting exists: the checks in the master pass, the new
+ * workers of a reload fail (the failed-reload tests).  While the file
+ * named by "slow_if" exists, a worker's start takes a second (a reload
+ * that stays pending).
+ */
+#include <time.h>
+#include <unistd.h>
+
+#include "preforkd/preforkd.h"
+
+static void
+fi_data(void *conn, const struct pf_event_arg *ev, void *udata)
+{
+	pf_conn_write(conn, ev->data, ev->len);
+}
+
+static void
+fi_connection(void *l, const struct pf_event_arg *ev, void *udata)
+{
+	pf_conn_on(ev->conn, PF_EV_DATA, fi_data, NULL);
+}
+
+static int
+fi_check(const struct pf_settings *s)
+{
+	static const char *const known[] = { "fail_if", "slow_if", NULL };
+
+	return pf_settings_only(s, known);
+}
+
+static int
+fi_init(struct pf_listener *l)
+{
+	const struct timespec	 second = { 1, 0 };
+	const char		*path = NULL;
+
+	if (pf_setting_str(pf_listener_settings(l), "slow_if", &path) == 0 &&
+	    access(path, F_OK) == 0)
+		nanosleep(&second, NULL);
+	if (pf_setting_str(pf_listener_settings(l), "fail_if", &path) == 0 &&
+	    access(path, F_OK) == 0) {
+		pf_log(PF_LOG_WARN, "failinit: %s exists: failing", path);
+		return -1;
+	}
+	return pf_on(pf_listener_emitter(l), PF_EV_CONNECTION, fi_connection,
+	    NULL);
+}
+
+const struct pf_module preforkd_module = {
+	.api_version = PREFORKD_API_VERSION,
+	.service = { "failinit", fi_init },
+	.check = fi_check,
+};
