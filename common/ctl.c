@@ -41,7 +41,7 @@ static const struct ctl_type_desc types[] = {
 	{ CTL_REOPENED, "reopened", 1, { U32(u.reopened.error) } },
 	{ CTL_DRAIN, "drain", 1, { U32(u.drain.deadline_ms) } },
 	{ CTL_STATS_REQUEST, "stats-request", 0, { { 0, 0 } } },
-	{ CTL_REOPEN, "reopen", 0, { { 0, 0 } } },
+	{ CTL_REOPEN, "reopen", 1, { U32(u.reopen.target) } },
 	{ CTL_COVER, "cover", 2, { U32(u.cover.slot), U32(u.cover.on) } },
 	{ CTL_ACCEPT, "accept", 1, { U32(u.accept.generation) } },
 };

@@ -41,7 +41,7 @@ enum ctl_type {
 	/* master -> worker */
 	CTL_DRAIN = 64,		/* deadline */
 	CTL_STATS_REQUEST = 65,
-	CTL_REOPEN = 66,
+	CTL_REOPEN = 66,	/* target: the fd passed, or syslog */
 	CTL_COVER = 67,		/* slot, on: accept on that slot's sockets */
 	CTL_ACCEPT = 68,	/* generation committed: start accepting */
 };
@@ -61,6 +61,11 @@ struct ctl_stats {
 _Static_assert(sizeof(struct ctl_stats) == 7 * sizeof(uint64_t),
     "a new counter needs ctl.c's table and status.c's reports");
 
+/* CTL_REOPEN's target: write to the descriptor that comes with it, or to
+ * syslog (no descriptor). */
+#define CTL_REOPEN_FD		0
+#define CTL_REOPEN_SYSLOG	1
+
 struct ctl_msg {
 	uint8_t		type;
 	uint32_t	slot;
@@ -74,6 +79,7 @@ struct ctl_msg {
 		struct { uint32_t reason; }			goodbye;
 		struct { uint32_t error; }			reopened;
 		struct { uint32_t deadline_ms; }		drain;
+		struct { uint32_t target; }			reopen;
 		struct { uint32_t slot, on; }			cover;
 		struct { uint32_t generation; }		accept;
 	} u;

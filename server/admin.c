@@ -32,6 +32,7 @@
 #include "server/admin.h"
 #include "server/listeners.h"
 #include "server/master.h"
+#include "server/round.h"
 #include "server/reload.h"
 #include "worker/service.h"
 
@@ -236,13 +237,14 @@ static void
 client_reopened(void *arg, int missing)
 {
 	struct admin_client	*cl = arg;
-	char			 msg[96];
+	char			 msg[224];
 
 	if (missing == 0)
 		snprintf(msg, sizeof(msg), "log reopened by every process");
 	else
-		snprintf(msg, sizeof(msg), "%d workers did not acknowledge "
-		    "the log reopen", missing);
+		snprintf(msg, sizeof(msg), "%d workers did not reopen the "
+		    "log%s%s", missing, *round_error(ROUND_REOPEN) != '\0' ?
+		    ": " : " (no answer)", round_error(ROUND_REOPEN));
 	client_reloaded(cl, missing == 0, msg);
 }
 

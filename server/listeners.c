@@ -454,17 +454,29 @@ listeners_listen(void)
 	return 0;
 }
 
-/* Drop every packet (on), or take clients again (off). */
+/*
+ * Refuse new clients (on) or take them again (off).  The classic BPF
+ * program sees the TCP header and drops a SYN without ACK, so no new
+ * handshake starts; segments of handshakes already begun pass, and those
+ * clients reach the accept queue, where the draining workers' last sweep
+ * finds them.
+ */
 static void
 msock_filter(struct msock *ms, int on)
 {
-	struct sock_filter	drop = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_filter	nosyn[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),	/* TCP flags */
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),	/* SYN|ACK */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+	};
 	struct sock_fprog	fprog;
 	int			i, rc, dummy = 0;
 
 	memset(&fprog, 0, sizeof(fprog));
-	fprog.len = 1;
-	fprog.filter = &drop;
+	fprog.len = sizeof(nosyn) / sizeof(nosyn[0]);
+	fprog.filter = nosyn;
 	for (i = 0; i < ms->nfds; i++) {
 		rc = on ? setsockopt(ms->fds[i], SOL_SOCKET, SO_ATTACH_FILTER,
 		    &fprog, sizeof(fprog)) : setsockopt(ms->fds[i], SOL_SOCKET,

@@ -269,7 +269,9 @@ static void
 reopen_done(void *arg, int missing)
 {
 	if (missing > 0)
-		log_warnx("log reopen: %d workers did not acknowledge", missing);
+		log_warnx("log reopen: %d workers did not reopen the log%s%s",
+		    missing, *round_error(ROUND_REOPEN) != '\0' ? "; " : "",
+		    round_error(ROUND_REOPEN));
 }
 
 /* SIGUSR1, or a reload that changed the log's destination. */
@@ -295,6 +297,7 @@ master_reopen(round_done_fn done, void *arg, char *err, size_t errlen)
 
 	if ((fd = log_open(master.cfg->log_file, err, errlen)) == -2)
 		return -1;
+	msg.u.reopen.target = fd == -1 ? CTL_REOPEN_SYSLOG : CTL_REOPEN_FD;
 	log_info("log reopened");
 	round_start(ROUND_REOPEN, &msg, fd, done, arg);
 	return 0;
@@ -504,11 +507,14 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 		listeners_reap(listeners_held);
 		break;
 	case CTL_REOPENED:
-		if (msg->u.reopened.error != 0)
+		if (msg->u.reopened.error != 0) {
 			log_warnx("worker %d (pid %ld): log reopen failed: %s",
 			    c->slot, (long)c->pid,
 			    strerror((int)msg->u.reopened.error));
-		round_answered(c, ROUND_REOPEN);
+			round_failed(c, ROUND_REOPEN,
+			    strerror((int)msg->u.reopened.error));
+		} else
+			round_answered(c, ROUND_REOPEN);
 		break;
 	case CTL_GOODBYE:
 		break;
@@ -984,6 +990,9 @@ master_end_generation(int commit)
 			    c->state == CHILD_READY)
 				child_accept(c);
 		}
+		/* Removed listeners refuse new clients before the old
+		 * workers' last sweep. */
+		listeners_commit(master.cfg, master.generation);
 		TAILQ_FOREACH(c, &master.children, entry) {
 			if (c->generation < master.generation &&
 			    (c->state == CHILD_READY ||
@@ -991,7 +1000,6 @@ master_end_generation(int commit)
 				child_drain(c);
 		}
 		master_steer();
-		listeners_commit(master.cfg, master.generation);
 		gen_free(&m.prev);
 		admin_listen_stats(m.base, master.cfg, m.ls);
 		drain_bound();

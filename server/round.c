@@ -4,10 +4,16 @@
  * Each child carries a bit per kind of round it owes an answer to.  A
  * round ends when no child owes one, or at its time bound (a hung worker
  * must not hang an operator's command); the callback learns how many
- * never answered.
+ * never answered or answered with an error.  A stats request joins the
+ * round under way; a reopen may not (the round under way hands out an
+ * older file), so it waits for its own round, which the latest request
+ * of those waiting starts with its descriptor.
  */
 #include <event2/event.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -22,21 +28,38 @@ static const int round_wait_ms[ROUND_MAX_] = {
 	[ROUND_REOPEN] = 2000,
 };
 
+static const int round_joins[ROUND_MAX_] = {
+	[ROUND_STATS] = 1,
+	[ROUND_REOPEN] = 0,
+};
+
+struct waiter {
+	round_done_fn	 fn;
+	void		*arg;
+};
+
 static struct round {
 	struct event	*timer;
-	struct {
-		round_done_fn	 fn;
-		void		*arg;
-	}		 waiters[ROUND_MAX_WAITERS];
+	struct waiter	 waiters[ROUND_MAX_WAITERS];
 	int		 nwaiters;
+	int		 failed;
+	char		 error[128];	/* the first failure's */
+	/* The next round, queued behind this one. */
+	struct waiter	 next[ROUND_MAX_WAITERS];
+	int		 nnext;
+	struct ctl_msg	 next_msg;
+	int		 next_fd;
 } rounds[ROUND_MAX_];
+
+static void	round_send(enum round_kind, struct ctl_msg *, int);
 
 static void
 round_finish(enum round_kind kind)
 {
 	struct round	*r = &rounds[kind];
+	struct waiter	 done[ROUND_MAX_WAITERS];
 	struct child	*c;
-	int		 i, n = r->nwaiters, missing = 0;
+	int		 i, n = r->nwaiters, missing = r->failed, fd;
 
 	TAILQ_FOREACH(c, &master.children, entry) {
 		if (c->pending & (1u << kind)) {
@@ -44,10 +67,24 @@ round_finish(enum round_kind kind)
 			missing++;
 		}
 	}
+	/* The callbacks may start a round of this kind: copy them out. */
+	memcpy(done, r->waiters, n * sizeof(done[0]));
 	r->nwaiters = 0;
 	evtimer_del(r->timer);
 	for (i = 0; i < n; i++)
-		r->waiters[i].fn(r->waiters[i].arg, missing);
+		done[i].fn(done[i].arg, missing);
+	r->failed = 0;
+	r->error[0] = '\0';
+	if (r->nnext == 0 || r->nwaiters > 0)
+		return;
+	memcpy(r->waiters, r->next, r->nnext * sizeof(r->next[0]));
+	r->nwaiters = r->nnext;
+	r->nnext = 0;
+	fd = r->next_fd;
+	r->next_fd = -1;
+	round_send(kind, &r->next_msg, fd);
+	if (fd != -1)
+		close(fd);
 }
 
 static void
@@ -76,6 +113,7 @@ rounds_init(struct event_base *base)
 	int	k;
 
 	for (k = 0; k < ROUND_MAX_; k++) {
+		rounds[k].next_fd = -1;
 		rounds[k].timer = evtimer_new(base, round_timeout,
 		    (void *)(intptr_t)k);
 		if (rounds[k].timer == NULL)
@@ -94,6 +132,10 @@ rounds_free(void)
 			event_free(rounds[k].timer);
 		rounds[k].timer = NULL;
 		rounds[k].nwaiters = 0;
+		rounds[k].nnext = 0;
+		if (rounds[k].next_fd != -1)
+			close(rounds[k].next_fd);
+		rounds[k].next_fd = -1;
 	}
 }
 
@@ -102,18 +144,42 @@ round_start(enum round_kind kind, struct ctl_msg *m, int fd,
     round_done_fn done, void *arg)
 {
 	struct round	*r = &rounds[kind];
+	int		 nfd = -1;
+
+	if (r->nwaiters == 0) {
+		r->waiters[0] = (struct waiter){ done, arg };
+		r->nwaiters = 1;
+		round_send(kind, m, fd);
+		return;
+	}
+	if (round_joins[kind]) {
+		if (r->nwaiters == ROUND_MAX_WAITERS)
+			done(arg, 0);
+		else
+			r->waiters[r->nwaiters++] = (struct waiter){ done, arg };
+		return;
+	}
+	if (r->nnext == ROUND_MAX_WAITERS ||
+	    (fd != -1 && (nfd = dup(fd)) == -1)) {
+		done(arg, 1);
+		return;
+	}
+	if (r->next_fd != -1)
+		close(r->next_fd);
+	r->next_fd = nfd;
+	r->next_msg = *m;
+	r->next[r->nnext++] = (struct waiter){ done, arg };
+}
+
+/* Ask every live worker; the waiters are in place. */
+static void
+round_send(enum round_kind kind, struct ctl_msg *m, int fd)
+{
+	struct round	*r = &rounds[kind];
 	struct child	*c;
 	struct timeval	 tv;
 	int		 asked = 0;
 
-	if (r->nwaiters == ROUND_MAX_WAITERS) {
-		done(arg, 0);
-		return;
-	}
-	r->waiters[r->nwaiters].fn = done;
-	r->waiters[r->nwaiters].arg = arg;
-	if (r->nwaiters++ > 0)
-		return;		/* a round is under way: join it */
 	m->pid = master.pid;
 	TAILQ_FOREACH(c, &master.children, entry) {
 		if (c->peer == NULL || c->state == CHILD_KILLED)
@@ -130,6 +196,25 @@ round_start(enum round_kind kind, struct ctl_msg *m, int fd,
 	}
 	clock_ms_to_tv(round_wait_ms[kind], &tv);
 	evtimer_add(r->timer, &tv);
+}
+
+void
+round_failed(struct child *c, enum round_kind kind, const char *why)
+{
+	struct round	*r = &rounds[kind];
+
+	if (!(c->pending & (1u << kind)))
+		return;
+	if (r->failed++ == 0)
+		snprintf(r->error, sizeof(r->error), "worker %d (pid %ld): %s",
+		    c->slot, (long)c->pid, why);
+	round_answered(c, kind);
+}
+
+const char *
+round_error(enum round_kind kind)
+{
+	return rounds[kind].error;
 }
 
 void

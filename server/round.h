@@ -22,12 +22,17 @@ typedef void (*round_done_fn)(void *arg, int missing);
 int	rounds_init(struct event_base *base);
 void	rounds_free(void);
 /* Send m (with a copy of fd, if not -1) to every live worker; done runs
- * once all answered or after the round's bound.  A request that arrives
- * while a round of its kind runs joins it. */
+ * once all answered or after the round's bound.  A stats request that
+ * arrives while a stats round runs joins it; a reopen waits for the next
+ * round (see round.c). */
 void	round_start(enum round_kind kind, struct ctl_msg *m, int fd,
 	    round_done_fn done, void *arg);
 /* c answered, or will never answer (gone): stop waiting for it. */
 void	round_answered(struct child *c, enum round_kind kind);
+/* c answered with an error (why); counted as missing. */
+void	round_failed(struct child *c, enum round_kind kind, const char *why);
+/* Inside a done callback: the first failure of the round, or "". */
+const char *round_error(enum round_kind kind);
 void	round_child_gone(struct child *c);
 
 #endif

@@ -36,7 +36,7 @@ static const struct tcase {
 	{ CTL_REOPENED, "reopened", 4, 4 },
 	{ CTL_DRAIN, "drain", 4, 4 },
 	{ CTL_STATS_REQUEST, "stats-request", 0, 0 },
-	{ CTL_REOPEN, "reopen", 0, 0 },
+	{ CTL_REOPEN, "reopen", 4, 4 },
 	{ CTL_COVER, "cover", 8, 8 },
 	{ CTL_ACCEPT, "accept", 4, 4 },
 };
@@ -116,6 +116,9 @@ msg_make(struct ctl_msg *m, uint8_t type, enum fill f)
 	case CTL_DRAIN:
 		m->u.drain.deadline_ms = v32(5, f);
 		break;
+	case CTL_REOPEN:
+		m->u.reopen.target = v32(9, f);
+		break;
 	case CTL_COVER:
 		m->u.cover.slot = v32(6, f);
 		m->u.cover.on = v32(7, f);
@@ -175,6 +178,9 @@ msg_check(const struct ctl_msg *want, const struct ctl_msg *got)
 	case CTL_DRAIN:
 		assert_int_equal(got->u.drain.deadline_ms,
 		    want->u.drain.deadline_ms);
+		break;
+	case CTL_REOPEN:
+		assert_int_equal(got->u.reopen.target, want->u.reopen.target);
 		break;
 	case CTL_COVER:
 		assert_int_equal(got->u.cover.slot, want->u.cover.slot);
@@ -276,7 +282,7 @@ test_layout_stats(void **state)
 	msg_check(&m, &d);
 }
 
-/* A 32-bit payload: READY, and the empty one: REOPEN. */
+/* A 32-bit payload: READY, and an empty one: STATS_REQUEST. */
 static void
 test_layout_small(void **state)
 {
@@ -287,8 +293,8 @@ test_layout_small(void **state)
 		0x01, 0x00, 0x00, 0x80,
 		0x44, 0x33, 0x22, 0x11,
 	};
-	static const uint8_t reopen[CTL_HDR_LEN] = {
-		0x01, 0x42, 0x00, 0x00,
+	static const uint8_t empty[CTL_HDR_LEN] = {
+		0x01, 0x41, 0x00, 0x00,
 		0xff, 0xff, 0xff, 0xff,
 		0x01, 0x00, 0x00, 0x00,
 		0x00, 0x00, 0x00, 0x00,
@@ -306,11 +312,11 @@ test_layout_small(void **state)
 	assert_memory_equal(buf, ready, sizeof(ready));
 
 	memset(&m, 0, sizeof(m));
-	m.type = CTL_REOPEN;
+	m.type = CTL_STATS_REQUEST;
 	m.slot = UINT32_MAX;
 	m.pid = 1;
-	assert_int_equal(ctl_encode(&m, buf, sizeof(buf)), sizeof(reopen));
-	assert_memory_equal(buf, reopen, sizeof(reopen));
+	assert_int_equal(ctl_encode(&m, buf, sizeof(buf)), sizeof(empty));
+	assert_memory_equal(buf, empty, sizeof(empty));
 }
 
 static void

@@ -320,6 +320,20 @@ wait_accepts(struct tx *t, long long n)
 	}
 }
 
+/* Wait until the log holds needle at least n times; 0 or -1. */
+static int
+wait_log_count(struct tx *t, const char *needle, int n)
+{
+	long	deadline = h_now_ms() + H_TIMEOUT_MS;
+
+	while (h_log_count(&t->d, needle) < n) {
+		if (h_now_ms() >= deadline)
+			return -1;
+		poll(NULL, 0, 10);
+	}
+	return 0;
+}
+
 #define ECHO_LISTENER	"listeners = ({ address = \"127.0.0.1\"; port = %d; " \
 			"service = \"failinit\"; backlog = 1024; });\n"
 
@@ -416,7 +430,8 @@ test_listener_remove_readd(void **state)
 	for (i = 0; i < 10; i++) {
 		tx_write(&t, TWO_LISTENERS, pa, "");
 		assert_int_equal(tx_reload(&t), 0);
-		assert_int_equal(h_wait_log(&t.d, "closed", H_TIMEOUT_MS), 0);
+		/* Closed once its workers let go: clients are refused. */
+		assert_int_equal(wait_log_count(&t, "closed", i + 1), 0);
 		tx_write(&t, TWO_LISTENERS, pa, second);
 		assert_int_equal(tx_reload(&t), 0);
 	}
@@ -621,6 +636,151 @@ test_capacity_hysteresis(void **state)
 	assert_int_equal(h_daemon_stop(&t.d), 0);
 }
 
+/* Lines of the file at path from process pid that contain needle. */
+static int
+pid_said(const char *path, pid_t pid, const char *needle)
+{
+	char	*text = h_read_file(path), *p, *eol, tag[48];
+	int	 n = 0;
+
+	snprintf(tag, sizeof(tag), "preforkd[%ld] ", (long)pid);
+	for (p = text; p != NULL && (p = strstr(p, tag)) != NULL; p = eol) {
+		if ((eol = strchr(p, '\n')) == NULL)
+			eol = p + strlen(p);
+		if (memmem(p, eol - p, needle, strlen(needle)) != NULL)
+			n++;
+	}
+	free(text);
+	return n;
+}
+
+/* Wait until every one of pids has said needle in path; 0 or -1. */
+static int
+all_said(const char *path, const pid_t *pids, int n, const char *needle)
+{
+	long	deadline = h_now_ms() + H_TIMEOUT_MS;
+	int	i;
+
+	for (;;) {
+		for (i = 0; i < n && pid_said(path, pids[i], needle) > 0; i++)
+			;
+		if (i == n)
+			return 0;
+		if (h_now_ms() >= deadline)
+			return -1;
+		poll(NULL, 0, 10);
+	}
+}
+
+static pid_t
+ctl_async(struct tx *t, const char *cmd)
+{
+	pid_t	pid = fork();
+	char	*out = NULL;
+	int	rc;
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		rc = h_ctl(t->sock, &out, cmd, (char *)NULL);
+		_exit(rc == 0 && out != NULL &&
+		    strstr(out, "reopened by every process") != NULL ? 0 : 3);
+	}
+	return pid;
+}
+
+/*
+ * Two reopens, the second after another rotation while the first still
+ * waits for a (stopped) worker: the second is answered only once every
+ * worker writes to the newest file.
+ */
+static void
+test_reopen_overlap(void **state)
+{
+	struct tx	t;
+	char		log[200], mid[200], old[200];
+	pid_t		kids[4], a, b;
+	int		p = h_free_port(4), st;
+
+	tx_init(&t);
+	snprintf(log, sizeof(log), "%s/server.log", t.d.dir);
+	snprintf(mid, sizeof(mid), "%s/server.log.1", t.d.dir);
+	snprintf(old, sizeof(old), "%s/server.log.2", t.d.dir);
+	tx_write(&t, "workers = 2;\nlog = { file = \"%s\"; };\n" ECHO_LISTENER,
+	    log, p);
+	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", p), 0);
+	assert_int_equal(h_children(t.d.pid, kids, 4), 2);
+	assert_int_equal(rename(log, old), 0);
+	assert_int_equal(kill(kids[0], SIGSTOP), 0);
+	a = ctl_async(&t, "reopen");
+	assert_int_equal(all_said(log, &t.d.pid, 1, "log reopened"), 0);
+	assert_int_equal(rename(log, mid), 0);
+	b = ctl_async(&t, "reopen");
+	assert_int_equal(all_said(log, &t.d.pid, 1, "log reopened"), 0);
+	assert_int_equal(h_wait_exit(b, 100), -1);	/* still waiting */
+	assert_int_equal(kill(kids[0], SIGCONT), 0);
+	st = h_wait_exit(a, H_TIMEOUT_MS);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = h_wait_exit(b, H_TIMEOUT_MS);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* Answered: both workers already write to the newest file. */
+	assert_int_equal(pid_said(log, kids[0], "log reopened"), 1);
+	assert_int_equal(pid_said(log, kids[1], "log reopened"), 1);
+	assert_int_equal(pid_said(mid, kids[0], "log reopened"), 1);
+	assert_int_equal(h_daemon_stop(&t.d), 0);
+}
+
+/*
+ * Reloads that move the log file -> syslog -> stderr -> another file:
+ * every worker follows each time.
+ */
+static void
+test_log_targets(void **state)
+{
+	struct tx	 t;
+	char		 f1[200], f2[200], *before, *after;
+	pid_t		 kids[4];
+	int		 p = h_free_port(4), n;
+
+	tx_init(&t);
+	snprintf(f1, sizeof(f1), "%s/one.log", t.d.dir);
+	snprintf(f2, sizeof(f2), "%s/two.log", t.d.dir);
+	tx_write(&t, "workers = 2;\nlog = { file = \"%s\"; };\n" ECHO_LISTENER,
+	    f1, p);
+	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", p), 0);
+	assert_int_equal(h_children(t.d.pid, kids, 4), 2);
+	assert_int_equal(h_ctl(t.sock, NULL, "reopen", (char *)NULL), 0);
+	assert_int_equal(all_said(f1, kids, 2, "log reopened"), 0);
+
+	/* To syslog: nothing more from any worker in the file. */
+	tx_write(&t, "workers = 2;\nlog = { file = \"syslog\"; };\n"
+	    ECHO_LISTENER, p);
+	assert_int_equal(tx_reload(&t), 0);
+	assert_int_equal(h_wait_children(t.d.pid, 2, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_ctl(t.sock, NULL, "reopen", (char *)NULL), 0);
+	before = h_read_file(f1);
+	assert_int_equal(h_ctl(t.sock, NULL, "reopen", (char *)NULL), 0);
+	after = h_read_file(f1);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	/* To stderr (the daemon's log here), then to another file. */
+	tx_write(&t, "workers = 2;\nlog = { file = \"stderr\"; };\n"
+	    ECHO_LISTENER, p);
+	assert_int_equal(tx_reload(&t), 0);
+	assert_int_equal(h_wait_children(t.d.pid, 2, H_TIMEOUT_MS), 0);
+	n = h_children(t.d.pid, kids, 4);
+	assert_int_equal(n, 2);
+	assert_int_equal(all_said(t.d.log, kids, 2, "log reopened"), 0);
+	tx_write(&t, "workers = 2;\nlog = { file = \"%s\"; };\n"
+	    ECHO_LISTENER, f2, p);
+	assert_int_equal(tx_reload(&t), 0);
+	assert_int_equal(h_wait_children(t.d.pid, 2, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_children(t.d.pid, kids, 4), 2);
+	assert_int_equal(all_said(f2, kids, 2, "log reopened"), 0);
+	assert_int_equal(h_daemon_stop(&t.d), 0);
+}
+
 int
 main(void)
 {
@@ -632,8 +792,12 @@ main(void)
 		cmocka_unit_test(test_stop_drains),
 		cmocka_unit_test(test_stop_during_reload),
 		cmocka_unit_test(test_capacity_hysteresis),
+		cmocka_unit_test(test_reopen_overlap),
+		cmocka_unit_test(test_log_targets),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("PF_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("PF_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

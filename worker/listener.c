@@ -259,6 +259,19 @@ listener_release(struct pf_listener *l, int sweep)
 	l->nev = 0;
 }
 
+int
+listener_retired(const struct pf_listener *l)
+{
+	socklen_t	len = 0;
+
+	/* SO_GET_FILTER with no buffer gives the program's length; the
+	 * reuseport steering program is not a socket filter. */
+	if (l->nev == 0 || getsockopt(event_get_fd(l->ev[0]), SOL_SOCKET,
+	    SO_GET_FILTER, NULL, &len) == -1)
+		return 0;
+	return len > 0;
+}
+
 void
 listener_cover(struct pf_listener *l, int slot, int on)
 {

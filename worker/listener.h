@@ -31,6 +31,9 @@ void			 listener_stop(struct pf_listener *l);
 /* Draining: accept what is queued (sweep), then close this worker's
  * copies of the sockets; the listener accepts no more. */
 void			 listener_release(struct pf_listener *l, int sweep);
+/* The master retired the socket (it drops new SYNs): handshakes begun
+ * before may still land in its queue. */
+int			 listener_retired(const struct pf_listener *l);
 /* Also accept (on) or no longer (off) on the sockets of another slot,
  * while its worker cannot. */
 void			 listener_cover(struct pf_listener *l, int slot, int on);

@@ -51,9 +51,11 @@ static struct {
 	struct event		*sweep;
 	struct event		*heartbeat;
 	struct event		*deadline;
+	struct event		*release;	/* end of the accept grace */
 	uint64_t		 last_beat_us;
 	uint32_t		 seq;
 	int			 draining;
+	int			 released;	/* listening copies closed */
 	int			 accepting;	/* the master said ACCEPT */
 	int			 capped;	/* accepting paused at the cap */
 } w;
@@ -166,41 +168,80 @@ worker_deadline(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(w.base);
 }
 
+/*
+ * A retired listener drops new SYNs from the moment of the commit, but a
+ * handshake the kernel had begun before that may still complete.  We keep
+ * accepting for this long, then sweep the queue once more and close our
+ * copies; only then is the socket closed (by the master, once nobody holds
+ * it), so a client the kernel let in is served, not reset.
+ */
+#define RELEASE_GRACE_MS	200
+
+/* Close our copies (DRAINING tells the master we hold none any more) and
+ * warn the connections, those of the grace included. */
+static void
+worker_release(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_msg	m = { .type = CTL_DRAINING };
+	size_t		i;
+
+	if (w.released)
+		return;
+	w.released = 1;
+	for (i = 0; i < w.nlisteners; i++)
+		listener_release(w.listeners[i], w.accepting);
+	m.u.draining.conns_active = worker_stats.conns_active;
+	worker_send(&m);
+	conn_shutdown_all();
+}
+
 /* Stop accepting, warn the connections, exit when they are done. */
 static void
 worker_drain(unsigned int deadline_ms, const char *why)
 {
-	struct ctl_msg	m = { .type = CTL_DRAINING };
 	struct timeval	tv;
-
-	size_t		i;
+	size_t		i, retired;
 
 	if (w.draining)
 		return;
 	w.draining = 1;
-	/* Our copies only: the master and other workers keep theirs open.
-	 * DRAINING tells the master we hold none any more. */
-	for (i = 0; i < w.nlisteners; i++)
-		listener_release(w.listeners[i], w.accepting);
 	log_info("draining (%s), %llu connections, deadline %u ms", why,
 	    (unsigned long long)worker_stats.conns_active, deadline_ms);
-	m.u.draining.conns_active = worker_stats.conns_active;
-	worker_send(&m);
-	conn_shutdown_all();
+	/* Kept listeners serve the new generation's rules from now on. */
+	for (i = 0, retired = 0; i < w.nlisteners; i++) {
+		if (w.accepting && listener_retired(w.listeners[i]))
+			retired++;
+		else
+			listener_release(w.listeners[i], w.accepting);
+	}
+	if (retired > 0) {
+		clock_ms_to_tv(RELEASE_GRACE_MS, &tv);
+		evtimer_add(w.release, &tv);
+	} else
+		worker_release(-1, 0, NULL);
 	clock_ms_to_tv(deadline_ms, &tv);
 	evtimer_add(w.deadline, &tv);
 }
 
 /* The master opened the log anew and passed us the descriptor. */
 static void
-worker_reopen(struct peer *p)
+worker_reopen(struct peer *p, uint32_t target)
 {
 	struct ctl_msg	m = { .type = CTL_REOPENED };
 	int		fd = peer_take_fd(p);
+	char		err[64];
 
-	if (fd != -1)
+	if (target == CTL_REOPEN_SYSLOG) {
+		if (fd != -1)
+			close(fd);
+		(void)log_open("syslog", err, sizeof(err));
+	} else if (fd == -1) {
+		m.u.reopened.error = EBADF;	/* the descriptor did not come */
+		log_warnx("log reopen: no descriptor from the master");
+	} else
 		log_set_fd(fd);
-	log_info("log reopened");
+	if (m.u.reopened.error == 0)
+		log_info("log reopened");
 	worker_send(&m);
 }
 
@@ -254,7 +295,7 @@ worker_dispatch(struct peer *p, const struct ctl_msg *m, const char *reason,
 		worker_drain(m->u.drain.deadline_ms, "asked by master");
 		break;
 	case CTL_REOPEN:
-		worker_reopen(p);
+		worker_reopen(p, m->u.reopen.target);
 		break;
 	case CTL_ACCEPT:
 		worker_accept(m->u.accept.generation);
@@ -287,7 +328,7 @@ worker_sweep(evutil_socket_t fd, short what, void *arg)
 	/* The parent-death signal can be lost in a race; check here too. */
 	if (getppid() != w.spec->master && !w.draining)
 		worker_drain(w.spec->cfg->shutdown_timeout_ms, "master gone");
-	if (w.draining && worker_stats.conns_active == 0) {
+	if (w.released && worker_stats.conns_active == 0) {
 		event_base_loopbreak(w.base);
 		return;
 	}
@@ -328,7 +369,9 @@ worker_events(void)
 	w.heartbeat = event_new(w.base, -1, EV_PERSIST, worker_heartbeat,
 	    NULL);
 	w.deadline = evtimer_new(w.base, worker_deadline, NULL);
-	if (w.sweep == NULL || w.heartbeat == NULL || w.deadline == NULL)
+	w.release = evtimer_new(w.base, worker_release, NULL);
+	if (w.sweep == NULL || w.heartbeat == NULL || w.deadline == NULL ||
+	    w.release == NULL)
 		return -1;
 	clock_ms_to_tv(SWEEP_INTERVAL_MS, &tv);
 	if (event_add(w.sweep, &tv) == -1)
@@ -464,6 +507,8 @@ worker_cleanup(void)
 		event_free(w.heartbeat);
 	if (w.deadline != NULL)
 		event_free(w.deadline);
+	if (w.release != NULL)
+		event_free(w.release);
 	if (w.base != NULL)
 		event_base_free(w.base);
 	module_unload();
