@@ -11,11 +11,13 @@
 #include <stdint.h>
 
 #include "common/ctl.h"
+#include "common/emitter.h"
 #include "conf/config.h"
 #include "server/round.h"
 #include "worker/worker.h"
 
 struct event;
+struct event_base;
 struct peer;
 
 enum child_state {
@@ -57,6 +59,16 @@ struct slot {
 	struct child		*cover;		/* accepts for it meanwhile */
 };
 
+/* The serving generation's set-up, and the previous one during a reload. */
+struct gen {
+	struct config		*cfg;
+	struct lsock		*ls;
+	struct slot		*slots;
+	int			 nslots;
+	uint32_t		 generation;
+};
+
+/* The master process's context: one, its state is nowhere else. */
 struct master {
 	struct config		*cfg;
 	pid_t			 pid;
@@ -66,6 +78,15 @@ struct master {
 	int			 nslots;
 	struct child_list	 children;	/* every live child */
 	int			 stopping;	/* 1 fast, 2 graceful */
+	struct event_base	*base;
+	struct lsock		*ls;		/* the serving generation's */
+	struct gen		 prev;		/* cfg != NULL: reload pending */
+	int			 pidfd;		/* locked pidfile, or -1 */
+	char			*pidfile;	/* as first configured */
+	struct pf_emitter	 em;		/* modules' master hooks */
+	struct event		*sigs[6];
+	struct event		*monitor;
+	struct event		*stop_timer;
 };
 
 extern struct master	 master;
