@@ -2,12 +2,24 @@
  * emitter.c -- Node-style event emitter with integer event ids.
  *
  * Hooks live in one array in registration order.  While an emit is running
- * (depth > 0) the array is only appended to, never compacted: removal marks
- * a hook dead and the sweep happens when the outermost emit returns.  An
- * emit looks only at the hooks that existed when it started, so a hook
- * added meanwhile first fires on the next emit.  A bit mask of events with
- * live hooks makes emitting an event nobody listens to nearly free.
+ * (depth > 0) the hooks it walks are never moved: removal marks a hook dead
+ * and the sweep happens when the outermost emit returns.  An emit looks
+ * only at the hooks that existed when it started, so a hook added
+ * meanwhile first fires on the next emit.  A bit mask of events with live
+ * hooks makes emitting an event nobody listens to nearly free.
+ *
+ * "floor" is the number of hooks the running emits look at (the snapshot
+ * of the innermost one, the largest).  Hooks above it were added during
+ * the emits and nobody walks them, so when the array is full the dead ones
+ * there are compacted away instead of growing it: on/off churn inside one
+ * emit takes bounded memory, and only live hooks count toward the cap.
+ *
+ * The nesting depth is 32 bits, and an emit that would take it past
+ * EMITTER_MAX_DEPTH is refused: it cannot wrap to 0 and sweep (free) the
+ * array under the emits still running.  An owner that a handler may free
+ * (a connection) sets a pin, held for the whole of each emit.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,9 +28,9 @@
 #define HOOK_ONCE	0x01
 #define HOOK_DEAD	0x02
 
-#define EMITTER_MAX_HOOKS	UINT16_MAX
-
 _Static_assert(PF_EV_MAX_ <= 32, "event ids must fit the 32-bit mask");
+_Static_assert(EMITTER_MAX_HOOKS <= INT32_MAX,
+    "pf_emit returns how many hooks it called as an int");
 
 static int
 event_ok(int event)
@@ -34,28 +46,48 @@ emitter_init(struct pf_emitter *em, void *owner)
 }
 
 void
+emitter_set_pin(struct pf_emitter *em, const struct emitter_pin *pin)
+{
+	em->pin = pin;
+}
+
+void
 emitter_clear(struct pf_emitter *em)
 {
 	free(em->hooks);
 	em->hooks = NULL;
-	em->n = em->cap = em->dead = 0;
+	em->n = em->cap = em->dead = em->floor = 0;
 	em->mask = 0;
 }
 
+/* Drop the dead hooks at and above index from (nobody walks them). */
+static void
+emitter_compact(struct pf_emitter *em, uint32_t from)
+{
+	uint32_t	i, j;
+
+	for (i = j = from; i < em->n; i++) {
+		if (em->hooks[i].flags & HOOK_DEAD) {
+			em->dead--;
+			continue;
+		}
+		if (i != j)
+			em->hooks[j] = em->hooks[i];
+		j++;
+	}
+	em->n = j;
+}
+
+/* No emit running: compact everything and rebuild the mask. */
 static void
 emitter_sweep(struct pf_emitter *em)
 {
-	uint16_t	i, j;
+	uint32_t	i;
 
+	emitter_compact(em, 0);
 	em->mask = 0;
-	for (i = j = 0; i < em->n; i++) {
-		if (em->hooks[i].flags & HOOK_DEAD)
-			continue;
-		em->hooks[j++] = em->hooks[i];
+	for (i = 0; i < em->n; i++)
 		em->mask |= 1u << em->hooks[i].event;
-	}
-	em->n = j;
-	em->dead = 0;
 	if (em->n == 0)
 		emitter_clear(em);
 }
@@ -67,32 +99,54 @@ hook_kill(struct pf_emitter *em, struct pf_hook *h)
 	em->dead++;
 }
 
+/*
+ * The array is full: reclaim the dead hooks no emit is walking, and grow
+ * unless that left a quarter free (so the scan is amortised).
+ */
+static int
+emitter_make_room(struct pf_emitter *em)
+{
+	struct pf_hook	*nh;
+	uint32_t	 ncap;
+
+	if (em->dead > 0 && em->floor < em->n)
+		emitter_compact(em, em->floor);
+	if (em->n < em->cap && em->cap - em->n >= em->cap / 4)
+		return 0;
+	if (em->cap > UINT32_MAX / 2 ||
+	    (size_t)em->cap * 2 > SIZE_MAX / sizeof(*nh)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	ncap = em->cap == 0 ? 2 : em->cap * 2;
+	if ((nh = realloc(em->hooks, (size_t)ncap * sizeof(*nh))) == NULL)
+		return -1;
+	em->hooks = nh;
+	em->cap = ncap;
+	return 0;
+}
+
 static int
 emitter_add(struct pf_emitter *em, int event, pf_handler fn, void *udata,
     uint8_t flags)
 {
-	struct pf_hook	*nh;
-	uint16_t	 ncap;
+	struct pf_hook	*h;
 
-	if (!event_ok(event) || fn == NULL)
+	if (!event_ok(event) || fn == NULL) {
+		errno = EINVAL;
 		return -1;
-	if (em->n == em->cap) {
-		if (em->cap == EMITTER_MAX_HOOKS)
-			return -1;
-		ncap = em->cap == 0 ? 2 :
-		    (em->cap > EMITTER_MAX_HOOKS / 2 ? EMITTER_MAX_HOOKS :
-		    em->cap * 2);
-		nh = realloc(em->hooks, ncap * sizeof(*nh));
-		if (nh == NULL)
-			return -1;
-		em->hooks = nh;
-		em->cap = ncap;
 	}
-	em->hooks[em->n].fn = fn;
-	em->hooks[em->n].udata = udata;
-	em->hooks[em->n].event = (uint8_t)event;
-	em->hooks[em->n].flags = flags;
-	em->n++;
+	if (em->n - em->dead >= EMITTER_MAX_HOOKS) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (em->n == em->cap && emitter_make_room(em) == -1)
+		return -1;
+	h = &em->hooks[em->n++];
+	h->fn = fn;
+	h->udata = udata;
+	h->event = (uint8_t)event;
+	h->flags = flags;
 	em->mask |= 1u << event;
 	return 0;
 }
@@ -112,7 +166,7 @@ pf_once(struct pf_emitter *em, int event, pf_handler fn, void *udata)
 int
 pf_off(struct pf_emitter *em, int event, pf_handler fn, void *udata)
 {
-	uint16_t	i;
+	uint32_t	i;
 
 	for (i = 0; i < em->n; i++) {
 		struct pf_hook *h = &em->hooks[i];
@@ -131,7 +185,7 @@ pf_off(struct pf_emitter *em, int event, pf_handler fn, void *udata)
 void
 pf_off_all(struct pf_emitter *em, int event)
 {
-	uint16_t	i;
+	uint32_t	i;
 
 	for (i = 0; i < em->n; i++) {
 		struct pf_hook *h = &em->hooks[i];
@@ -148,15 +202,24 @@ int
 pf_emit(struct pf_emitter *em, int event, const struct pf_event_arg *arg)
 {
 	static const struct pf_event_arg	 none;
-	uint16_t				 i, n;
+	const struct emitter_pin		*pin = em->pin;
+	void					*owner = em->owner;
+	uint32_t				 i, n, floor;
 	int					 called = 0;
 
 	if (!event_ok(event) || !(em->mask & (1u << event)))
 		return 0;
+	if (em->depth == EMITTER_MAX_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	if (pin != NULL && pin->hold(owner) == -1)
+		return -1;
 	if (arg == NULL)
 		arg = &none;
 	em->depth++;
-	n = em->n;
+	floor = em->floor;
+	em->floor = n = em->n;
 	/* em->hooks may move if a handler adds a hook: index, never cache. */
 	for (i = 0; i < n; i++) {
 		struct pf_hook	*h = &em->hooks[i];
@@ -170,10 +233,14 @@ pf_emit(struct pf_emitter *em, int event, const struct pf_event_arg *arg)
 		if (h->flags & HOOK_ONCE)
 			hook_kill(em, h);
 		called++;
-		fn(em->owner, arg, udata);
+		fn(owner, arg, udata);
 	}
+	em->floor = floor;
 	if (--em->depth == 0 && em->dead > 0)
 		emitter_sweep(em);
+	/* Last: this may free the owner, and em with it. */
+	if (pin != NULL)
+		pin->release(owner);
 	return called;
 }
 
@@ -181,7 +248,7 @@ size_t
 pf_listener_count(const struct pf_emitter *em, int event)
 {
 	size_t		count = 0;
-	uint16_t	i;
+	uint32_t	i;
 
 	for (i = 0; i < em->n; i++) {
 		if (em->hooks[i].event == event &&

@@ -12,6 +12,12 @@
 
 #include "preforkd/preforkd.h"
 
+/* Live hooks an emitter holds at most (dead ones awaiting sweep aside). */
+#define EMITTER_MAX_HOOKS	UINT16_MAX
+/* Emits nested on one emitter at most: one more is refused, so the
+ * counter never wraps (the stack runs out long before). */
+#define EMITTER_MAX_DEPTH	UINT32_MAX
+
 struct pf_hook {
 	pf_handler		 fn;
 	void			*udata;
@@ -19,17 +25,33 @@ struct pf_hook {
 	uint8_t			 flags;
 };
 
+/*
+ * What keeps an emitter's owner alive while one of its emits runs, for an
+ * owner a handler may free (a connection).  hold() is called before the
+ * first handler and returns 0, or -1 to refuse the emit; release() after
+ * the last one, once the hooks are swept, and may free the owner and the
+ * emitter in it: pf_emit touches neither afterwards.
+ */
+struct emitter_pin {
+	int			(*hold)(void *owner);
+	void			(*release)(void *owner);
+};
+
 struct pf_emitter {
 	struct pf_hook		*hooks;
 	void			*owner;		/* "self" for handlers */
+	const struct emitter_pin *pin;		/* NULL: nothing to pin */
 	uint32_t		 mask;		/* events with a live hook */
-	uint16_t		 n;
-	uint16_t		 cap;
-	uint16_t		 depth;		/* nested emits running */
-	uint16_t		 dead;		/* hooks awaiting sweep */
+	uint32_t		 n;		/* hooks in the array, dead too */
+	uint32_t		 cap;
+	uint32_t		 dead;		/* hooks awaiting sweep */
+	uint32_t		 depth;		/* nested emits running */
+	uint32_t		 floor;		/* hooks below: seen by an emit */
 };
 
 void	emitter_init(struct pf_emitter *em, void *owner);
+/* Pin the owner for every emit from now on (pin outlives em). */
+void	emitter_set_pin(struct pf_emitter *em, const struct emitter_pin *pin);
 /* Frees the hooks; the caller guarantees no emit is running. */
 void	emitter_clear(struct pf_emitter *em);
 

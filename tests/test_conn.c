@@ -1141,6 +1141,61 @@ test_destroy_in_handler(void **state)
 	assert_int_equal(worker_stats.conns_active, 0);
 }
 
+/* The other connection of test_destroy_cross, and what its emit gave. */
+static struct pf_conn	*cross_other;
+static int		 cross_rc, cross_closes;
+
+/* "data" on A: emit "shutdown" on the other connection, B. */
+static void
+h_emit_other(void *self, const struct pf_event_arg *ev, void *udata)
+{
+	cross_rc = pf_emit(pf_conn_emitter(cross_other), PF_EV_SHUTDOWN,
+	    NULL);
+	cross_closes = count(PF_EV_CLOSE);
+}
+
+/*
+ * 10a. A handler on A emits on B, and B's handler destroys B: B must live
+ * until that emit is done with it (B's later handler still runs on it,
+ * and ASan sees no use after free), then close as a destroy outside any
+ * handler would, before pf_emit returns; A goes on unharmed.
+ */
+static void
+test_destroy_cross(void **state)
+{
+	struct pf_conn	*a, *b;
+	int		 i;
+
+	a = open_conn(0);
+	b = open_conn(0);
+	cross_other = b;
+	cross_rc = cross_closes = 99;
+	fx.wr2 = 99;
+	assert_int_equal(pf_conn_on(a, PF_EV_DATA, h_emit_other, NULL), 0);
+	assert_int_equal(pf_conn_on(b, PF_EV_SHUTDOWN, h_destroy_now, NULL),
+	    0);
+	assert_int_equal(pf_conn_on(b, PF_EV_SHUTDOWN, h_after, NULL), 0);
+	assert_int_equal(write(fx.peer[0], "a", 1), 1);
+	assert_int_equal(wait_event(PF_EV_CLOSE, 1, WAIT_MS), 1);
+	run_for(3 * TICK_MS);
+
+	assert_int_equal(cross_rc, 3);
+	assert_int_equal(cross_closes, 1);
+	assert_int_equal(fx.wr2, -1);	/* B was closing, not freed */
+	expect_seq(PF_EV_DATA, PF_EV_SHUTDOWN, MARK_A, MARK_B, PF_EV_CLOSE);
+	assert_ptr_equal(fx.rec[0].self, a);
+	for (i = 1; i < 5; i++)
+		assert_ptr_equal(fx.rec[i].self, b);
+	assert_int_equal(fx.rec[4].code, 0);
+	assert_true(peer_eof(fx.peer[1]));
+	fx.conn[1] = NULL;
+
+	/* A is still open and served. */
+	assert_int_equal(worker_stats.conns_active, 1);
+	assert_int_equal(pf_conn_write(a, "ok", 2), 1);
+	assert_int_equal(worker_stats.errors, 0);
+}
+
 /* 10b. destroy() outside any handler closes at once. */
 static void
 test_destroy_outside(void **state)
@@ -1462,6 +1517,7 @@ main(void)
 		T(test_error_queued_tcp_reset),
 		T(test_error_unhandled),
 		T(test_destroy_in_handler),
+		T(test_destroy_cross),
 		T(test_destroy_outside),
 		T(test_close_handler_calls),
 		T(test_destroy_in_timeout),

@@ -2,9 +2,12 @@
  * test_emitter.c -- unit tests for the event emitter (common/emitter.c):
  * call order, return values, once/off/off_all, changes made by handlers
  * while an emit is running, nested emits, listener counts, rejection of
- * bad arguments, and freeing/reuse of the hook array.
+ * bad arguments, and freeing/reuse of the hook array; 65536 nested emits
+ * (past any 16-bit counter) then pf_off_all, on/off churn inside one emit,
+ * the cap on live hooks, and the owner pinned for the whole of an emit.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,7 +150,7 @@ h_emitter(void *self, const struct pf_event_arg *ev, void *udata)
  * PF_EV_END (whose handler is a once hook), then checks that nothing was
  * swept while the outer emit is still running.
  */
-static uint16_t	 n_during, dead_during;
+static uint32_t	 n_during, dead_during;
 static size_t	 count_during;
 
 static void
@@ -846,7 +849,7 @@ test_capacity_limit(void **state)
 	struct pf_emitter	*em = *state;
 	long			 i, ok = 0;
 
-	/* The hook count is 16 bits: it must refuse, never wrap. */
+	/* At most EMITTER_MAX_HOOKS live hooks: refuse, never wrap. */
 	for (i = 0; i < UINT16_MAX; i++) {
 		if (pf_on(em, PF_EV_DATA, h_count, NULL) == 0)
 			ok++;
@@ -893,6 +896,350 @@ test_error_without_listener(void **state)
 	assert_int_equal(rec.n, 1);
 }
 
+
+/*
+ * Nesting past 16 bits.  The handler emits its own event from inside
+ * itself DEEP - 1 times, so DEEP emits run at once; the innermost then
+ * removes every hook.  A counter that wrapped to 0 there would sweep (free)
+ * the array under the DEEP - 1 emits still walking it.  The recursion runs
+ * on a thread with a stack big enough for it under a sanitizer too.
+ */
+#define DEEP		65536
+#define DEEP_STACK	((size_t)512 << 20)
+
+struct deep {
+	struct pf_emitter	*em;
+	uint32_t		 level;
+	uint32_t		 max_depth;
+	uint32_t		 bad;	/* inner emits that did not call 1 */
+	uint32_t		 after;	/* calls of the hook after h_deep */
+	size_t			 count_inside;
+};
+
+static void
+h_deep(void *self, const struct pf_event_arg *ev, void *udata)
+{
+	struct deep	*d = udata;
+
+	if (d->em->depth > d->max_depth)
+		d->max_depth = d->em->depth;
+	if (++d->level < DEEP) {
+		if (pf_emit(d->em, PF_EV_DATA, NULL) != 1)
+			d->bad++;
+		return;
+	}
+	pf_off_all(d->em, -1);
+	d->count_inside = pf_listener_count(d->em, PF_EV_DATA);
+}
+
+static void
+h_deep_after(void *self, const struct pf_event_arg *ev, void *udata)
+{
+	struct deep	*d = udata;
+
+	d->after++;
+}
+
+static void *
+deep_thread(void *arg)
+{
+	struct deep	*d = arg;
+
+	if (pf_emit(d->em, PF_EV_DATA, NULL) != 1)
+		d->bad++;
+	return NULL;
+}
+
+static void
+run_on_big_stack(void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t	attr;
+	pthread_t	t;
+
+	assert_int_equal(pthread_attr_init(&attr), 0);
+	assert_int_equal(pthread_attr_setstacksize(&attr, DEEP_STACK), 0);
+	assert_int_equal(pthread_create(&t, &attr, fn, arg), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_attr_destroy(&attr), 0);
+}
+
+static void
+test_deep_nesting_then_off_all(void **state)
+{
+	struct pf_emitter	*em = *state;
+	struct deep		 d;
+
+	memset(&d, 0, sizeof(d));
+	d.em = em;
+	d.count_inside = 99;
+	assert_int_equal(pf_on(em, PF_EV_DATA, h_deep, &d), 0);
+	assert_int_equal(pf_on(em, PF_EV_DATA, h_deep_after, &d), 0);
+
+	run_on_big_stack(deep_thread, &d);
+	assert_int_equal(d.level, DEEP);
+	assert_int_equal(d.max_depth, DEEP);
+	assert_int_equal(d.bad, 0);
+	assert_int_equal(d.count_inside, 0);
+	/* Removed by the innermost emit before any emit reached it. */
+	assert_int_equal(d.after, 0);
+	/* Swept once, by the outermost. */
+	assert_int_equal(em->depth, 0);
+	assert_int_equal(em->n, 0);
+	assert_int_equal(em->dead, 0);
+	assert_null(em->hooks);
+	assert_int_equal(pf_emit(em, PF_EV_DATA, NULL), 0);
+
+	/* And the emitter works as before. */
+	assert_int_equal(pf_on(em, PF_EV_DATA, h_rec, ID(1)), 0);
+	assert_int_equal(pf_emit(em, PF_EV_DATA, NULL), 1);
+	assert_int_equal(rec.n, 1);
+}
+
+static void
+test_depth_limit_refuses(void **state)
+{
+	struct pf_emitter	*em = *state;
+
+	/* As if EMITTER_MAX_DEPTH - 1 emits were running: one more runs,
+	 * the one nested in it is refused and calls nothing. */
+	act.event = PF_EV_DATA;
+	act.limit = 1;
+	act.rc2 = 99;
+	assert_int_equal(pf_on(em, PF_EV_DATA, h_emitter, NULL), 0);
+	em->depth = EMITTER_MAX_DEPTH - 1;
+	errno = 0;
+	assert_int_equal(pf_emit(em, PF_EV_DATA, NULL), 1);
+	assert_int_equal(act.rc2, -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(act.runs, 1);
+	assert_int_equal(rec.n, 1);
+	assert_int_equal(em->depth, EMITTER_MAX_DEPTH - 1);
+	/* Back from the brink: nesting works again. */
+	em->depth = 0;
+	act.limit = 2;
+	assert_int_equal(pf_emit(em, PF_EV_DATA, NULL), 1);
+	assert_int_equal(act.runs, 3);
+	assert_int_equal(act.rc2, 1);
+}
+
+/*
+ * on/off churn inside one emit: removed hooks are not swept until the
+ * emit returns, yet must neither count toward the cap nor pile up.
+ */
+#define CHURN	70000
+
+struct churn {
+	struct pf_emitter	*em;
+	int			 mode;	/* 0: on X, off X; 1: on X, off prev */
+	long			 ok;
+	uint32_t		 max_cap;
+};
+
+static void
+h_churn(void *self, const struct pf_event_arg *ev, void *udata)
+{
+	struct churn	*ch = udata;
+	long		 i;
+
+	for (i = 0; i < CHURN; i++) {
+		void	*u = &ids[i % NIDS];
+		void	*prev = &ids[(i + NIDS - 1) % NIDS];
+
+		if (pf_on(ch->em, PF_EV_END, h_count, u) != 0)
+			continue;
+		if (ch->mode == 0 &&
+		    pf_off(ch->em, PF_EV_END, h_count, u) != 0)
+			continue;
+		if (ch->mode == 1 && i > 0 &&
+		    pf_off(ch->em, PF_EV_END, h_count, prev) != 0)
+			continue;
+		if (ch->em->cap > ch->max_cap)
+			ch->max_cap = ch->em->cap;
+		ch->ok++;
+	}
+}
+
+static void
+test_churn_in_emit(void **state)
+{
+	struct pf_emitter	*em = *state;
+	struct churn		 ch;
+	int			 mode;
+
+	for (mode = 0; mode < 2; mode++) {
+		memset(&ch, 0, sizeof(ch));
+		ch.em = em;
+		ch.mode = mode;
+		assert_int_equal(pf_on(em, PF_EV_DATA, h_churn, &ch), 0);
+		assert_int_equal(pf_on(em, PF_EV_DATA, h_rec, ID(1)), 0);
+		rec.n = 0;
+		assert_int_equal(pf_emit(em, PF_EV_DATA, NULL), 2);
+		assert_int_equal(ch.ok, CHURN);
+		/* Bounded: the dead hooks nobody walks were reclaimed. */
+		assert_true(ch.max_cap <= 16);
+		assert_int_equal(rec.n, 1);
+		assert_int_equal(em->dead, 0);
+		/* What is left: the two DATA hooks, and in mode 1 the last
+		 * END hook added. */
+		assert_int_equal(pf_listener_count(em, PF_EV_DATA), 2);
+		assert_int_equal(pf_listener_count(em, PF_EV_END),
+		    (size_t)mode);
+		counted = 0;
+		assert_int_equal(pf_emit(em, PF_EV_END, NULL), mode);
+		assert_int_equal(counted, mode);
+		pf_off_all(em, -1);
+		assert_null(em->hooks);
+	}
+}
+
+/* At the cap: removing one inside an emit makes room at once. */
+struct atcap {
+	struct pf_emitter	*em;
+	int			 full;	/* pf_on refused while full */
+	long			 ok;
+};
+
+#define ATCAP_CHURN	300
+
+static void
+h_atcap(void *self, const struct pf_event_arg *ev, void *udata)
+{
+	struct atcap	*a = udata;
+	long		 i;
+
+	a->full = pf_on(a->em, PF_EV_END, h_rec, ID(3)) == -1 &&
+	    errno == ENOSPC;
+	for (i = 0; i < ATCAP_CHURN; i++) {
+		if (pf_off(a->em, PF_EV_DATA, h_count, NULL) != 0)
+			break;
+		if (pf_on(a->em, PF_EV_END, h_count, NULL) != 0)
+			break;
+		/* Full again. */
+		if (pf_on(a->em, PF_EV_END, h_count, NULL) != -1)
+			break;
+		a->ok++;
+	}
+}
+
+static void
+test_cap_counts_live_hooks(void **state)
+{
+	struct pf_emitter	*em = *state;
+	struct atcap		 a;
+	long			 i;
+
+	memset(&a, 0, sizeof(a));
+	a.em = em;
+	assert_int_equal(pf_on(em, PF_EV_DATA, h_atcap, &a), 0);
+	for (i = 1; i < EMITTER_MAX_HOOKS; i++)
+		assert_int_equal(pf_on(em, PF_EV_DATA, h_count, NULL), 0);
+	counted = 0;
+	/* The handler removes the first ATCAP_CHURN h_count hooks before
+	 * the emit reaches them. */
+	assert_int_equal(pf_emit(em, PF_EV_DATA, NULL),
+	    EMITTER_MAX_HOOKS - ATCAP_CHURN);
+	assert_int_equal(a.full, 1);
+	assert_int_equal(a.ok, ATCAP_CHURN);
+	assert_int_equal(counted, EMITTER_MAX_HOOKS - 1 - ATCAP_CHURN);
+	assert_int_equal(em->n, EMITTER_MAX_HOOKS);
+	assert_int_equal(em->dead, 0);
+	assert_int_equal(pf_listener_count(em, PF_EV_END), ATCAP_CHURN);
+}
+
+/*
+ * The pin: held for the whole of every emit, released last (after the
+ * sweep), and free to destroy the owner -- and the emitter in it -- then.
+ */
+struct pinned {
+	struct pf_emitter	 em;
+	int			 holds;
+	int			 refuse;
+	int			 destroyed;	/* asked for by a handler */
+	int			*freed;
+	uint32_t		 n_at_release;
+};
+
+static int
+pin_hold(void *o)
+{
+	struct pinned	*p = o;
+
+	if (p->refuse)
+		return -1;
+	p->holds++;
+	return 0;
+}
+
+static void
+pin_release(void *o)
+{
+	struct pinned	*p = o;
+
+	p->n_at_release = p->em.n;
+	if (--p->holds > 0 || !p->destroyed)
+		return;
+	*p->freed = 1;
+	emitter_clear(&p->em);
+	free(p);
+}
+
+static const struct emitter_pin test_pin = { pin_hold, pin_release };
+
+/* "Destroys" the owner: with no pin, freeing it here would pull the
+ * emitter from under the emit. */
+static void
+h_destroy(void *self, const struct pf_event_arg *ev, void *udata)
+{
+	struct pinned	*p = self;
+
+	p->destroyed = 1;
+	record(58, self, ev);
+	act.runs = p->holds;
+}
+
+static void
+test_pin_held_through_emit(void **state)
+{
+	struct pinned	*p;
+	int		 freed = 0;
+
+	(void)state;
+	p = calloc(1, sizeof(*p));
+	assert_non_null(p);
+	p->freed = &freed;
+	emitter_init(&p->em, p);
+	emitter_set_pin(&p->em, &test_pin);
+
+	/* Nobody listens: nothing held. */
+	assert_int_equal(pf_emit(&p->em, PF_EV_DATA, NULL), 0);
+	assert_int_equal(pf_on(&p->em, PF_EV_DATA, h_rec, ID(1)), 0);
+	assert_int_equal(pf_once(&p->em, PF_EV_END, h_rec, ID(2)), 0);
+
+	/* Refused: no handler runs, nothing is released. */
+	p->refuse = 1;
+	assert_int_equal(pf_emit(&p->em, PF_EV_DATA, NULL), -1);
+	assert_int_equal(rec.n, 0);
+	p->refuse = 0;
+
+	assert_int_equal(pf_emit(&p->em, PF_EV_DATA, NULL), 1);
+	assert_int_equal(p->holds, 0);
+	/* The once hook was swept before the release. */
+	assert_int_equal(pf_emit(&p->em, PF_EV_END, NULL), 1);
+	assert_int_equal(p->n_at_release, 1);
+
+	/* A handler destroys the owner; a later hook still runs, and the
+	 * free happens in the release, after the emit is done with em. */
+	assert_int_equal(pf_off(&p->em, PF_EV_DATA, h_rec, ID(1)), 0);
+	assert_int_equal(pf_on(&p->em, PF_EV_DATA, h_destroy, NULL), 0);
+	assert_int_equal(pf_once(&p->em, PF_EV_DATA, h_rec, ID(3)), 0);
+	rec.n = 0;
+	assert_int_equal(pf_emit(&p->em, PF_EV_DATA, NULL), 2);
+	assert_int_equal(act.runs, 1);	/* held while the handler ran */
+	assert_int_equal(rec.n, 2);
+	assert_int_equal(rec.id[1], 3);
+	assert_int_equal(freed, 1);	/* and ASan saw no use after it */
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -923,6 +1270,11 @@ main(void)
 		T(test_clear_and_reuse),
 		T(test_capacity_limit),
 		T(test_error_without_listener),
+		T(test_deep_nesting_then_off_all),
+		T(test_depth_limit_refuses),
+		T(test_churn_in_emit),
+		T(test_cap_counts_live_hooks),
+		T(test_pin_held_through_emit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

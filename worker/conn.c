@@ -11,7 +11,8 @@
  * instead of re-arming a timer per read.
  *
  * Handlers may end, destroy or write to the connection from inside any of
- * its events: "busy" counts the dispatches running on the connection, and
+ * its events: "busy" counts the dispatches and emits running on the
+ * connection (every pf_emit on its emitter pins it, whoever calls it), and
  * the teardown waits until the outermost one returns.  Errors found while
  * writing are likewise reported from the loop, never from inside write.
  */
@@ -70,7 +71,7 @@ struct pf_conn {
 	int			 fd;
 	int			 err;
 	uint16_t		 flags;
-	uint16_t		 busy;
+	uint32_t		 busy;		/* dispatches and emits running */
 	struct ipl_ref		 ipl;		/* per-address count */
 };
 
@@ -84,6 +85,13 @@ static void	conn_cb(evutil_socket_t, short, void *);
 static void	conn_close(struct pf_conn *, int);
 static void	conn_release(struct pf_conn *);
 static void	conn_shutdown_write(struct pf_conn *);
+static int	conn_emit_hold(void *);
+static void	conn_emit_release(void *);
+
+/* Any emit on a connection's emitter, whoever makes it, pins it. */
+static const struct emitter_pin conn_pin = {
+	conn_emit_hold, conn_emit_release
+};
 
 static void
 timed_update(struct pf_conn *c)
@@ -123,6 +131,7 @@ conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
 	}
 	c->ipl = *ref;
 	emitter_init(&c->em, c);
+	emitter_set_pin(&c->em, &conn_pin);
 	c->fd = fd;
 	c->listener = l;
 	c->high_water = CONN_HIGH_WATER;
@@ -212,6 +221,42 @@ conn_release(struct pf_conn *c)
 	c->busy--;
 	if (c->flags & C_CLOSED)
 		conn_teardown(c);
+}
+
+/*
+ * An emit on c starts.  Its own dispatches already hold c, so this matters
+ * for the others: a handler on another connection (or a listener, a
+ * timer) emitting on c, whose handlers may destroy c.
+ */
+static int
+conn_emit_hold(void *owner)
+{
+	struct pf_conn	*c = owner;
+
+	if (c->busy == UINT32_MAX) {
+		errno = ELOOP;
+		return -1;
+	}
+	c->busy++;
+	return 0;
+}
+
+/*
+ * An emit on c is over.  Outside c's own dispatches, a destroy asked for
+ * meanwhile is carried out now, as it would have been without the emit; an
+ * error is reported from the loop, as conn_fail() would have.
+ */
+static void
+conn_emit_release(void *owner)
+{
+	struct pf_conn	*c = owner;
+
+	if (--c->busy > 0)
+		return;
+	if (c->flags & C_CLOSED)
+		conn_teardown(c);
+	else if (c->flags & C_FAILED)
+		event_active(&c->ev, EV_READ, 0);
 }
 
 static void
