@@ -11,11 +11,22 @@
  * same instant may each pass the check: the limit can be exceeded by at
  * most one per other worker, briefly.  When a worker exits, however it
  * exits, the master zeroes its region: a crash leaks no counts.
+ *
+ * "Only that worker writes its region" is enforced, not trusted: the
+ * header (the master's "hi") has a page of its own and every region starts
+ * on a page boundary, and each worker, when it starts, makes its view of
+ * the whole mapping read-only but for its own region.  A worker that
+ * scribbles elsewhere faults, alone.  What a worker reads from the mapping
+ * is clamped before use: "hi" to the number of regions, and the counters
+ * are plain numbers whose sum cannot overflow, so a corrupt value can at
+ * worst make a count wrong, never make a worker read out of bounds.
+ * All of this happens at start-up; counting costs no system call.
  */
 #include <sys/mman.h>
 
 #include <netinet/in.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/iplimit.h"
 #include "common/log.h"
@@ -28,48 +39,76 @@ struct ipl_region {
 	uint16_t	row[2][IPL_WIDTH];
 };
 
-/* Only the pages of regions in use are ever touched. */
-struct ipl_shared {
-	uint32_t		hi;	/* regions below it may be in use */
-	struct ipl_region	region[IPL_REGIONS];
+/* The first page of the mapping: the master writes it, workers read it. */
+struct ipl_header {
+	uint32_t	hi;	/* regions below it may be in use */
 };
 
-static struct ipl_shared	*shm;
-static struct ipl_region	*table;		/* shm->region */
+_Static_assert((uint64_t)IPL_REGIONS * UINT16_MAX <= UINT32_MAX,
+    "a row sum must fit an unsigned int");
+_Static_assert(IPL_WIDTH < UINT16_MAX, "UINT16_MAX marks an uncounted ref");
+
+static unsigned char		*base;		/* the mapping */
+static size_t			 map_len;
+static size_t			 stride;	/* region to region: whole pages */
+static struct ipl_header	*hdr;		/* base */
+static unsigned char		*regions;	/* base + one page */
+static uint32_t			 hi;		/* master only: what hdr->hi says */
 static uint8_t			 used[IPL_REGIONS];	/* master only */
 static int			 mine = -1;	/* worker only */
+
+/* Only the pages of regions in use are ever touched. */
+static struct ipl_region *
+region_at(uint32_t r)
+{
+	return (struct ipl_region *)(void *)(regions + (size_t)r * stride);
+}
 
 int
 iplimit_init(void)
 {
-	if (shm != NULL)
+	long	pg;
+
+	if (base != NULL)
 		return 0;
-	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE,
+	if ((pg = sysconf(_SC_PAGESIZE)) <= 0 ||
+	    (size_t)pg < sizeof(struct ipl_header)) {
+		log_warnx("per-address connection table: no page size");
+		return -1;
+	}
+	stride = (sizeof(struct ipl_region) + (size_t)pg - 1) /
+	    (size_t)pg * (size_t)pg;
+	map_len = (size_t)pg + IPL_REGIONS * stride;
+	base = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (shm == MAP_FAILED) {
-		shm = NULL;
+	if (base == MAP_FAILED) {
+		base = NULL;
 		log_warn("per-address connection table");
 		return -1;
 	}
-	table = shm->region;
+	hdr = (struct ipl_header *)(void *)base;
+	regions = base + pg;
 	return 0;
 }
 
 int
 iplimit_region_get(void)
 {
-	int	r;
+	uint32_t	r;
 
-	for (r = 0; table != NULL && r < IPL_REGIONS; r++) {
+	for (r = 0; base != NULL && r < IPL_REGIONS; r++) {
 		if (!used[r]) {
 			used[r] = 1;
-			if ((uint32_t)r >= shm->hi)
-				__atomic_store_n(&shm->hi, r + 1,
+			/* The master's own copy: never read back. */
+			if (r >= hi) {
+				hi = r + 1;
+				__atomic_store_n(&hdr->hi, hi,
 				    __ATOMIC_RELEASE);
-			return r;
+			}
+			return (int)r;
 		}
 	}
-	if (table != NULL)
+	if (base != NULL)
 		log_warnx("per-address counts: all %d regions in use; a "
 		    "worker goes uncounted", IPL_REGIONS);
 	return -1;
@@ -78,16 +117,31 @@ iplimit_region_get(void)
 void
 iplimit_region_put(int region)
 {
-	if (table == NULL || region < 0 || region >= IPL_REGIONS)
+	if (base == NULL || region < 0 || region >= IPL_REGIONS)
 		return;
-	memset(&table[region], 0, sizeof(table[region]));
+	memset(region_at((uint32_t)region), 0, sizeof(struct ipl_region));
 	used[region] = 0;
 }
 
-void
+int
 iplimit_use(int region)
 {
-	mine = table != NULL ? region : -1;
+	mine = -1;
+	if (base == NULL)
+		return 0;
+	if (mprotect(base, map_len, PROT_READ) == -1) {
+		log_warn("per-address connection table: read-only");
+		return -1;
+	}
+	if (region < 0 || region >= IPL_REGIONS)
+		return 0;
+	if (mprotect(region_at((uint32_t)region), stride,
+	    PROT_READ | PROT_WRITE) == -1) {
+		log_warn("per-address connection table: region %d", region);
+		return -1;
+	}
+	mine = region;
+	return 0;
 }
 
 /* The address bytes that identify a client (IPv4-mapped -> IPv4). */
@@ -127,10 +181,13 @@ static unsigned int
 row_sum(int row, uint16_t idx)
 {
 	unsigned int	sum = 0;
-	uint32_t	r, hi = __atomic_load_n(&shm->hi, __ATOMIC_ACQUIRE);
+	uint32_t	r, n = __atomic_load_n(&hdr->hi, __ATOMIC_ACQUIRE);
 
-	for (r = 0; r < hi; r++)
-		sum += __atomic_load_n(&table[r].row[row][idx],
+	/* Shared memory: believe it only within the table. */
+	if (n > IPL_REGIONS)
+		n = IPL_REGIONS;
+	for (r = 0; r < n; r++)
+		sum += __atomic_load_n(&region_at(r)->row[row][idx],
 		    __ATOMIC_RELAXED);
 	return sum;
 }
@@ -139,9 +196,10 @@ int
 iplimit_acquire(const struct sockaddr *sa, unsigned int limit,
     struct ipl_ref *ref)
 {
-	const uint8_t	*key = NULL;
-	size_t		 len;
-	unsigned int	 a, b;
+	struct ipl_region	*own;
+	const uint8_t		*key = NULL;
+	size_t			 len;
+	unsigned int		 a, b;
 
 	if (mine == -1 || (len = addr_key(sa, &key)) == 0) {
 		ref->idx[0] = ref->idx[1] = UINT16_MAX;
@@ -153,20 +211,21 @@ iplimit_acquire(const struct sockaddr *sa, unsigned int limit,
 	b = row_sum(1, ref->idx[1]);
 	if ((a < b ? a : b) >= limit)
 		return -1;
-	__atomic_fetch_add(&table[mine].row[0][ref->idx[0]], 1,
-	    __ATOMIC_RELAXED);
-	__atomic_fetch_add(&table[mine].row[1][ref->idx[1]], 1,
-	    __ATOMIC_RELAXED);
+	own = region_at((uint32_t)mine);
+	__atomic_fetch_add(&own->row[0][ref->idx[0]], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&own->row[1][ref->idx[1]], 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
 void
 iplimit_release(const struct ipl_ref *ref)
 {
-	if (mine == -1 || ref->idx[0] == UINT16_MAX)
+	struct ipl_region	*own;
+
+	if (mine == -1 || ref->idx[0] >= IPL_WIDTH ||
+	    ref->idx[1] >= IPL_WIDTH)
 		return;
-	__atomic_fetch_sub(&table[mine].row[0][ref->idx[0]], 1,
-	    __ATOMIC_RELAXED);
-	__atomic_fetch_sub(&table[mine].row[1][ref->idx[1]], 1,
-	    __ATOMIC_RELAXED);
+	own = region_at((uint32_t)mine);
+	__atomic_fetch_sub(&own->row[0][ref->idx[0]], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&own->row[1][ref->idx[1]], 1, __ATOMIC_RELAXED);
 }

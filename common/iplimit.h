@@ -18,8 +18,10 @@ int	iplimit_init(void);
  * (and zeroed) when that worker has exited. */
 int	iplimit_region_get(void);
 void	iplimit_region_put(int region);
-/* Worker: count into this region (-1: count nothing, refuse nothing). */
-void	iplimit_use(int region);
+/* Worker, at start: count into this region (-1: count nothing, refuse
+ * nothing), and from now on write no other part of the table (the rest is
+ * made read-only here).  0, or -1 logged. */
+int	iplimit_use(int region);
 /* Worker: count sa if it has fewer than limit connections: 0, with ref
  * filled; -1 if it is at the limit. */
 int	iplimit_acquire(const struct sockaddr *sa, unsigned int limit,

@@ -424,7 +424,8 @@ worker_setup(void)
 
 	char				 err[CONFIG_ERRLEN];
 
-	iplimit_use(spec->ipl_region);
+	if (iplimit_use(spec->ipl_region) == -1)
+		return -1;
 	if (module_load(spec->cfg, MODULE_WORKER, NULL, err,
 	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
