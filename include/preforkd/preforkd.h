@@ -82,10 +82,16 @@ struct pf_listener;
 
 /*
  * Emitters.  Handlers run in registration order.  A handler removed during
- * an emit is not called afterwards; one added during an emit first runs on
- * the next emit.  pf_on/pf_once return 0, or -1 if out of memory.  pf_off
- * removes the first registration matching (event, fn, udata) and returns 0,
- * or -1 if there was none.  pf_emit returns how many handlers it called.
+ * an emit is not called afterwards, even by that emit (unlike Node.js);
+ * one added during an emit first runs on the next emit.  pf_on/pf_once
+ * return 0, or -1 if out of memory or the emitter has 65535 live handlers
+ * (removed ones awaiting the end of an emit do not count).  pf_off removes
+ * the first (oldest) registration matching (event, fn, udata) -- Node.js
+ * removes the newest -- and returns 0, or -1 if there was none.  pf_emit
+ * returns how many handlers it called, or -1 (ELOOP) if it would nest
+ * deeper than 4294967295 emits.  An emit on a connection's emitter holds
+ * the connection until it returns, whoever emits: a handler destroying it
+ * closes it then, not under the emit.
  */
 int	 pf_on(struct pf_emitter *em, int event, pf_handler fn, void *udata);
 int	 pf_once(struct pf_emitter *em, int event, pf_handler fn, void *udata);
