@@ -8,16 +8,18 @@
  * meanwhile first fires on the next emit.  A bit mask of events with live
  * hooks makes emitting an event nobody listens to nearly free.
  *
- * "floor" is the number of hooks the running emits look at (the snapshot
- * of the innermost one, the largest).  Hooks above it were added during
- * the emits and nobody walks them, so when the array is full the dead ones
- * there are compacted away instead of growing it: on/off churn inside one
- * emit takes bounded memory, and only live hooks count toward the cap.
+ * "floor" is at least the number of hooks the running emits look at (the
+ * largest snapshot taken since the outermost started).  Hooks above it
+ * were added during the emits and nobody walks them, so when the array is
+ * full the dead ones there are compacted away instead of growing it:
+ * on/off churn inside one emit takes bounded memory, and only live hooks
+ * count toward the cap.
  *
  * The nesting depth is 32 bits, and an emit that would take it past
  * EMITTER_MAX_DEPTH is refused: it cannot wrap to 0 and sweep (free) the
  * array under the emits still running.  An owner that a handler may free
- * (a connection) sets a pin, held for the whole of each emit.
+ * (a connection) sets a pin: a count of its own, raised for the whole of
+ * each emit, with a function to call when an emit brings it back to 0.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,9 +48,11 @@ emitter_init(struct pf_emitter *em, void *owner)
 }
 
 void
-emitter_set_pin(struct pf_emitter *em, const struct emitter_pin *pin)
+emitter_set_pin(struct pf_emitter *em, uint32_t *pins,
+    emitter_unpinned unpinned)
 {
-	em->pin = pin;
+	em->pins = pins;
+	em->unpinned = unpinned;
 }
 
 void
@@ -202,9 +206,7 @@ int
 pf_emit(struct pf_emitter *em, int event, const struct pf_event_arg *arg)
 {
 	static const struct pf_event_arg	 none;
-	const struct emitter_pin		*pin = em->pin;
-	void					*owner = em->owner;
-	uint32_t				 i, n, floor;
+	uint32_t				 i, n;
 	int					 called = 0;
 
 	if (!event_ok(event) || !(em->mask & (1u << event)))
@@ -213,13 +215,20 @@ pf_emit(struct pf_emitter *em, int event, const struct pf_event_arg *arg)
 		errno = ELOOP;
 		return -1;
 	}
-	if (pin != NULL && pin->hold(owner) == -1)
-		return -1;
+	if (em->pins != NULL) {
+		if (*em->pins == UINT32_MAX) {
+			errno = ELOOP;
+			return -1;
+		}
+		++*em->pins;
+	}
 	if (arg == NULL)
 		arg = &none;
 	em->depth++;
-	floor = em->floor;
-	em->floor = n = em->n;
+	n = em->n;
+	/* Never lowered before the outermost returns: safe, if cautious. */
+	if (em->floor < n)
+		em->floor = n;
 	/* em->hooks may move if a handler adds a hook: index, never cache. */
 	for (i = 0; i < n; i++) {
 		struct pf_hook	*h = &em->hooks[i];
@@ -233,14 +242,16 @@ pf_emit(struct pf_emitter *em, int event, const struct pf_event_arg *arg)
 		if (h->flags & HOOK_ONCE)
 			hook_kill(em, h);
 		called++;
-		fn(owner, arg, udata);
+		fn(em->owner, arg, udata);
 	}
-	em->floor = floor;
-	if (--em->depth == 0 && em->dead > 0)
-		emitter_sweep(em);
+	if (--em->depth == 0) {
+		em->floor = 0;
+		if (em->dead > 0)
+			emitter_sweep(em);
+	}
 	/* Last: this may free the owner, and em with it. */
-	if (pin != NULL)
-		pin->release(owner);
+	if (em->pins != NULL && --*em->pins == 0)
+		em->unpinned(em->owner);
 	return called;
 }
 

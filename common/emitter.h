@@ -27,31 +27,31 @@ struct pf_hook {
 
 /*
  * What keeps an emitter's owner alive while one of its emits runs, for an
- * owner a handler may free (a connection).  hold() is called before the
- * first handler and returns 0, or -1 to refuse the emit; release() after
- * the last one, once the hooks are swept, and may free the owner and the
- * emitter in it: pf_emit touches neither afterwards.
+ * owner a handler may free (a connection): a count of the owner's, raised
+ * for the whole of each emit (an emit that finds it at UINT32_MAX is
+ * refused), and a function called when an emit brings it back to 0, once
+ * the hooks are swept.  That function may free the owner and the emitter
+ * in it: pf_emit touches neither afterwards.
  */
-struct emitter_pin {
-	int			(*hold)(void *owner);
-	void			(*release)(void *owner);
-};
+typedef void (*emitter_unpinned)(void *owner);
 
 struct pf_emitter {
 	struct pf_hook		*hooks;
 	void			*owner;		/* "self" for handlers */
-	const struct emitter_pin *pin;		/* NULL: nothing to pin */
+	uint32_t		*pins;		/* NULL: nothing to pin */
+	emitter_unpinned	 unpinned;
 	uint32_t		 mask;		/* events with a live hook */
 	uint32_t		 n;		/* hooks in the array, dead too */
 	uint32_t		 cap;
 	uint32_t		 dead;		/* hooks awaiting sweep */
 	uint32_t		 depth;		/* nested emits running */
-	uint32_t		 floor;		/* hooks below: seen by an emit */
+	uint32_t		 floor;		/* hooks below may be walked */
 };
 
 void	emitter_init(struct pf_emitter *em, void *owner);
-/* Pin the owner for every emit from now on (pin outlives em). */
-void	emitter_set_pin(struct pf_emitter *em, const struct emitter_pin *pin);
+/* Pin the owner for every emit from now on: *pins is the owner's. */
+void	emitter_set_pin(struct pf_emitter *em, uint32_t *pins,
+	    emitter_unpinned unpinned);
 /* Frees the hooks; the caller guarantees no emit is running. */
 void	emitter_clear(struct pf_emitter *em);
 

@@ -1147,43 +1147,31 @@ test_cap_counts_live_hooks(void **state)
 }
 
 /*
- * The pin: held for the whole of every emit, released last (after the
+ * The pin: held for the whole of every emit, let go last (after the
  * sweep), and free to destroy the owner -- and the emitter in it -- then.
  */
 struct pinned {
 	struct pf_emitter	 em;
-	int			 holds;
-	int			 refuse;
+	uint32_t		 holds;
+	int			 unpinned;
 	int			 destroyed;	/* asked for by a handler */
 	int			*freed;
-	uint32_t		 n_at_release;
+	uint32_t		 n_at_unpin;
 };
 
-static int
-pin_hold(void *o)
-{
-	struct pinned	*p = o;
-
-	if (p->refuse)
-		return -1;
-	p->holds++;
-	return 0;
-}
-
 static void
-pin_release(void *o)
+pin_unpinned(void *o)
 {
 	struct pinned	*p = o;
 
-	p->n_at_release = p->em.n;
-	if (--p->holds > 0 || !p->destroyed)
+	p->unpinned++;
+	p->n_at_unpin = p->em.n;
+	if (!p->destroyed)
 		return;
 	*p->freed = 1;
 	emitter_clear(&p->em);
 	free(p);
 }
-
-static const struct emitter_pin test_pin = { pin_hold, pin_release };
 
 /* "Destroys" the owner: with no pin, freeing it here would pull the
  * emitter from under the emit. */
@@ -1194,7 +1182,7 @@ h_destroy(void *self, const struct pf_event_arg *ev, void *udata)
 
 	p->destroyed = 1;
 	record(58, self, ev);
-	act.runs = p->holds;
+	act.runs = (int)p->holds;
 }
 
 static void
@@ -1208,27 +1196,38 @@ test_pin_held_through_emit(void **state)
 	assert_non_null(p);
 	p->freed = &freed;
 	emitter_init(&p->em, p);
-	emitter_set_pin(&p->em, &test_pin);
+	emitter_set_pin(&p->em, &p->holds, pin_unpinned);
 
 	/* Nobody listens: nothing held. */
 	assert_int_equal(pf_emit(&p->em, PF_EV_DATA, NULL), 0);
 	assert_int_equal(pf_on(&p->em, PF_EV_DATA, h_rec, ID(1)), 0);
 	assert_int_equal(pf_once(&p->em, PF_EV_END, h_rec, ID(2)), 0);
 
-	/* Refused: no handler runs, nothing is released. */
-	p->refuse = 1;
+	/* Held as far as it goes: refused, no handler runs. */
+	p->holds = UINT32_MAX;
+	errno = 0;
 	assert_int_equal(pf_emit(&p->em, PF_EV_DATA, NULL), -1);
+	assert_int_equal(errno, ELOOP);
 	assert_int_equal(rec.n, 0);
-	p->refuse = 0;
+	assert_int_equal(p->holds, UINT32_MAX);
 
+	/* Held by someone else (the owner's own dispatch): let go, but
+	 * not unpinned. */
+	p->holds = 1;
+	assert_int_equal(pf_emit(&p->em, PF_EV_DATA, NULL), 1);
+	assert_int_equal(p->holds, 1);
+	assert_int_equal(p->unpinned, 0);
+	p->holds = 0;
 	assert_int_equal(pf_emit(&p->em, PF_EV_DATA, NULL), 1);
 	assert_int_equal(p->holds, 0);
-	/* The once hook was swept before the release. */
+	assert_int_equal(p->unpinned, 1);
+	/* The once hook was swept before the unpin. */
 	assert_int_equal(pf_emit(&p->em, PF_EV_END, NULL), 1);
-	assert_int_equal(p->n_at_release, 1);
+	assert_int_equal(p->n_at_unpin, 1);
+	assert_int_equal(p->unpinned, 2);
 
 	/* A handler destroys the owner; a later hook still runs, and the
-	 * free happens in the release, after the emit is done with em. */
+	 * free happens on the unpin, after the emit is done with em. */
 	assert_int_equal(pf_off(&p->em, PF_EV_DATA, h_rec, ID(1)), 0);
 	assert_int_equal(pf_on(&p->em, PF_EV_DATA, h_destroy, NULL), 0);
 	assert_int_equal(pf_once(&p->em, PF_EV_DATA, h_rec, ID(3)), 0);

@@ -85,13 +85,7 @@ static void	conn_cb(evutil_socket_t, short, void *);
 static void	conn_close(struct pf_conn *, int);
 static void	conn_release(struct pf_conn *);
 static void	conn_shutdown_write(struct pf_conn *);
-static int	conn_emit_hold(void *);
-static void	conn_emit_release(void *);
-
-/* Any emit on a connection's emitter, whoever makes it, pins it. */
-static const struct emitter_pin conn_pin = {
-	conn_emit_hold, conn_emit_release
-};
+static void	conn_unpinned(void *);
 
 static void
 timed_update(struct pf_conn *c)
@@ -131,7 +125,8 @@ conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
 	}
 	c->ipl = *ref;
 	emitter_init(&c->em, c);
-	emitter_set_pin(&c->em, &conn_pin);
+	/* Any emit on c, whoever makes it, holds c (busy) until it ends. */
+	emitter_set_pin(&c->em, &c->busy, conn_unpinned);
 	c->fd = fd;
 	c->listener = l;
 	c->high_water = CONN_HIGH_WATER;
@@ -224,35 +219,17 @@ conn_release(struct pf_conn *c)
 }
 
 /*
- * An emit on c starts.  Its own dispatches already hold c, so this matters
- * for the others: a handler on another connection (or a listener, a
- * timer) emitting on c, whose handlers may destroy c.
- */
-static int
-conn_emit_hold(void *owner)
-{
-	struct pf_conn	*c = owner;
-
-	if (c->busy == UINT32_MAX) {
-		errno = ELOOP;
-		return -1;
-	}
-	c->busy++;
-	return 0;
-}
-
-/*
- * An emit on c is over.  Outside c's own dispatches, a destroy asked for
- * meanwhile is carried out now, as it would have been without the emit; an
- * error is reported from the loop, as conn_fail() would have.
+ * An emit on c, made outside c's own dispatches (they hold c already), has
+ * ended and busy is 0: by a handler on another connection, a listener, a
+ * timer.  A destroy asked for meanwhile is carried out now, as it would
+ * have been without the emit; an error is reported from the loop, as
+ * conn_fail() would have.
  */
 static void
-conn_emit_release(void *owner)
+conn_unpinned(void *owner)
 {
 	struct pf_conn	*c = owner;
 
-	if (--c->busy > 0)
-		return;
 	if (c->flags & C_CLOSED)
 		conn_teardown(c);
 	else if (c->flags & C_FAILED)
