@@ -5,7 +5,8 @@
  * straight through and queued, backpressure and "drain", end with and
  * without half-open, end flushing queued output, pause/resume, the idle
  * sweep, asynchronous error reporting, destroy and end from inside
- * handlers, conn_close_all() and the worker counters, and pf_addr_str().
+ * handlers, emits on another connection whose handlers destroy it or fail
+ * it, conn_close_all() and the worker counters, and pf_addr_str().
  *
  * The test stands in for worker/worker.c: it provides worker_base(),
  * worker_now_ms() and worker_stats, and hands one end of a socketpair (or
@@ -1196,6 +1197,52 @@ test_destroy_cross(void **state)
 	assert_int_equal(worker_stats.errors, 0);
 }
 
+/* "data" on A: emit "shutdown" on B, and see what B emitted meanwhile. */
+static void
+h_emit_other_fail(void *self, const struct pf_event_arg *ev, void *udata)
+{
+	cross_rc = pf_emit(pf_conn_emitter(cross_other), PF_EV_SHUTDOWN,
+	    NULL);
+	cross_closes = count(PF_EV_ERROR) + count(PF_EV_CLOSE);
+}
+
+/*
+ * 10a'. Same, but B's handler fails a write on B: the error is reported
+ * from the loop once the emit is over, as for any failed write, never
+ * from inside the emit on A's stack.
+ */
+static void
+test_fail_cross(void **state)
+{
+	struct pf_conn	*a, *b;
+
+	a = open_conn(0);
+	b = open_conn(F_PAUSE);		/* does not see its peer's EOF */
+	cross_other = b;
+	cross_rc = cross_closes = 99;
+	fx.wr2 = 99;
+	close_peer(1);
+	assert_int_equal(pf_conn_on(a, PF_EV_DATA, h_emit_other_fail, NULL),
+	    0);
+	assert_int_equal(pf_conn_on(b, PF_EV_SHUTDOWN, h_after, NULL), 0);
+	assert_int_equal(write(fx.peer[0], "a", 1), 1);
+	assert_int_equal(wait_event(PF_EV_CLOSE, 1, WAIT_MS), 1);
+	run_for(3 * TICK_MS);
+
+	assert_int_equal(cross_rc, 2);
+	assert_int_equal(cross_closes, 0);
+	assert_int_equal(fx.wr2, -1);
+	expect_seq(PF_EV_DATA, PF_EV_SHUTDOWN, MARK_B, PF_EV_ERROR,
+	    PF_EV_CLOSE);
+	assert_ptr_equal(fx.rec[3].self, b);
+	assert_int_equal(fx.rec[3].code, EPIPE);
+	assert_ptr_equal(fx.rec[4].self, b);
+	assert_int_equal(fx.rec[4].code, 1);
+	fx.conn[1] = NULL;
+	assert_int_equal(worker_stats.conns_active, 1);
+	assert_int_equal(pf_conn_write(a, "ok", 2), 1);
+}
+
 /* 10b. destroy() outside any handler closes at once. */
 static void
 test_destroy_outside(void **state)
@@ -1518,6 +1565,7 @@ main(void)
 		T(test_error_unhandled),
 		T(test_destroy_in_handler),
 		T(test_destroy_cross),
+		T(test_fail_cross),
 		T(test_destroy_outside),
 		T(test_close_handler_calls),
 		T(test_destroy_in_timeout),
