@@ -219,11 +219,11 @@ conn_release(struct pf_conn *c)
 }
 
 /*
- * An emit on c, made outside c's own dispatches (they hold c already), has
- * ended and busy is 0: by a handler on another connection, a listener, a
- * timer.  A destroy asked for meanwhile is carried out now, as it would
- * have been without the emit; an error is reported from the loop, as
- * conn_fail() would have.
+ * busy is back to 0 at the end of an emit on c made outside c's own
+ * dispatches (those hold c themselves): by a handler of another
+ * connection, of a listener, of a timer.  A destroy asked for meanwhile is
+ * carried out now, as it would have been without the emit; an error is
+ * reported from the loop, as conn_fail() would have.
  */
 static void
 conn_unpinned(void *owner)
