@@ -16,20 +16,24 @@
  *
  * A first byte that starts neither signature is -1 at once, so a client
  * speaking something else is told apart after one byte.  Every check is
- * made as soon as the bytes it needs have arrived.  h is written only when
- * the result is > 0; *why is set to NULL unless the result is -1.
+ * made as soon as the bytes it needs have arrived (a v1 address or port
+ * once its field has ended).  h is written only when the result is > 0;
+ * *why is set to NULL unless the result is -1; either may be NULL.
  *
  * Version 1 is one strict line, at most PP_V1_MAX bytes with its CRLF:
  *	"PROXY TCP4 <src> <dst> <sport> <dport>\r\n"	(TCP6 likewise)
- *	"PROXY UNKNOWN<anything up to CRLF>\r\n"
+ *	"PROXY UNKNOWN\r\n" or "PROXY UNKNOWN <anything but CRLF>\r\n"
  * with single spaces, dotted-quad IPv4 without leading zeros, IPv6 as
  * inet_pton(3) reads it, decimal ports 0-65535 without leading zeros.
  *
  * Version 2 is the 12-byte signature, version 2 with command LOCAL or
- * PROXY, a family/transport byte, a big-endian length (at most
- * PP_V2_MAX_PAYLOAD) that must cover the family's address block, then
- * type-length-value records filling the rest exactly.  Datagram transports
- * are refused; AF_UNIX is accepted and reported as PP_UNSPEC.
+ * PROXY, a family/transport byte of a defined value, a big-endian length
+ * (at most PP_V2_MAX_PAYLOAD) that must cover the family's address block
+ * (for LOCAL too), then type-length-value records filling the rest
+ * exactly.  PROXY over a datagram transport is refused; AF_UNIX is
+ * accepted and reported as PP_UNSPEC.  LOCAL (the balancer's own health
+ * check) reports no address whatever its family: the connection keeps its
+ * transport addresses, as it does for v1 UNKNOWN and for PP_UNSPEC.
  *
  * Pure function: no I/O, no allocation, no global state.
  */
