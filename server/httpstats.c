@@ -311,6 +311,7 @@ metrics_request(struct hs_client *cl)
 	if (hs.round_running)
 		return;
 	hs.round_running = 1;
+	log_debug("stats round for the stats listeners");
 	master_refresh_stats(round_done, NULL);
 }
 
