@@ -346,8 +346,13 @@ client_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		/* A last request ended by EOF, not by a newline. */
 		if ((len = evbuffer_get_length(in)) > 0) {
-			client_line(cl, len > ADMIN_MAX_LINE ? NULL :
-			    (const char *)evbuffer_pullup(in, -1), len);
+			const char *line = len > ADMIN_MAX_LINE ? NULL :
+			    (const char *)evbuffer_pullup(in, -1);
+
+			if (line != NULL && line[len - 1] == '\r')
+				len--;	/* as before a newline */
+			client_line(cl, line, len);
+			len = evbuffer_get_length(in);
 			evbuffer_drain(in, len);
 			if (cl->answered || cl->waiting)
 				cl->linger = 0;	/* nothing more can come */

@@ -308,6 +308,7 @@ metrics_request(struct hs_client *cl)
 	}
 	cl->state = HS_WAITING;
 	bufferevent_disable(cl->bev, EV_READ);
+	timer_set(cl, HS_LINGER_MS);	/* the round's bound is shorter */
 	if (hs.round_running)
 		return;
 	hs.round_running = 1;

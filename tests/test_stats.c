@@ -464,6 +464,8 @@ test_admin_edges(void **state)
 	/* A complete line, then EOF while the stats round runs. */
 	assert_true(admin(e.sock, "stats\n", 6, 1, buf, sizeof(buf)) > 0);
 	assert_memory_equal(buf, "OK\n", 3);
+	assert_true(admin(e.sock, "help\r", 5, 1, buf, sizeof(buf)) > 0);
+	assert_memory_equal(buf, "OK\n", 3);
 	assert_true(admin(e.sock, "bogus", 5, 1, buf, sizeof(buf)) > 0);
 	assert_memory_equal(buf, "ERR ", 4);
 	/* Too long: the error, then EOF, no reset. */
