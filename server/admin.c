@@ -4,13 +4,15 @@
  *
  * Trust: the socket file has mode admin_mode (0600 by default), and every
  * client's SO_PEERCRED uid must be root or the daemon's own.  A request
- * longer than ADMIN_MAX_LINE, binary, or not finished within
- * ADMIN_TIMEOUT_S drops that client only.
+ * longer than ADMIN_MAX_LINE or binary is answered "ERR ..." and that
+ * client only is closed; one not finished within ADMIN_TIMEOUT_S is
+ * dropped.  A request ended by EOF instead of a newline is answered (the
+ * client half-closed).  After an error reply the master shuts its side
+ * down and reads until the client closes (bounded by ADMIN_LINGER_S), so
+ * the reply is not lost to a reset when unread input remains.
  *
- * The same clients, with http set, serve the "stats" service: listeners
- * the master keeps for itself, answering "GET /metrics" (or "/") with the
- * Prometheus exposition of fresh counters, over HTTP/1.0.  Anyone who can
- * reach such a listener may read the counters, nothing else.
+ * The "stats" listeners (HTTP) are served by server/httpstats.c, with
+ * their own connection cap: nothing from the network takes admin slots.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -38,16 +40,17 @@
 
 #define ADMIN_MAX_CLIENTS	64
 #define ADMIN_TIMEOUT_S		10
-#define ADMIN_MAX_HTTP		8192	/* request line and headers */
+#define ADMIN_LINGER_S		2	/* after an error reply */
 
 struct admin_client {
 	LIST_ENTRY(admin_client) entry;
 	struct bufferevent	*bev;
 	struct admin_req	 req;
 	int			 waiting;	/* for stats or a reload */
-	int			 http;		/* a stats listener's client */
 	int			 gone;		/* closed while waiting */
 	int			 answered;
+	int			 linger;	/* shut down, read to EOF after */
+	int			 lingering;
 };
 
 static struct {
@@ -58,8 +61,6 @@ static struct {
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	LIST_HEAD(, admin_client) clients;
 	int			 nclients;
-	struct event		**stats;	/* accept on stats listeners */
-	size_t			 nstats;
 } a = { .fd = -1 };
 
 static const struct {
@@ -144,39 +145,30 @@ client_written(struct bufferevent *bev, void *arg)
 	struct admin_client	*cl = arg;
 	enum admin_cmd		 cmd = cl->req.cmd;
 
-	if (!cl->answered)
+	if (!cl->answered || cl->lingering)
 		return;
+	if (cl->linger) {
+		struct timeval	tv = { ADMIN_LINGER_S, 0 };
+
+		/* Our side done; read what the client still sends until it
+		 * closes, so our reply is not reset away. */
+		cl->lingering = 1;
+		if (shutdown(bufferevent_getfd(bev), SHUT_WR) == -1) {
+			client_free(cl);
+			return;
+		}
+		evbuffer_drain(bufferevent_get_input(bev),
+		    evbuffer_get_length(bufferevent_get_input(bev)));
+		bufferevent_setwatermark(bev, EV_READ, 0, 0);
+		bufferevent_set_timeouts(bev, &tv, NULL);
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
 	client_free(cl);
 	if (cmd == ADMIN_STOP)
 		master_stop(0);
 	else if (cmd == ADMIN_QUIT)
 		master_stop(1);
-}
-
-static void
-http_reply(struct evbuffer *out, const char *status, const char *type,
-    struct evbuffer *body)
-{
-	evbuffer_add_printf(out, "HTTP/1.0 %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, type,
-	    evbuffer_get_length(body));
-	evbuffer_add_buffer(out, body);
-}
-
-static void
-client_metrics(struct evbuffer *out)
-{
-	struct evbuffer	*body = evbuffer_new();
-
-	if (body == NULL) {
-		evbuffer_add_printf(out, "HTTP/1.0 500 Internal Server Error"
-		    "\r\nConnection: close\r\n\r\n");
-		return;
-	}
-	admin_report_prometheus(body);
-	http_reply(out, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
-	    body);
-	evbuffer_free(body);
 }
 
 static void
@@ -206,9 +198,6 @@ client_answer(struct admin_client *cl)
 		    "stopping" : "stopping gracefully");
 		log_info("admin: %s", cl->req.cmd == ADMIN_STOP ? "stop" :
 		    "quit");
-		break;
-	case ADMIN_METRICS:
-		client_metrics(out);
 		break;
 	case ADMIN_RELOAD:
 	case ADMIN_REOPEN:
@@ -263,52 +252,14 @@ client_stats_ready(void *arg, int missing)
 static void
 client_error(struct admin_client *cl, const char *why)
 {
-	struct evbuffer	*out = bufferevent_get_output(cl->bev), *body;
+	struct evbuffer	*out = bufferevent_get_output(cl->bev);
 
-	if (!cl->http)
-		evbuffer_add_printf(out, "ERR %s\n", why);
-	else if ((body = evbuffer_new()) != NULL) {
-		evbuffer_add_printf(body, "%s\n", why + 4);
-		/* why is "NNN reason": the status line and the text. */
-		http_reply(out, why, "text/plain", body);
-		evbuffer_free(body);
-	}
+	evbuffer_add_printf(out, "ERR %s\n", why);
 	cl->answered = 1;
+	cl->linger = 1;
 	cl->req.cmd = ADMIN_HELP;
 	bufferevent_disable(cl->bev, EV_READ);
-}
-
-/*
- * An HTTP request: wait for the blank line ending the headers, then judge
- * the request line only.  -1 if incomplete, 0 when cl->req is set, 1 when
- * an error was answered.
- */
-static int
-http_request(struct admin_client *cl, struct evbuffer *in)
-{
-	struct evbuffer_ptr	 end;
-	char			*line;
-	size_t			 len;
-	int			 rc = 1;
-
-	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	if (end.pos == -1)
-		end = evbuffer_search(in, "\n\n", 2, NULL);
-	if (end.pos == -1)
-		return -1;
-	if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL)
-		return -1;
-	if (strncmp(line, "GET ", 4) != 0)
-		client_error(cl, "405 Method Not Allowed");
-	else if (strncmp(strchr(line, ' ') + 1, "/metrics ", 9) != 0 &&
-	    strncmp(strchr(line, ' ') + 1, "/ ", 2) != 0)
-		client_error(cl, "404 Not Found");
-	else {
-		cl->req.cmd = ADMIN_METRICS;
-		rc = 0;
-	}
-	free(line);
-	return rc;
+	bufferevent_enable(cl->bev, EV_WRITE);
 }
 
 /* The answer comes from a callback; read nothing more meanwhile. */
@@ -319,43 +270,21 @@ client_wait(struct admin_client *cl)
 	bufferevent_disable(cl->bev, EV_READ);
 }
 
+/* One request line (no newline): answer it, now or from a callback. */
 static void
-client_read(struct bufferevent *bev, void *arg)
+client_line(struct admin_client *cl, const char *line, size_t len)
 {
-	struct admin_client	*cl = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
-	char			*line, err[128];
-	size_t			 len;
+	char	err[128];
 
-	if (cl->answered || cl->waiting)
-		return;
-	if (cl->http) {
-		if (evbuffer_get_length(in) > ADMIN_MAX_HTTP) {
-			client_error(cl, "431 Request Header Fields Too Large");
-			return;
-		}
-		if (http_request(cl, in) != 0)
-			return;
-		client_wait(cl);
-		master_refresh_stats(client_stats_ready, cl);
+	if (len > ADMIN_MAX_LINE) {
+		log_warnx("admin: request too long; answering and closing");
+		client_error(cl, "request too long");
 		return;
 	}
-	line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
-	if (line == NULL) {
-		if (evbuffer_get_length(in) > ADMIN_MAX_LINE) {
-			log_warnx("admin: request too long; dropping client");
-			client_free(cl);
-		}
+	if (admin_parse(line, len, &cl->req, err, sizeof(err)) == -1) {
+		client_error(cl, err);
 		return;
 	}
-	if (len > ADMIN_MAX_LINE ||
-	    admin_parse(line, len, &cl->req, err, sizeof(err)) == -1) {
-		client_error(cl, len > ADMIN_MAX_LINE ? "request too long" :
-		    err);
-		free(line);
-		return;
-	}
-	free(line);
 	switch (cl->req.cmd) {
 	case ADMIN_STATUS:
 	case ADMIN_WORKERS:
@@ -379,16 +308,63 @@ client_read(struct bufferevent *bev, void *arg)
 }
 
 static void
+client_read(struct bufferevent *bev, void *arg)
+{
+	struct admin_client	*cl = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	char			*line;
+	size_t			 len;
+
+	if (cl->lingering) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	if (cl->answered || cl->waiting)
+		return;
+	line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+	if (line == NULL) {
+		/* No newline within the limit: it cannot become a request. */
+		if (evbuffer_get_length(in) > ADMIN_MAX_LINE)
+			client_line(cl, NULL, evbuffer_get_length(in));
+		return;
+	}
+	client_line(cl, line, len);
+	free(line);
+}
+
+static void
 client_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct admin_client	*cl = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	size_t			 len;
 
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    !cl->lingering) {
+		/* Half-closed: the reply still goes out. */
+		if (cl->waiting || cl->answered)
+			return;
+		/* A last request ended by EOF, not by a newline. */
+		if ((len = evbuffer_get_length(in)) > 0) {
+			const char *line = len > ADMIN_MAX_LINE ? NULL :
+			    (const char *)evbuffer_pullup(in, -1);
+
+			if (line != NULL && line[len - 1] == '\r')
+				len--;	/* as before a newline */
+			client_line(cl, line, len);
+			len = evbuffer_get_length(in);
+			evbuffer_drain(in, len);
+			if (cl->answered || cl->waiting)
+				cl->linger = 0;	/* nothing more can come */
+			return;
+		}
+	}
 	if (cl->waiting) {
-		cl->gone = 1;	/* freed when the stats arrive */
+		cl->gone = 1;	/* freed when the answer arrives */
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && !cl->lingering)
 		log_warnx("admin: client timed out; dropping it");
 	client_free(cl);
 }
@@ -415,7 +391,7 @@ admin_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct admin_client	*cl;
 	struct timeval		 tv = { ADMIN_TIMEOUT_S, 0 };
-	int			 cfd, http = arg != NULL;
+	int			 cfd;
 
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd == -1) {
@@ -424,7 +400,7 @@ admin_accept(evutil_socket_t fd, short what, void *arg)
 			log_warn("admin: accept");
 		return;
 	}
-	if (a.nclients >= ADMIN_MAX_CLIENTS || (!http && !client_allowed(cfd))) {
+	if (a.nclients >= ADMIN_MAX_CLIENTS || !client_allowed(cfd)) {
 		if (a.nclients >= ADMIN_MAX_CLIENTS)
 			log_warnx("admin: too many clients; refusing one");
 		close(cfd);
@@ -439,13 +415,11 @@ admin_accept(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	a.nclients++;
-	cl->http = http;
 	LIST_INSERT_HEAD(&a.clients, cl, entry);
 	bufferevent_setcb(cl->bev, client_read, client_written, client_event,
 	    cl);
 	bufferevent_set_timeouts(cl->bev, &tv, &tv);
-	bufferevent_setwatermark(cl->bev, EV_READ, 0, http ?
-	    ADMIN_MAX_HTTP + 1 : ADMIN_MAX_LINE + 2);
+	bufferevent_setwatermark(cl->bev, EV_READ, 0, ADMIN_MAX_LINE + 2);
 	bufferevent_enable(cl->bev, EV_READ);
 }
 
@@ -492,52 +466,9 @@ err:
 	return -1;
 }
 
-static void
-stats_close(void)
-{
-	size_t	i;
-
-	for (i = 0; i < a.nstats; i++)
-		event_free(a.stats[i]);
-	free(a.stats);
-	a.stats = NULL;
-	a.nstats = 0;
-}
-
-int
-admin_listen_stats(struct event_base *base, const struct config *cfg,
-    const struct lsock *ls)
-{
-	size_t	i;
-
-	stats_close();
-	a.base = base;
-	if ((a.stats = calloc(cfg->nlisteners, sizeof(*a.stats))) == NULL) {
-		log_warn("stats listeners");
-		return -1;
-	}
-	for (i = 0; i < cfg->nlisteners; i++) {
-		if (strcmp(cfg->listeners[i].service, SERVICE_STATS) != 0)
-			continue;
-		a.stats[a.nstats] = event_new(base, ls[i].fds[0],
-		    EV_READ | EV_PERSIST, admin_accept, (void *)1);
-		if (a.stats[a.nstats] == NULL ||
-		    event_add(a.stats[a.nstats], NULL) == -1) {
-			log_warnx("stats listener %s: cannot add event",
-			    cfg->listeners[i].name);
-			if (a.stats[a.nstats] != NULL)
-				event_free(a.stats[a.nstats]);
-			continue;
-		}
-		a.nstats++;
-	}
-	return 0;
-}
-
 void
 admin_close(void)
 {
-	stats_close();
 	while (!LIST_EMPTY(&a.clients))
 		client_free(LIST_FIRST(&a.clients));
 	if (a.ev != NULL) {

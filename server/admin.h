@@ -3,7 +3,7 @@
  *
  * Protocol: the client sends one request line; the reply's first line is
  * "OK" or "ERR <reason>", the body follows, and the master closes.
- * Listeners of the "stats" service are served here too, with HTTP/1.0.
+ * The "stats" listeners (HTTP) are served by server/httpstats.c.
  */
 #ifndef PF_ADMIN_H
 #define PF_ADMIN_H
@@ -27,7 +27,6 @@ enum admin_cmd {
 	ADMIN_QUIT,
 	ADMIN_RELOAD,
 	ADMIN_REOPEN,
-	ADMIN_METRICS,		/* HTTP GET on a stats listener */
 	ADMIN_CMD_MAX_		/* not a command: one past the last */
 };
 
@@ -41,10 +40,6 @@ int	admin_open(struct event_base *base, const struct config *cfg);
 /* Close the socket and every client; the socket file is removed only by
  * the process that created it. */
 void	admin_close(void);
-/* Serve the listeners of cfg whose service is "stats" (HTTP GET ->
- * Prometheus text); again after every generation change. */
-int	admin_listen_stats(struct event_base *base, const struct config *cfg,
-	    const struct lsock *ls);
 /* Parse one request line (no newline): 0, or -1 with err filled. */
 int	admin_parse(const char *line, size_t len, struct admin_req *req,
 	    char *err, size_t errlen);
@@ -52,5 +47,8 @@ int	admin_parse(const char *line, size_t len, struct admin_req *req,
 void	admin_report(struct evbuffer *out, const struct admin_req *req);
 /* The same counters as Prometheus text exposition. */
 void	admin_report_prometheus(struct evbuffer *out);
+/* 1 while this instance accepts (not stopping, every slot with a ready
+ * worker), else 0; why says which, in words. */
+int	master_health(char *why, size_t len);
 
 #endif

@@ -16,6 +16,7 @@
 #include "server/admin.h"
 #include "server/children.h"
 #include "server/generation.h"
+#include "server/httpstats.h"
 #include "server/listeners.h"
 #include "server/master.h"
 #include "server/privs.h"
@@ -174,7 +175,7 @@ master_end_generation(int commit)
 		}
 		master_steer();
 		gen_free(&master.prev);
-		admin_listen_stats(master.base, master.cfg, master.ls);
+		httpstats_listen(master.base, master.cfg, master.ls);
 		drain_bound();
 		listeners_reap(listeners_held);
 		return 0;
@@ -188,7 +189,7 @@ master_end_generation(int commit)
 	gen_save(&cur);
 	gen_load(&master.prev);
 	memset(&master.prev, 0, sizeof(master.prev));
-	admin_listen_stats(master.base, master.cfg, master.ls);
+	httpstats_listen(master.base, master.cfg, master.ls);
 	gen_free(&cur);
 	listeners_abort();
 	log_set_level(master.cfg->log_level);

@@ -60,6 +60,7 @@ struct msock {
 	int			 adopted;	/* socket activation: not ours
 						   to unlink */
 	int			 retired;	/* not in the current config */
+	int			 stats;		/* the master's own (HTTP) */
 	uint32_t		 first_gen;	/* first generation using it */
 	uint32_t		 retired_gen;	/* last generation using it */
 	char			 name[128];
@@ -394,6 +395,7 @@ listeners_prepare(const struct config *cfg, struct lsock *ls, int nworkers)
 			log_warnx("listener %s: reuseport can only change at "
 			    "a restart; still %s", lc->name, ms->reuseport ?
 			    "one socket per worker" : "one shared socket");
+		ms->stats = strcmp(lc->service, SERVICE_STATS) == 0;
 		if (msock_grow(ms, lc, nworkers) == -1 ||
 		    lsock_fill(&ls[i], ms) == -1)
 			goto err;
@@ -508,8 +510,10 @@ listeners_retire_all(uint32_t last_gen)
 {
 	struct msock	*ms;
 
+	/* The master's stats listeners answer until it exits: /health
+	 * says 503 "stopping" meanwhile. */
 	TAILQ_FOREACH(ms, &socks, entry) {
-		if (!ms->retired)
+		if (!ms->retired && !ms->stats)
 			msock_retire(ms, last_gen);
 	}
 }

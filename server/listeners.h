@@ -27,7 +27,7 @@ int	listeners_listen(void);
 /* cfg, of generation new_gen, is now current: the sockets it lacks take
  * no new client and wait for their workers to drain. */
 void	listeners_commit(const struct config *cfg, uint32_t new_gen);
-/* Stopping: every socket takes no new client. */
+/* Stopping: every socket but the stats listeners takes no new client. */
 void	listeners_retire_all(uint32_t last_gen);
 /* Close the retired sockets that held() says no undrained worker of
  * generations first_gen..last_gen still holds. */

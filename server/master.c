@@ -24,6 +24,7 @@
 #include "server/admin.h"
 #include "server/children.h"
 #include "server/generation.h"
+#include "server/httpstats.h"
 #include "server/listeners.h"
 #include "server/master.h"
 #include "server/notify.h"
@@ -121,6 +122,7 @@ master_forget(const sigset_t *mask)
 	if (event_reinit(master.base) == -1)
 		log_warnx("event_reinit failed in new worker");
 	admin_close();
+	httpstats_close();
 	notify_forget();
 	listeners_forget(master.ls, master.cfg->nlisteners);
 	if (master.pidfd != -1)
@@ -323,6 +325,7 @@ static void
 master_cleanup(void)
 {
 	admin_close();
+	httpstats_close();
 	reload_free();
 	master_modules_unload();
 	listeners_close_all();
@@ -385,7 +388,7 @@ master_run(struct config *cfg)
 		goto out;
 	listeners_commit(cfg, master.generation);
 	listeners_reap(listeners_held);	/* activated sockets not listed */
-	if (admin_listen_stats(master.base, cfg, master.ls) == -1)
+	if (httpstats_listen(master.base, cfg, master.ls) == -1)
 		goto out;
 	master_modules_load();
 	log_info("starting %d workers (config %s)", master.nslots, cfg->file);

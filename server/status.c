@@ -349,3 +349,45 @@ admin_report_prometheus(struct evbuffer *out)
 	    "preforkd_uptime_seconds %llu\n", workers, master.generation,
 	    (unsigned long long)(now - master.started_ms) / 1000);
 }
+
+/* Every slot of slots[0..n) has a ready worker; *bad the first that has not. */
+static int
+slots_ready(const struct slot *slots, int n, int *bad)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		if (slots[i].child == NULL ||
+		    slots[i].child->state != CHILD_READY) {
+			*bad = slots[i].id;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Healthy while this instance accepts: not stopping, and every slot of
+ * the serving generation has a ready worker (during a reload, those of
+ * the generation still serving count).
+ */
+int
+master_health(char *why, size_t len)
+{
+	int	bad = 0;
+
+	if (master.stopping) {
+		snprintf(why, len, "stopping (%s)", master.stopping == 2 ?
+		    "graceful" : "fast");
+		return 0;
+	}
+	if (slots_ready(master.slots, master.nslots, &bad) ||
+	    (master.prev.cfg != NULL &&
+	    slots_ready(master.prev.slots, master.prev.nslots, &bad))) {
+		snprintf(why, len, "ok: %d workers ready, generation %u",
+		    master.nslots, master.generation);
+		return 1;
+	}
+	snprintf(why, len, "slot %d has no ready worker", bad);
+	return 0;
+}
