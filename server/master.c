@@ -251,6 +251,13 @@ master_stop(int graceful)
 		evtimer_del(master.slots[i].respawn);
 	TAILQ_FOREACH(c, &master.children, entry) {
 		if (graceful) {
+			/* A worker of the serving generation still starting
+			 * (the first ones, at start-up) may have clients
+			 * queued that nobody else takes: it accepts what is
+			 * queued before it drains. */
+			if (c->state == CHILD_STARTING &&
+			    c->generation == master.generation)
+				child_accept(c);
 			if (c->state != CHILD_DRAINING &&
 			    c->state != CHILD_KILLED)
 				child_drain(c);

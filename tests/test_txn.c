@@ -571,7 +571,7 @@ test_stop_during_reload(void **state)
 	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", p), 0);
 	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
 	assert_true(fd != -1);
-	/* The new workers take a second to start: the reload is pending. */
+	/* The new workers wait for the file to go: the reload is pending. */
 	assert_int_equal(h_write_file(t.slow, "x"), 0);
 	if ((ctl = fork()) == 0)
 		_exit(h_ctl(t.sock, &out, "reload", (char *)NULL));
@@ -583,6 +583,7 @@ test_stop_during_reload(void **state)
 	if (h_wait_log(&t.d, "failed: stopping", H_TIMEOUT_MS) != 0)
 		print_message("%s\n", h_read_file(t.d.log));
 	assert_int_equal(h_log_count(&t.d, "failed: stopping"), 1);
+	assert_int_equal(unlink(t.slow), 0);
 	/* The old generation's client is still served. */
 	assert_int_equal(h_send_all(fd, "hello\n", 6, H_TIMEOUT_MS), 0);
 	assert_int_equal(h_recv_exact(fd, back, 6, H_TIMEOUT_MS), 0);
@@ -593,6 +594,38 @@ test_stop_during_reload(void **state)
 	t.d.pid = 0;
 	assert_int_equal(h_log_count(&t.d, "killing"), 0);
 	assert_int_equal(h_log_count(&t.d, "unexpected"), 0);
+	assert_int_equal(h_daemon_stop(&t.d), 0);
+}
+
+/*
+ * SIGQUIT while the first workers are still starting, with a client the
+ * kernel already queued: the workers accept it before they drain, and it
+ * is served.
+ */
+static void
+test_stop_while_starting(void **state)
+{
+	struct tx	t;
+	int		p = h_free_port(4), fd, st;
+	char		back[6];
+
+	tx_init(&t);
+	tx_write(&t, "workers = 2;\n" ECHO_LISTENER, p);
+	assert_int_equal(h_write_file(t.slow, "x"), 0);
+	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", p), 0);
+	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	assert_true(fd != -1);
+	assert_int_equal(h_send_all(fd, "hello\n", 6, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_log_count(&t.d, "ready"), 0);	/* still starting */
+	assert_int_equal(kill(t.d.pid, SIGQUIT), 0);
+	assert_int_equal(h_wait_log(&t.d, "graceful stop", H_TIMEOUT_MS), 0);
+	assert_int_equal(unlink(t.slow), 0);
+	assert_int_equal(h_recv_exact(fd, back, 6, H_TIMEOUT_MS), 0);
+	assert_memory_equal(back, "hello\n", 6);
+	close(fd);
+	st = h_wait_exit(t.d.pid, H_TIMEOUT_MS);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	t.d.pid = 0;
 	assert_int_equal(h_daemon_stop(&t.d), 0);
 }
 
@@ -791,6 +824,7 @@ main(void)
 		cmocka_unit_test(test_kill_storm),
 		cmocka_unit_test(test_stop_drains),
 		cmocka_unit_test(test_stop_during_reload),
+		cmocka_unit_test(test_stop_while_starting),
 		cmocka_unit_test(test_capacity_hysteresis),
 		cmocka_unit_test(test_reopen_overlap),
 		cmocka_unit_test(test_log_targets),

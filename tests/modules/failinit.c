@@ -1,9 +1,9 @@
 /*
  * failinit.c -- echo whose start fails in a worker while the file named by
  * its "fail_if" setting exists: the checks in the master pass, the new
- * workers of a reload fail (the failed-reload tests).  While the file
- * named by "slow_if" exists, a worker's start takes a second (a reload
- * that stays pending).
+ * workers of a reload fail (the failed-reload tests).  A worker's start
+ * waits while the file named by "slow_if" exists (at most 30 s): a reload
+ * that stays pending until the test lets it go.
  */
 #include <time.h>
 #include <unistd.h>
@@ -33,12 +33,13 @@ fi_check(const struct pf_settings *s)
 static int
 fi_init(struct pf_listener *l)
 {
-	const struct timespec	 second = { 1, 0 };
+	const struct timespec	 tick = { 0, 10 * 1000 * 1000 };
 	const char		*path = NULL;
+	int			 i;
 
-	if (pf_setting_str(pf_listener_settings(l), "slow_if", &path) == 0 &&
-	    access(path, F_OK) == 0)
-		nanosleep(&second, NULL);
+	if (pf_setting_str(pf_listener_settings(l), "slow_if", &path) == 0)
+		for (i = 0; i < 3000 && access(path, F_OK) == 0; i++)
+			nanosleep(&tick, NULL);
 	if (pf_setting_str(pf_listener_settings(l), "fail_if", &path) == 0 &&
 	    access(path, F_OK) == 0) {
 		pf_log(PF_LOG_WARN, "failinit: %s exists: failing", path);
