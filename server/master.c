@@ -96,14 +96,14 @@ master_drop(void)
 }
 
 /*
- * In a new worker, signals still blocked: the master's handlers go (the
- * worker's signals start ignored or at their default, until worker_main
- * installs its own), then the mask the master had comes back.  Then every
- * event and descriptor of the master's is dropped.  The epoll fd is shared
- * with the master across fork, so the base is re-initialised first;
- * freeing it as it was would delete the master's registrations.  Other
- * workers' channels must close too, or a worker would keep a sibling's
- * channel open and hide the master's death.
+ * In a new worker, signals still blocked: every event and descriptor of
+ * the master's is dropped.  The epoll fd is shared with the master across
+ * fork, so the base is re-initialised first; freeing it as it was would
+ * delete the master's registrations.  Other workers' channels must close
+ * too, or a worker would keep a sibling's channel open and hide the
+ * master's death.  Then the master's handlers go (the worker's signals
+ * start ignored or at their default, until worker_main installs its own),
+ * and the mask the master had comes back.
  */
 void
 master_forget(const sigset_t *mask)
@@ -111,13 +111,6 @@ master_forget(const sigset_t *mask)
 	static const int	ignored[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT };
 	size_t			i;
 	int			j;
-
-	for (i = 0; i < sizeof(master_signals) / sizeof(master_signals[0]);
-	    i++)
-		signal(master_signals[i], SIG_DFL);
-	for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-		signal(ignored[i], SIG_IGN);
-	sigprocmask(SIG_SETMASK, mask, NULL);
 
 	if (event_reinit(master.base) == -1)
 		log_warnx("event_reinit failed in new worker");
@@ -134,6 +127,14 @@ master_forget(const sigset_t *mask)
 		event_free(master.prev.slots[j].respawn);
 	event_base_free(master.base);
 	master.base = NULL;
+	/* Only now: freeing the signal events puts back the handlers they
+	 * replaced, the master's defaults (SIGHUP would kill us). */
+	for (i = 0; i < sizeof(master_signals) / sizeof(master_signals[0]);
+	    i++)
+		signal(master_signals[i], SIG_DFL);
+	for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
+	sigprocmask(SIG_SETMASK, mask, NULL);
 }
 
 void
