@@ -234,6 +234,14 @@ test_log_levels(void **state)
 		{ "warn", LOG_LEVEL_WARN },
 		{ "info", LOG_LEVEL_INFO },
 		{ "debug", LOG_LEVEL_DEBUG },
+		/* syslog's names, as aliases */
+		{ "emerg", LOG_LEVEL_ERROR },
+		{ "alert", LOG_LEVEL_ERROR },
+		{ "crit", LOG_LEVEL_ERROR },
+		{ "err", LOG_LEVEL_ERROR },
+		{ "warning", LOG_LEVEL_WARN },
+		{ "WARNING", LOG_LEVEL_WARN },
+		{ "notice", LOG_LEVEL_INFO },
 	};
 	struct config	*cfg;
 	char		 text[256];
