@@ -71,11 +71,15 @@ esac
 
 command -v socat >/dev/null || fail "socat is needed for the notify socket"
 mkdir "$work/run"
-port=$(( 20000 + $$ % 20000 ))
-while nc -z 127.0.0.1 $port 2>/dev/null; do port=$((port + 1)); done
-sed -e "s|$rundir/|$work/run/|g" -e "s/port = 7007;/port = $port;/" \
-    "$sample" >"$work/installed.conf"
-[ "$(id -u)" -eq 0 ] || sed -i '/^user = /d' "$work/installed.conf"
+# A port in 20000-59999 nobody uses; another may take it before preforkd
+# binds it, so start-up is tried on up to five.
+pick_port() {
+	port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
+	sed -e "s|$rundir/|$work/run/|g" -e "s/port = 7007;/port = $port;/" \
+	    "$sample" >"$work/installed.conf"
+	[ "$(id -u)" -eq 0 ] || sed -i '/^user = /d' "$work/installed.conf"
+}
+pick_port
 socat -u UNIX-RECV:"$work/notify.sock" OPEN:"$work/notify",creat,append \
     2>/dev/null &
 notifier=$!
@@ -98,10 +102,25 @@ ctl() {
 
 "$root$sbindir/preforkd" -t -c "$work/installed.conf" >/dev/null ||
     fail "ExecStartPre (-t) refuses the installed sample configuration"
-NOTIFY_SOCKET="$work/notify.sock" "$root$sbindir/preforkd" \
-    -c "$work/installed.conf" 2>"$work/log" &
-pid=$!
-wait_for READY=1 1
+tries=0
+while :; do
+	NOTIFY_SOCKET="$work/notify.sock" "$root$sbindir/preforkd" \
+	    -c "$work/installed.conf" 2>"$work/log" &
+	pid=$!
+	i=0
+	until grep -q READY=1 "$work/notify" 2>/dev/null ||
+	    ! kill -0 $pid 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 200 ] && fail "no READY=1 on NOTIFY_SOCKET"
+		sleep 0.05
+	done
+	grep -q READY=1 "$work/notify" 2>/dev/null && break
+	wait $pid || true
+	pid=
+	tries=$((tries + 1))
+	grep -q 'Address already in use' "$work/log" && [ $tries -lt 5 ] ||
+	    fail "preforkd did not start on the installed configuration"
+	pick_port
+done
 reply=$(printf 'hello\n' | timeout 5 nc -q1 127.0.0.1 $port) || fail "no echo"
 [ "$reply" = hello ] || fail "echo answered '$reply'"
 [ "$(cat "$work/run/preforkd.pid")" = "$pid" ] || fail "pidfile is wrong"
