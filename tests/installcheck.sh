@@ -71,10 +71,24 @@ esac
 
 command -v socat >/dev/null || fail "socat is needed for the notify socket"
 mkdir "$work/run"
-# A port in 20000-59999 nobody uses; another may take it before preforkd
-# binds it, so start-up is tried on up to five.
+# As root, the daemon runs under the unit's capability bounding set and
+# no_new_privs (setpriv), on a privileged port, workers as nobody: the
+# sandbox leaves it what it needs.  Otherwise a port in 20000-59999.
+# Another may take the port before preforkd binds it, so start-up is tried
+# on up to five.
+sandbox=
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	caps=$(key CapabilityBoundingSet | tr ' ' '\n' |
+	    sed -n 's/^CAP_\(.*\)/+\1/p' | tr 'A-Z\n' 'a-z,' | sed 's/,$//')
+	[ -n "$caps" ] || fail "the unit sets no CapabilityBoundingSet"
+	sandbox="setpriv --bounding-set=-all,$caps --inh-caps=-all --no-new-privs"
+fi
 pick_port() {
-	port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
+	if [ -n "$sandbox" ]; then
+		port=$(( 600 + $(od -An -N2 -tu2 /dev/urandom) % 400 ))
+	else
+		port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
+	fi
 	sed -e "s|$rundir/|$work/run/|g" -e "s/port = 7007;/port = $port;/" \
 	    "$sample" >"$work/installed.conf"
 	[ "$(id -u)" -eq 0 ] || sed -i '/^user = /d' "$work/installed.conf"
@@ -104,7 +118,7 @@ ctl() {
     fail "ExecStartPre (-t) refuses the installed sample configuration"
 tries=0
 while :; do
-	NOTIFY_SOCKET="$work/notify.sock" "$root$sbindir/preforkd" \
+	NOTIFY_SOCKET="$work/notify.sock" $sandbox "$root$sbindir/preforkd" \
 	    -c "$work/installed.conf" 2>"$work/log" &
 	pid=$!
 	i=0
@@ -130,6 +144,10 @@ eval "$root$(echo "$reload" | sed -e "s|$rundir/|$work/run/|")" ||
 wait_for RELOADING=1 1
 wait_for READY=1 2
 ctl status >/dev/null || fail "preforkctl status failed"
+if [ -n "$sandbox" ]; then
+	w=$(ps -o user= --ppid "$pid" | sort -u | tr -d ' ')
+	[ "$w" = nobody ] || fail "workers run as '$w', not nobody"
+fi
 ctl status --json | grep -Eq '"generation": ?2[,}]' ||
     fail "status does not show generation 2 after the reload"
 ctl stop >/dev/null || fail "preforkctl stop failed"
@@ -138,4 +156,5 @@ pid=
 wait_for STOPPING=1 1
 [ ! -e "$work/run/preforkd.pid" ] || fail "the pidfile was left behind"
 echo "installcheck: the installed unit's commands start, reload, report" \
-    "and stop preforkd on the installed configuration"
+    "and stop preforkd on the installed configuration" \
+    "${sandbox:+(port $port, workers as nobody, under: $sandbox)}"
