@@ -104,9 +104,28 @@ log_level_parse(const char *name, enum log_level *level)
 {
 	size_t	i;
 
+	/* syslog's names (nginx's error_log uses them) are aliases. */
+	static const struct {
+		const char	*name;
+		enum log_level	 level;
+	} aliases[] = {
+		{ "emerg", LOG_LEVEL_ERROR },
+		{ "alert", LOG_LEVEL_ERROR },
+		{ "crit", LOG_LEVEL_ERROR },
+		{ "err", LOG_LEVEL_ERROR },
+		{ "warning", LOG_LEVEL_WARN },
+		{ "notice", LOG_LEVEL_INFO },
+	};
+
 	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
 		if (strcasecmp(name, level_names[i]) == 0) {
 			*level = (enum log_level)i;
+			return 0;
+		}
+	}
+	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+		if (strcasecmp(name, aliases[i].name) == 0) {
+			*level = aliases[i].level;
 			return 0;
 		}
 	}

@@ -529,6 +529,24 @@ parse_group(struct ctx *ctx, const config_setting_t *group,
 	return 0;
 }
 
+/* Keep the file and line of a setting, if it is set. */
+static int
+pos_keep(config_t *lc, const char *path, struct ctx *ctx,
+    struct config_pos *pos)
+{
+	const config_setting_t	*s;
+	const char		*file;
+
+	if ((s = config_lookup(lc, path)) == NULL)
+		return 0;
+	if ((file = config_setting_source_file(s)) == NULL)
+		file = ctx->name;
+	if ((pos->file = strdup(file)) == NULL)
+		return -1;
+	pos->line = config_setting_source_line(s);
+	return 0;
+}
+
 static struct config *
 config_build(config_t *lc, const char *name, struct ctx *ctx)
 {
@@ -552,12 +570,23 @@ config_build(config_t *lc, const char *name, struct ctx *ctx)
 	    cfg) == -1)
 		goto err;
 	if (cfg->nlisteners == 0) {
-		fail(ctx, NULL, "no 'listeners' defined");
+		/* Nothing to point at: the top of the file. */
+		snprintf(ctx->err, ctx->errlen, "%s:1: no 'listeners' defined",
+		    ctx->name);
 		goto err;
 	}
 	if (cfg->worker_timeout_ms <= cfg->heartbeat_interval_ms) {
 		fail(ctx, config_lookup(lc, "worker_timeout"), "'worker_timeout'"
 		    " must be longer than 'heartbeat_interval'");
+		goto err;
+	}
+	if (pos_keep(lc, "log.file", ctx, &cfg->pos_log_file) == -1 ||
+	    pos_keep(lc, "admin_socket", ctx, &cfg->pos_admin_socket) == -1 ||
+	    pos_keep(lc, "pidfile", ctx, &cfg->pos_pidfile) == -1 ||
+	    pos_keep(lc, "chroot", ctx, &cfg->pos_chroot) == -1 ||
+	    pos_keep(lc, "user", ctx, &cfg->pos_user) == -1 ||
+	    pos_keep(lc, "group", ctx, &cfg->pos_group) == -1) {
+		fail(ctx, NULL, "out of memory");
 		goto err;
 	}
 	return cfg;
@@ -566,17 +595,87 @@ err:
 	return NULL;
 }
 
-static struct config *
-config_finish(config_t *lc, int rc, const char *name, char *err,
+/*
+ * Line n of a file, or of text when file is NULL, into buf ("" if there is
+ * none).
+ */
+static void
+line_get(const char *file, const char *text, int n, char *buf, size_t len)
+{
+	FILE	*f;
+	size_t	 k;
+	int	 i;
+
+	buf[0] = '\0';
+	if (file != NULL) {
+		if ((f = fopen(file, "r")) == NULL)
+			return;
+		for (i = 1; fgets(buf, (int)len, f) != NULL && i < n; i++)
+			buf[0] = '\0';
+		if (i < n)
+			buf[0] = '\0';
+		fclose(f);
+		return;
+	}
+	for (i = 1; i < n && text != NULL; i++) {
+		if ((text = strchr(text, '\n')) != NULL)
+			text++;
+	}
+	if (text == NULL)
+		return;
+	k = strcspn(text, "\n");
+	snprintf(buf, len, "%.*s", (int)(k < len ? k : len - 1), text);
+}
+
+/*
+ * libconfig's error, as "file:line: message".  It says "cannot open include
+ * file" without the name: take it from the @include line.
+ */
+static void
+parse_error(config_t *lc, const char *name, const char *text, char *err,
     size_t errlen)
+{
+	const char	*file = config_error_file(lc), *msg = config_error_text(lc);
+	char		 line[1024], *q, *e;
+	int		 n = config_error_line(lc);
+
+	if (file == NULL)
+		file = name;
+	if (msg == NULL)
+		msg = "syntax error";
+	if (strstr(msg, "include") != NULL) {
+		line_get(config_error_file(lc) != NULL || text == NULL ? file :
+		    NULL, text, n, line, sizeof(line));
+		if ((q = strchr(line, '"')) != NULL &&
+		    (e = strchr(q + 1, '"')) != NULL) {
+			*e = '\0';
+			snprintf(err, errlen, "%s:%d: %s \"%s\"", file, n, msg,
+			    q + 1);
+			return;
+		}
+	}
+	snprintf(err, errlen, "%s:%d: %s", file, n < 1 ? 1 : n, msg);
+}
+
+static int
+has_bom(const char *p)
+{
+	return (unsigned char)p[0] == 0xef && (unsigned char)p[1] == 0xbb &&
+	    (unsigned char)p[2] == 0xbf;
+}
+
+#define BOM_MESSAGE	"the file starts with a UTF-8 byte order mark; save " \
+	"it without one"
+
+static struct config *
+config_finish(config_t *lc, int rc, const char *name, const char *text,
+    char *err, size_t errlen)
 {
 	struct ctx	 ctx = { name, err, errlen };
 	struct config	*cfg = NULL;
 
 	if (rc != CONFIG_TRUE)
-		snprintf(err, errlen, "%s:%d: %s", config_error_file(lc) ?
-		    config_error_file(lc) : name, config_error_line(lc),
-		    config_error_text(lc));
+		parse_error(lc, name, text, err, errlen);
 	else
 		cfg = config_build(lc, name, &ctx);
 	config_destroy(lc);
@@ -589,7 +688,7 @@ config_load(const char *file, char *err, size_t errlen)
 	struct stat	 st;
 	config_t	 lc;
 	FILE		*f;
-	char		 dir[PATH_MAX];
+	char		 dir[PATH_MAX], bom[3];
 	char		*slash;
 	int		 rc;
 
@@ -608,6 +707,12 @@ config_load(const char *file, char *err, size_t errlen)
 		fclose(f);
 		return NULL;
 	}
+	if (fread(bom, 1, sizeof(bom), f) == sizeof(bom) && has_bom(bom)) {
+		snprintf(err, errlen, "%s:1: " BOM_MESSAGE, file);
+		fclose(f);
+		return NULL;
+	}
+	rewind(f);
 	config_init(&lc);
 	snprintf(dir, sizeof(dir), "%s", file);
 	if ((slash = strrchr(dir, '/')) != NULL) {
@@ -616,7 +721,7 @@ config_load(const char *file, char *err, size_t errlen)
 	}
 	rc = config_read(&lc, f);
 	fclose(f);
-	return config_finish(&lc, rc, file, err, errlen);
+	return config_finish(&lc, rc, file, NULL, err, errlen);
 }
 
 struct config *
@@ -625,9 +730,13 @@ config_parse(const char *text, const char *name, char *err, size_t errlen)
 	config_t	lc;
 	int		rc;
 
+	if (strlen(text) >= 3 && has_bom(text)) {
+		snprintf(err, errlen, "%s:1: " BOM_MESSAGE, name);
+		return NULL;
+	}
 	config_init(&lc);
 	rc = config_read_string(&lc, text);
-	return config_finish(&lc, rc, name, err, errlen);
+	return config_finish(&lc, rc, name, text, err, errlen);
 }
 
 void
@@ -661,6 +770,12 @@ config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->log_file);
+	free(cfg->pos_log_file.file);
+	free(cfg->pos_admin_socket.file);
+	free(cfg->pos_pidfile.file);
+	free(cfg->pos_chroot.file);
+	free(cfg->pos_user.file);
+	free(cfg->pos_group.file);
 	free(cfg->file);
 	free(cfg);
 }

@@ -61,6 +61,12 @@ struct module_conf {
 	size_t		 nsettings;
 };
 
+/* Where a setting was read: for checks made after parsing (server/check.c). */
+struct config_pos {
+	char		*file;		/* NULL: not set */
+	int		 line;
+};
+
 struct config {
 	char			*file;
 	int			 workers;	/* CONFIG_WORKERS_AUTO or n */
@@ -86,6 +92,13 @@ struct config {
 	size_t			 nlisteners;
 	struct module_conf	*modules;
 	size_t			 nmodules;
+	/* Where the settings checked at run time came from. */
+	struct config_pos	 pos_log_file;
+	struct config_pos	 pos_admin_socket;
+	struct config_pos	 pos_pidfile;
+	struct config_pos	 pos_chroot;
+	struct config_pos	 pos_user;
+	struct config_pos	 pos_group;
 };
 
 /* Parse and validate; NULL with err filled on any problem. */

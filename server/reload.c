@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "server/check.h"
 #include "server/listeners.h"
 #include "server/master.h"
 #include "server/notify.h"
@@ -72,7 +73,8 @@ reload_load_config(const char *file, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	if (privs_resolve(cfg, &privs, err, errlen) == -1 ||
+	if (config_check_runtime(cfg, err, errlen) == -1 ||
+	    privs_resolve(cfg, &privs, err, errlen) == -1 ||
 	    module_load(cfg, MODULE_CHECK, NULL, err, errlen) == -1)
 		goto fail;
 	if (cfg->chroot != NULL && (cfg->chroot[0] != '/' ||

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "conf/config.h"
+#include "server/check.h"
 
 #define NAME	"test.conf"
 
@@ -234,6 +235,14 @@ test_log_levels(void **state)
 		{ "warn", LOG_LEVEL_WARN },
 		{ "info", LOG_LEVEL_INFO },
 		{ "debug", LOG_LEVEL_DEBUG },
+		/* syslog's names, as aliases */
+		{ "emerg", LOG_LEVEL_ERROR },
+		{ "alert", LOG_LEVEL_ERROR },
+		{ "crit", LOG_LEVEL_ERROR },
+		{ "err", LOG_LEVEL_ERROR },
+		{ "warning", LOG_LEVEL_WARN },
+		{ "WARNING", LOG_LEVEL_WARN },
+		{ "notice", LOG_LEVEL_INFO },
 	};
 	struct config	*cfg;
 	char		 text[256];
@@ -480,11 +489,87 @@ test_empty_listeners(void **state)
 static void
 test_no_listeners(void **state)
 {
-	/* Nothing to point at: the code reports line 0. */
+	/* Nothing to point at: the top of the file, never line 0. */
 	expect_error("workers = 2;\n"
-	    "log = { level = \"info\"; };\n", 0, "no 'listeners' defined");
-	expect_error("", 0, "no 'listeners' defined");
-	expect_error("# only a comment\n", 0, "no 'listeners' defined");
+	    "log = { level = \"info\"; };\n", 1, "no 'listeners' defined");
+	expect_error("", 1, "no 'listeners' defined");
+	expect_error("# only a comment\n", 1, "no 'listeners' defined");
+}
+
+static void
+test_bom(void **state)
+{
+	/* A UTF-8 byte order mark is named, with a line, not "syntax error". */
+	expect_error("\xef\xbb\xbfworkers = 2;\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 1,
+	    "UTF-8 byte order mark");
+}
+
+/* config_check_runtime() on text that parses: NULL, or its error. */
+static void
+runtime_error_at(const char *text, int line, const char *phrase, int caller)
+{
+	struct config	*cfg = parse_ok(text);
+	char		 err[CONFIG_ERRLEN], prefix[64];
+	int		 rc;
+
+	memset(err, 0, sizeof(err));
+	rc = config_check_runtime(cfg, err, sizeof(err));
+	config_free(cfg);
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", NAME, line);
+	if (phrase == NULL ? rc != 0 : rc != -1 ||
+	    strncmp(err, prefix, strlen(prefix)) != 0 ||
+	    strstr(err + strlen(prefix), phrase) == NULL) {
+		print_error("test_config.c:%d: want %s%s, got %d \"%s\"\n",
+		    caller, phrase ? prefix : "0", phrase ? phrase : "", rc,
+		    err);
+		fail();
+	}
+}
+#define runtime_error(text, line, phrase) \
+	runtime_error_at((text), (line), (phrase), __LINE__)
+
+static void
+test_runtime_checks(void **state)
+{
+	const char	*l = "listeners = ( { port = 1; service = \"e\"; } );\n";
+	char		 text[512];
+
+	/* What start-up would create, where it cannot. */
+	snprintf(text, sizeof(text), "%s\npidfile = \"/nonexistent/p.pid\";", l);
+	runtime_error(text, 3, "pidfile /nonexistent/p.pid: directory "
+	    "/nonexistent");
+	snprintf(text, sizeof(text), "%slog = {\n level = \"warning\";\n"
+	    " file = \"/nonexistent/log\"; };", l);
+	runtime_error(text, 4, "log file /nonexistent/log: directory");
+	snprintf(text, sizeof(text), "admin_socket = \"/nonexistent/a.sock\";"
+	    "\n%s", l);
+	runtime_error(text, 1, "admin_socket /nonexistent/a.sock");
+	runtime_error("listeners = (\n{ port = 1; service = \"e\"; },\n"
+	    "{ path = \"/nonexistent/l.sock\"; service = \"e\"; });", 3,
+	    "listener /nonexistent/l.sock: directory");
+	/* An existing file of the wrong kind. */
+	snprintf(text, sizeof(text), "%sadmin_socket = \"/etc/passwd\";", l);
+	runtime_error(text, 2, "exists and is not a socket");
+	snprintf(text, sizeof(text), "%spidfile = \"/etc\";", l);
+	runtime_error(text, 2, "exists and is not a regular file");
+	/* Who and where the workers run. */
+	snprintf(text, sizeof(text), "%s\n\nuser = \"no-such-user-pf\";", l);
+	runtime_error(text, 4, "user 'no-such-user-pf' does not exist");
+	snprintf(text, sizeof(text), "%sgroup = \"no-such-group-pf\";", l);
+	runtime_error(text, 2, "group 'no-such-group-pf' does not exist");
+	snprintf(text, sizeof(text), "%schroot = \"/nonexistent\";", l);
+	runtime_error(text, 2, "chroot /nonexistent");
+	snprintf(text, sizeof(text), "%schroot = \"relative\";", l);
+	runtime_error(text, 2, "not an absolute path");
+	snprintf(text, sizeof(text), "%schroot = \"/etc/passwd\";", l);
+	runtime_error(text, 2, "not a directory");
+	/* And what can be done passes. */
+	snprintf(text, sizeof(text), "%spidfile = \"/tmp/pf-check.pid\";\n"
+	    "admin_socket = \"/tmp/pf-check.sock\";\nchroot = \"/\";\n"
+	    "log = { file = \"syslog\"; };", l);
+	runtime_error(text, 0, NULL);
+	runtime_error(l, 0, NULL);
 }
 
 static void
@@ -714,13 +799,13 @@ test_load_file(void **state)
 	assert_true(strncmp(err, want, strlen(want)) == 0);
 	assert_non_null(strstr(err, "syntax error"));
 
-	/* And a missing listeners key: line 0 of the file. */
+	/* And a missing listeners key: line 1 of the file. */
 	write_temp(path, sizeof(path), "workers = 2;\n");
 	err[0] = '\0';
 	cfg = config_load(path, err, sizeof(err));
 	unlink(path);
 	assert_null(cfg);
-	snprintf(want, sizeof(want), "%s:0: no 'listeners' defined", path);
+	snprintf(want, sizeof(want), "%s:1: no 'listeners' defined", path);
 	assert_string_equal(err, want);
 }
 
@@ -756,6 +841,35 @@ test_load_include(void **state)
 	/* The error is in the included file, at its own line 3. */
 	assert_non_null(strstr(err, "sub.conf:3: "));
 	assert_non_null(strstr(err, "'port' is 0"));
+}
+
+static void
+test_load_include_missing(void **state)
+{
+	struct config	*cfg;
+	char		 dir[64], main_conf[96], err[CONFIG_ERRLEN], want[128];
+	FILE		*fp;
+
+	/* A missing @include names the file it could not open. */
+	snprintf(dir, sizeof(dir), "/tmp/test_config.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(main_conf, sizeof(main_conf), "%s/main.conf", dir);
+	assert_non_null(fp = fopen(main_conf, "w"));
+	assert_true(fputs("workers = 2;\n@include \"nope.conf\"\n", fp) !=
+	    EOF);
+	assert_int_equal(fclose(fp), 0);
+	err[0] = '\0';
+	cfg = config_load(main_conf, err, sizeof(err));
+	unlink(main_conf);
+	rmdir(dir);
+	assert_null(cfg);
+	snprintf(want, sizeof(want), "%s:2: ", main_conf);
+	assert_non_null(strstr(err, want));
+	assert_non_null(strstr(err, "\"nope.conf\""));
+
+	/* And from a string, too. */
+	expect_error("workers = 2;\n\n@include \"/nonexistent/x.conf\"\n", 3,
+	    "\"/nonexistent/x.conf\"");
 }
 
 static void
@@ -836,6 +950,9 @@ main(void)
 		cmocka_unit_test(test_duplicate_listener),
 		cmocka_unit_test(test_empty_listeners),
 		cmocka_unit_test(test_no_listeners),
+		cmocka_unit_test(test_bom),
+		cmocka_unit_test(test_runtime_checks),
+		cmocka_unit_test(test_load_include_missing),
 		cmocka_unit_test(test_string_limits),
 		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_binary_junk),

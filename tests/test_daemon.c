@@ -450,6 +450,82 @@ test_config_check(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+/*
+ * -t refuses what start-up would refuse, with file:line, and writes
+ * nothing; start-up refuses it with the same message.
+ */
+static void
+test_config_check_runtime(void **state)
+{
+	static const struct {
+		const char	*text;	/* after the listener line */
+		int		 line;
+		const char	*phrase;
+	} t[] = {
+		{ "log = { file = \"/nonexistent/pf.log\"; };", 2,
+		    "log file /nonexistent/pf.log: directory /nonexistent" },
+		{ "\npidfile = \"/nonexistent/pf.pid\";", 3,
+		    "pidfile /nonexistent/pf.pid: directory /nonexistent" },
+		{ "admin_socket = \"/nonexistent/pf.sock\";", 2,
+		    "admin_socket /nonexistent/pf.sock: directory" },
+		{ "user = \"no-such-user-pf\";", 2,
+		    "user 'no-such-user-pf' does not exist" },
+		{ "group = \"no-such-group-pf\";", 2,
+		    "group 'no-such-group-pf' does not exist" },
+		{ "chroot = \"/nonexistent\";", 2, "chroot /nonexistent" },
+	};
+	struct daemon	 d;
+	struct stat	 sb;
+	char		 conf[512], want[256], path[192], *log;
+	int		 st, port = h_free_port(4);
+	size_t		 i, k;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(conf, sizeof(conf), "listeners = ({ address = "
+		    "\"127.0.0.1\"; port = %d; service = \"echo\"; });\n%s\n",
+		    port, t[i].text);
+		assert_int_equal(h_daemon_init(&d, conf), 0);
+		snprintf(want, sizeof(want), "%s:%d: %s", d.conf, t[i].line,
+		    t[i].phrase);
+		for (k = 0; k < 2; k++) {
+			st = k == 0 ?
+			    h_run(&d, H_TIMEOUT_MS, "-t", "-c", d.conf,
+			    (char *)NULL) :
+			    h_run(&d, H_TIMEOUT_MS, "-c", d.conf, (char *)NULL);
+			assert_true(WIFEXITED(st));
+			assert_int_equal(WEXITSTATUS(st), 1);
+			log = h_read_file(d.log);
+			assert_non_null(log);
+			if (strstr(log, want) == NULL)
+				print_error("want \"%s\" in:\n%s\n", want, log);
+			assert_non_null(strstr(log, want));
+			free(log);
+			assert_int_equal(truncate(d.log, 0), 0);
+		}
+		/* Start-up bound nothing either. */
+		assert_true(h_connect("127.0.0.1", port, 200) < 0);
+		assert_int_equal(h_daemon_stop(&d), 0);
+	}
+
+	/* Valid: -t creates none of the files start-up would. */
+	assert_int_equal(h_daemon_init(&d, NULL), 0);
+	snprintf(conf, sizeof(conf), "listeners = ({ address = \"127.0.0.1\";"
+	    " port = %d; service = \"echo\"; });\n"
+	    "log = { file = \"%s/pf.log\"; };\npidfile = \"%s/pf.pid\";\n"
+	    "admin_socket = \"%s/pf.sock\";\n", port, d.dir, d.dir, d.dir);
+	assert_int_equal(h_write_file(d.conf, conf), 0);
+	st = h_run(&d, H_TIMEOUT_MS, "-t", "-c", d.conf, (char *)NULL);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	snprintf(path, sizeof(path), "%s/pf.log", d.dir);
+	assert_int_equal(stat(path, &sb), -1);
+	snprintf(path, sizeof(path), "%s/pf.pid", d.dir);
+	assert_int_equal(stat(path, &sb), -1);
+	snprintf(path, sizeof(path), "%s/pf.sock", d.dir);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
 /* A port already taken: the master says so and exits 1, leaving nobody. */
 static void
 test_bind_failure(void **state)
@@ -552,6 +628,7 @@ main(void)
 		cmocka_unit_test(test_reset_while_writing),
 		cmocka_unit_test(test_worker_respawn),
 		cmocka_unit_test(test_config_check),
+		cmocka_unit_test(test_config_check_runtime),
 		cmocka_unit_test(test_bind_failure),
 	};
 	const struct CMUnitTest standalone[] = {

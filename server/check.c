@@ -1,0 +1,159 @@
+/*
+ * check.c -- the configuration against the system it will run on.
+ *
+ * conf/ judges the file on its own; this judges what start-up would meet:
+ * directories that do not exist, files of the wrong kind, unknown users,
+ * groups and chroot directories.  It only looks (stat, access, getpwnam):
+ * it binds, opens and writes nothing, so "preforkd -t" may run it next to
+ * a live master, and a reload runs it before it changes anything.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/check.h"
+
+static int
+fail(const struct config *cfg, const char *file, int line, char *err,
+    size_t errlen, const char *fmt, ...) PF_PRINTF(6, 7);
+
+static int
+fail(const struct config *cfg, const char *file, int line, char *err,
+    size_t errlen, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	n = snprintf(err, errlen, "%s:%d: ", file != NULL ? file : cfg->file,
+	    line > 0 ? line : 1);
+	if (n > 0 && (size_t)n < errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, errlen - n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/*
+ * path will be created (or opened, if kind says it may exist) by the
+ * master: its directory must exist and be writable, and an existing path
+ * must be a regular file (S_IFREG) or a socket (S_IFSOCK).  NULL if fine,
+ * else why not.
+ */
+static const char *
+creatable(const char *path, mode_t kind, char *why, size_t len)
+{
+	struct stat	 st;
+	char		 dir[PATH_MAX];
+	char		*slash;
+
+	if (stat(path, &st) == 0) {
+		if ((st.st_mode & S_IFMT) != kind) {
+			snprintf(why, len, "exists and is not a %s",
+			    kind == S_IFSOCK ? "socket" : "regular file");
+			return why;
+		}
+		if (kind == S_IFREG && access(path, W_OK) == -1) {
+			snprintf(why, len, "cannot write: %s", strerror(errno));
+			return why;
+		}
+		return NULL;
+	}
+	if (errno != ENOENT) {
+		snprintf(why, len, "%s", strerror(errno));
+		return why;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1) {
+		snprintf(why, len, "directory %s: %s", dir, strerror(errno));
+		return why;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "%s is not a directory", dir);
+		return why;
+	}
+	if (access(dir, W_OK | X_OK) == -1) {
+		snprintf(why, len, "directory %s: cannot create files: %s", dir,
+		    strerror(errno));
+		return why;
+	}
+	return NULL;
+}
+
+int
+config_check_runtime(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct listen_conf	*l;
+	const struct config_pos		*pos;
+	struct passwd			*pw = NULL;
+	struct group			*gr = NULL;
+	struct stat			 st;
+	const char			*why;
+	char				 buf[PATH_MAX + 64];
+	size_t				 i;
+
+	pos = &cfg->pos_log_file;
+	if (cfg->log_file != NULL && strcmp(cfg->log_file, "stderr") != 0 &&
+	    strcmp(cfg->log_file, "syslog") != 0 &&
+	    (why = creatable(cfg->log_file, S_IFREG, buf, sizeof(buf))) != NULL)
+		return fail(cfg, pos->file, pos->line, err, errlen,
+		    "log file %s: %s", cfg->log_file, why);
+	pos = &cfg->pos_pidfile;
+	if (cfg->pidfile != NULL &&
+	    (why = creatable(cfg->pidfile, S_IFREG, buf, sizeof(buf))) != NULL)
+		return fail(cfg, pos->file, pos->line, err, errlen,
+		    "pidfile %s: %s", cfg->pidfile, why);
+	pos = &cfg->pos_admin_socket;
+	if (cfg->admin_socket != NULL && (why = creatable(cfg->admin_socket,
+	    S_IFSOCK, buf, sizeof(buf))) != NULL)
+		return fail(cfg, pos->file, pos->line, err, errlen,
+		    "admin_socket %s: %s", cfg->admin_socket, why);
+	for (i = 0; i < cfg->nlisteners; i++) {
+		l = &cfg->listeners[i];
+		if (l->path != NULL &&
+		    (why = creatable(l->path, S_IFSOCK, buf, sizeof(buf))) != NULL)
+			return fail(cfg, NULL, l->line, err, errlen,
+			    "listener %s: %s", l->path, why);
+	}
+
+	pos = &cfg->pos_chroot;
+	if (cfg->chroot != NULL) {
+		if (cfg->chroot[0] != '/')
+			return fail(cfg, pos->file, pos->line, err, errlen,
+			    "chroot %s: not an absolute path", cfg->chroot);
+		if (stat(cfg->chroot, &st) == -1)
+			return fail(cfg, pos->file, pos->line, err, errlen,
+			    "chroot %s: %s", cfg->chroot, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return fail(cfg, pos->file, pos->line, err, errlen,
+			    "chroot %s: not a directory", cfg->chroot);
+	}
+	pos = &cfg->pos_user;
+	if (cfg->user != NULL && (pw = getpwnam(cfg->user)) == NULL)
+		return fail(cfg, pos->file, pos->line, err, errlen,
+		    "user '%s' does not exist", cfg->user);
+	if (pw != NULL && geteuid() != 0 && pw->pw_uid != geteuid())
+		return fail(cfg, pos->file, pos->line, err, errlen,
+		    "user '%s' needs preforkd to start as root", cfg->user);
+	pos = &cfg->pos_group;
+	if (cfg->group != NULL && (gr = getgrnam(cfg->group)) == NULL)
+		return fail(cfg, pos->file, pos->line, err, errlen,
+		    "group '%s' does not exist", cfg->group);
+	if (gr != NULL && geteuid() != 0 && gr->gr_gid != getegid())
+		return fail(cfg, pos->file, pos->line, err, errlen,
+		    "group '%s' needs preforkd to start as root", cfg->group);
+	return 0;
+}
