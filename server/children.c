@@ -537,7 +537,9 @@ master_reap(void)
 		if (c->peer != NULL)
 			peer_read_pending(c->peer);
 		reaping = NULL;
-		totals_fold(&master.totals, c->slot, &c->stats);
+		if (totals_fold(&master.totals, c->slot, &c->stats) == -1)
+			log_warnx("worker %d (pid %ld): slot out of range, its "
+			    "counters are not kept", c->slot, (long)pid);
 		s = child_slot(c);
 		round_child_gone(c);
 		TAILQ_REMOVE(&master.children, c, entry);
