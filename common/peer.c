@@ -104,17 +104,17 @@ peer_recv(struct peer *p)
 	return n;
 }
 
-static void
-peer_read(evutil_socket_t fd, short what, void *arg)
+/* One read and its frames dispatched; 0 if nothing was there. */
+static int
+peer_read_once(struct peer *p)
 {
-	struct peer	*p = arg;
 	struct ctl_msg	 m;
 	size_t		 off = 0;
 	ssize_t		 n;
 
 	n = peer_recv(p);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return 0;
 	p->busy++;
 	if (n <= 0) {
 		peer_gone(p, n == 0 ? "closed" : strerror(errno));
@@ -136,6 +136,25 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 		p->inlen -= off;
 	}
 out:
+	if (--p->busy == 0 && p->dead)
+		peer_really_free(p);
+	return 1;
+}
+
+static void
+peer_read(evutil_socket_t fd, short what, void *arg)
+{
+	(void)peer_read_once(arg);
+}
+
+void
+peer_read_pending(struct peer *p)
+{
+	int	more = 1;
+
+	p->busy++;
+	while (more && !p->dead && p->failed == NULL)
+		more = peer_read_once(p);
 	if (--p->busy == 0 && p->dead)
 		peer_really_free(p);
 }

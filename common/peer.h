@@ -29,6 +29,9 @@ int		 peer_send(struct peer *p, const struct ctl_msg *m);
 int		 peer_send_fd(struct peer *p, const struct ctl_msg *m, int fd);
 /* The descriptor that last arrived, now the caller's; -1 if none. */
 int		 peer_take_fd(struct peer *p);
+/* Read and dispatch, now, whatever has already arrived (the last frames
+ * of a peer that is known to be gone); the callback may free p. */
+void		 peer_read_pending(struct peer *p);
 /* Write what is queued, blocking up to timeout_ms; for the last words. */
 void		 peer_flush(struct peer *p, int timeout_ms);
 /* Gone because it sent bytes that are not frames (not EOF or an error). */

@@ -50,6 +50,9 @@
 #define SLOT_BACKOFF_MAX_MS	30000
 #define SLOT_DEGRADED_AFTER	3
 
+/* The child being reaped: of its last frames, only STATS count. */
+static struct child	*reaping;
+
 static void
 emit_pid(int event, long code)
 {
@@ -236,6 +239,7 @@ child_retire(struct child *c, const char *why)
 
 	log_info("worker %d (pid %ld): %s; replacing it", c->slot,
 	    (long)c->pid, why);
+	totals_event(&master.totals, TOTALS_RECYCLE);
 	child_drain(c);
 	master_steer();
 	if (s != NULL) {
@@ -268,7 +272,7 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 	struct slot	*s = child_slot(c);
 
 	if (msg == NULL) {
-		if (peer_malformed(p)) {
+		if (peer_malformed(p) && c != reaping) {
 			child_misbehaved(c, reason);
 			return;
 		}
@@ -279,6 +283,10 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 		round_child_gone(c);
 		return;
 	}
+	/* Gone already: its last counters are all we want of it. */
+	if (c == reaping && (msg->type != CTL_STATS ||
+	    msg->pid != (uint32_t)c->pid || msg->slot != (uint32_t)c->slot))
+		return;
 	if (!CTL_FROM_WORKER(msg->type) || msg->pid != (uint32_t)c->pid ||
 	    msg->slot != (uint32_t)c->slot) {
 		child_misbehaved(c, "unexpected frame");
@@ -313,7 +321,7 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 	case CTL_STATS:
 		c->stats = msg->u.stats;
 		round_answered(c, ROUND_STATS);
-		if (s != NULL && s->recycle_at > 0 &&
+		if (s != NULL && c != reaping && s->recycle_at > 0 &&
 		    c->stats.conns_total >= s->recycle_at)
 			child_retire(c, "connection limit reached");
 		break;
@@ -488,6 +496,7 @@ slot_schedule(struct slot *s, int failed)
 			delay = SLOT_BACKOFF_MAX_MS;
 		log_warnx("worker %d failed %u times in a row; next start in "
 		    "%u ms", s->id, s->failures, delay);
+		totals_event(&master.totals, TOTALS_BACKOFF);
 	}
 	if (s->failures >= SLOT_DEGRADED_AFTER && !s->degraded) {
 		s->degraded = 1;
@@ -522,6 +531,15 @@ master_reap(void)
 		else
 			log_info("worker %d (pid %ld) exited", c->slot,
 			    (long)pid);
+		/* Its last STATS may not have been read yet: read it, and
+		 * fold what it counted into its slot's totals. */
+		reaping = c;
+		if (c->peer != NULL)
+			peer_read_pending(c->peer);
+		reaping = NULL;
+		if (totals_fold(&master.totals, c->slot, &c->stats) == -1)
+			log_warnx("worker %d (pid %ld): slot out of range, its "
+			    "counters are not kept", c->slot, (long)pid);
 		s = child_slot(c);
 		round_child_gone(c);
 		TAILQ_REMOVE(&master.children, c, entry);
@@ -537,9 +555,11 @@ master_reap(void)
 			master.prev.slots[c->slot].child = NULL;
 		if (s != NULL) {
 			s->child = NULL;
-			if (!master.stopping)
+			if (!master.stopping) {
+				totals_event(&master.totals, TOTALS_RESPAWN);
 				slot_schedule(s, child_failed(c, st,
 				    master_now_ms() - c->started_ms));
+			}
 		}
 		if (c->state == CHILD_STARTING &&
 		    c->generation == master.generation)
@@ -576,6 +596,7 @@ master_monitor(evutil_socket_t fd, short what, void *arg)
 			log_warnx("worker %d (pid %ld) silent for %llu ms; "
 			    "aborting it", c->slot, (long)c->pid,
 			    (unsigned long long)(now - c->heartbeat_ms));
+			totals_event(&master.totals, TOTALS_HUNG_KILLED);
 			child_kill(c, SIGABRT);
 			break;
 		case CHILD_DRAINING:

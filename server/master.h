@@ -14,6 +14,7 @@
 #include "common/emitter.h"
 #include "conf/config.h"
 #include "server/round.h"
+#include "server/totals.h"
 #include "worker/worker.h"
 
 struct event;
@@ -87,6 +88,7 @@ struct master {
 	struct event		*sigs[6];
 	struct event		*monitor;
 	struct event		*stop_timer;
+	struct totals		 totals;	/* since start: only grow */
 };
 
 extern struct master	 master;

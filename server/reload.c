@@ -117,6 +117,7 @@ reload_finish(int ok, const char *result)
 	r.last.when = time(NULL);
 	r.last.ok = ok;
 	r.last.took_ms = took;
+	totals_event(&master.totals, ok ? TOTALS_RELOAD_OK : TOTALS_RELOAD_FAILED);
 	snprintf(r.last.result, sizeof(r.last.result), "%s (%llu ms)", result,
 	    (unsigned long long)took);
 	result = r.last.result;

@@ -9,9 +9,18 @@
  *	    "failures", "heartbeat_age_ms", "loop_lag_ms",
  *	    "connections_active", "connections_total", "accepts",
  *	    "bytes_in", "bytes_out", "errors", "drops" } ],
- *	  "totals": { the counters, summed over "workers" } }
+ *	  "totals": { the counters, summed over "workers" },
+ *	  "since_start": { the counters but connections_active, since the
+ *	    master started (exited workers included), "reloads",
+ *	    "reload_failures", "respawns", "respawn_backoffs", "recycles",
+ *	    "hung_workers_killed", "slots": [ { "slot", the counters } ] } }
  * Fields may be added; none is removed or changes meaning.
  * A slot waiting for a respawn is listed with pid 0.
+ *
+ * The Prometheus text has every counter since the master started, per
+ * slot (label "slot" only, so a respawn makes no new series) and in
+ * total: what exited workers counted (server/totals.c) plus what the live
+ * ones report, so no *_total ever goes down while the master runs.
  */
 #include <event2/buffer.h>
 #include <stddef.h>
@@ -23,6 +32,7 @@
 #include "server/admin.h"
 #include "server/master.h"
 #include "server/reload.h"
+#include "server/totals.h"
 
 struct row {
 	const struct child	*c;	/* NULL: slot without a worker */
@@ -45,29 +55,124 @@ json_str(struct evbuffer *out, const char *s)
 	evbuffer_add(out, "\"", 1);
 }
 
+/* The master's events, as JSON fields and Prometheus families. */
+static const struct {
+	enum totals_event	 ev;
+	const char		*json;
+	const char		*prom;
+	const char		*help;
+} events[] = {
+	{ TOTALS_RELOAD_OK, "reloads", "reloads_total",
+	    "Reloads that committed a new generation." },
+	{ TOTALS_RELOAD_FAILED, "reload_failures", "reload_failures_total",
+	    "Reloads that failed; the serving generation was kept." },
+	{ TOTALS_RESPAWN, "respawns", "respawns_total",
+	    "Workers that died or were killed in their slot, replaced." },
+	{ TOTALS_BACKOFF, "respawn_backoffs", "respawn_backoffs_total",
+	    "Replacements delayed because a slot's workers kept dying young." },
+	{ TOTALS_RECYCLE, "recycles", "recycles_total",
+	    "Workers replaced at their connection limit." },
+	{ TOTALS_HUNG_KILLED, "hung_workers_killed",
+	    "hung_workers_killed_total",
+	    "Workers aborted for being silent for worker_timeout." },
+};
+
+/* Per slot since start: the live children's reports summed, and which
+ * slots to list (any with a worker now, or with one folded). */
+static struct {
+	struct ctl_stats	live[TOTALS_SLOTS];
+	unsigned char		listed[TOTALS_SLOTS];
+	int			max;	/* listed slots are below */
+} since;
+
 static void
-counters_add(struct ctl_stats *sum, const struct ctl_stats *s)
+since_collect(void)
 {
-	sum->conns_active += s->conns_active;
-	sum->conns_total += s->conns_total;
-	sum->accepts += s->accepts;
-	sum->bytes_in += s->bytes_in;
-	sum->bytes_out += s->bytes_out;
-	sum->errors += s->errors;
-	sum->drops += s->drops;
+	const struct child	*c;
+	int			 i;
+
+	memset(&since, 0, sizeof(since));
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (c->slot < 0 || c->slot >= TOTALS_SLOTS)
+			continue;
+		totals_add(&since.live[c->slot], &c->stats);
+		since.listed[c->slot] = 1;
+	}
+	for (i = 0; i < TOTALS_SLOTS; i++) {
+		if (i < master.nslots || totals_used(&master.totals, i))
+			since.listed[i] = 1;
+		if (since.listed[i])
+			since.max = i + 1;
+	}
+}
+
+/* Slot i's counters since start, or all slots' (i == -1). */
+static void
+since_get(int i, struct ctl_stats *out)
+{
+	struct ctl_stats	s;
+	int			j;
+
+	if (i >= 0) {
+		if (totals_slot(&master.totals, i, &since.live[i], out) == -1)
+			memset(out, 0, sizeof(*out));
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	for (j = 0; j < since.max; j++) {
+		if (totals_slot(&master.totals, j, &since.live[j], &s) == 0)
+			totals_add(out, &s);
+	}
+}
+
+/* The counters; without connections_active if !gauge. */
+static void
+counters_json2(struct evbuffer *out, const struct ctl_stats *s, int gauge)
+{
+	if (gauge)
+		evbuffer_add_printf(out, "\"connections_active\":%llu,",
+		    (unsigned long long)s->conns_active);
+	evbuffer_add_printf(out,
+	    "\"connections_total\":%llu,\"accepts\":%llu,\"bytes_in\":%llu,"
+	    "\"bytes_out\":%llu,\"errors\":%llu,\"drops\":%llu",
+	    (unsigned long long)s->conns_total,
+	    (unsigned long long)s->accepts, (unsigned long long)s->bytes_in,
+	    (unsigned long long)s->bytes_out, (unsigned long long)s->errors,
+	    (unsigned long long)s->drops);
 }
 
 static void
 counters_json(struct evbuffer *out, const struct ctl_stats *s)
 {
-	evbuffer_add_printf(out, "\"connections_active\":%llu,"
-	    "\"connections_total\":%llu,\"accepts\":%llu,\"bytes_in\":%llu,"
-	    "\"bytes_out\":%llu,\"errors\":%llu,\"drops\":%llu",
-	    (unsigned long long)s->conns_active,
-	    (unsigned long long)s->conns_total,
-	    (unsigned long long)s->accepts, (unsigned long long)s->bytes_in,
-	    (unsigned long long)s->bytes_out, (unsigned long long)s->errors,
-	    (unsigned long long)s->drops);
+	counters_json2(out, s, 1);
+}
+
+static void
+since_json(struct evbuffer *out)
+{
+	struct ctl_stats	s;
+	size_t			i;
+	int			j, first = 1;
+
+	since_get(-1, &s);
+	evbuffer_add_printf(out, ",\"since_start\":{");
+	counters_json2(out, &s, 0);
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		evbuffer_add_printf(out, ",\"%s\":%llu", events[i].json,
+		    (unsigned long long)totals_events(&master.totals,
+		    events[i].ev));
+	evbuffer_add_printf(out, ",\"slots\":[");
+	for (j = 0; j < since.max; j++) {
+		if (!since.listed[j])
+			continue;
+		since_get(j, &s);
+		evbuffer_add_printf(out, "%s{\"slot\":%d,", first ? "" : ",",
+		    j);
+		counters_json2(out, &s, 0);
+		evbuffer_add(out, "}", 1);
+		first = 0;
+	}
+	evbuffer_add_printf(out, "]}");
 }
 
 /*
@@ -99,7 +204,7 @@ rows_collect(struct row *rows, size_t max, struct ctl_stats *sum, int *live)
 	*live = 0;
 	for (j = 0; j < n; j++) {
 		if (rows[j].c != NULL) {
-			counters_add(sum, &rows[j].c->stats);
+			totals_add(sum, &rows[j].c->stats);
 			(*live)++;
 		}
 	}
@@ -164,7 +269,9 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 	}
 	evbuffer_add_printf(out, "],\"totals\":{");
 	counters_json(out, sum);
-	evbuffer_add_printf(out, "}}\n");
+	evbuffer_add(out, "}", 1);
+	since_json(out);
+	evbuffer_add_printf(out, "}\n");
 }
 
 static void
@@ -189,6 +296,7 @@ report_text(struct evbuffer *out, enum admin_cmd cmd, const struct row *rows,
     size_t n, const struct ctl_stats *sum, uint64_t now)
 {
 	const struct child	*c;
+	struct ctl_stats	 since_all;
 	size_t			 i;
 
 	if (cmd == ADMIN_STATUS) {
@@ -245,6 +353,25 @@ report_text(struct evbuffer *out, enum admin_cmd cmd, const struct row *rows,
 	    (unsigned long long)sum->bytes_in,
 	    (unsigned long long)sum->bytes_out,
 	    (unsigned long long)sum->errors, (unsigned long long)sum->drops);
+	since_get(-1, &since_all);
+	evbuffer_add_printf(out, "since start: %llu connections, %llu accepts, "
+	    "%llu bytes in, %llu bytes out, %llu errors, %llu drops; "
+	    "%llu reloads, %llu failed; %llu respawns, %llu backoffs, "
+	    "%llu recycles, %llu hung killed\n",
+	    (unsigned long long)since_all.conns_total,
+	    (unsigned long long)since_all.accepts,
+	    (unsigned long long)since_all.bytes_in,
+	    (unsigned long long)since_all.bytes_out,
+	    (unsigned long long)since_all.errors,
+	    (unsigned long long)since_all.drops,
+	    (unsigned long long)totals_events(&master.totals, TOTALS_RELOAD_OK),
+	    (unsigned long long)totals_events(&master.totals,
+	    TOTALS_RELOAD_FAILED),
+	    (unsigned long long)totals_events(&master.totals, TOTALS_RESPAWN),
+	    (unsigned long long)totals_events(&master.totals, TOTALS_BACKOFF),
+	    (unsigned long long)totals_events(&master.totals, TOTALS_RECYCLE),
+	    (unsigned long long)totals_events(&master.totals,
+	    TOTALS_HUNG_KILLED));
 }
 
 void
@@ -257,36 +384,44 @@ admin_report(struct evbuffer *out, const struct admin_req *req)
 	int			live;
 
 	n = rows_collect(rows, sizeof(rows) / sizeof(rows[0]), &sum, &live);
+	since_collect();
 	if (req->json)
 		report_json(out, rows, n, &sum, now);
 	else
 		report_text(out, req->cmd, rows, n, &sum, now);
 }
 
-/* One counter family: HELP, TYPE, a series per worker. */
+/* One family: HELP, TYPE, the total, and a series per slot (the gauge
+ * sums the slot's live workers; the counters count since start). */
 static void
 prom_family(struct evbuffer *out, const char *name, const char *type,
-    const char *help, const struct row *rows, size_t n, size_t off)
+    const char *help, size_t off)
 {
-	const struct child	*c;
-	size_t			 i;
+	struct ctl_stats	s;
+	int			i;
 
-	evbuffer_add_printf(out, "# HELP preforkd_worker_%s %s\n"
+	since_get(-1, &s);
+	evbuffer_add_printf(out, "# HELP preforkd_%s %s (all workers)\n"
+	    "# TYPE preforkd_%s %s\npreforkd_%s %llu\n", name, help, name,
+	    type, name, (unsigned long long)*(const uint64_t *)
+	    ((const char *)&s + off));
+	evbuffer_add_printf(out, "# HELP preforkd_worker_%s %s (per slot)\n"
 	    "# TYPE preforkd_worker_%s %s\n", name, help, name, type);
-	for (i = 0; i < n; i++) {
-		if ((c = rows[i].c) == NULL)
+	for (i = 0; i < since.max; i++) {
+		if (!since.listed[i])
 			continue;
-		evbuffer_add_printf(out, "preforkd_worker_%s{slot=\"%d\","
-		    "pid=\"%ld\",generation=\"%u\"} %llu\n", name, c->slot,
-		    (long)c->pid, c->generation, (unsigned long long)
-		    *(const uint64_t *)((const char *)&c->stats + off));
+		since_get(i, &s);
+		evbuffer_add_printf(out, "preforkd_worker_%s{slot=\"%d\"} %llu\n",
+		    name, i, (unsigned long long)*(const uint64_t *)
+		    ((const char *)&s + off));
 	}
 }
 
 /*
- * Prometheus text exposition (format 0.0.4) of the master's view: per
- * worker series preforkd_worker_*{slot,pid,generation}, and the totals as
- * preforkd_* without labels.
+ * Prometheus text exposition (format 0.0.4) of the master's view: each
+ * counter as preforkd_* (all slots) and preforkd_worker_*{slot}, counting
+ * since the master started; the master's events; per process gauges
+ * labelled slot, pid and generation.
  */
 void
 admin_report_prometheus(struct evbuffer *out)
@@ -321,14 +456,25 @@ admin_report_prometheus(struct evbuffer *out)
 
 	n = rows_collect(rows, sizeof(rows) / sizeof(rows[0]), &sum,
 	    &workers);
-	for (i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
-		evbuffer_add_printf(out, "# HELP preforkd_%s %s (all workers)\n"
-		    "# TYPE preforkd_%s %s\npreforkd_%s %llu\n", fam[i].name,
-		    fam[i].help, fam[i].name, fam[i].type, fam[i].name,
-		    (unsigned long long)*(const uint64_t *)((const char *)&sum +
-		    fam[i].off));
-		prom_family(out, fam[i].name, fam[i].type, fam[i].help, rows, n,
+	since_collect();
+	for (i = 0; i < sizeof(fam) / sizeof(fam[0]); i++)
+		prom_family(out, fam[i].name, fam[i].type, fam[i].help,
 		    fam[i].off);
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		evbuffer_add_printf(out, "# HELP preforkd_%s %s\n"
+		    "# TYPE preforkd_%s counter\npreforkd_%s %llu\n",
+		    events[i].prom, events[i].help, events[i].prom,
+		    events[i].prom, (unsigned long long)totals_events(
+		    &master.totals, events[i].ev));
+	evbuffer_add_printf(out, "# HELP preforkd_worker_info A worker "
+	    "process: its slot, pid, generation and state.\n"
+	    "# TYPE preforkd_worker_info gauge\n");
+	for (i = 0; i < n; i++) {
+		if ((c = rows[i].c) != NULL)
+			evbuffer_add_printf(out, "preforkd_worker_info"
+			    "{slot=\"%d\",pid=\"%ld\",generation=\"%u\","
+			    "state=\"%s\"} 1\n", c->slot, (long)c->pid,
+			    c->generation, child_state_name(c, rows[i].s));
 	}
 	evbuffer_add_printf(out, "# HELP preforkd_worker_loop_lag_seconds "
 	    "Event-loop lag at the last heartbeat.\n"

@@ -224,6 +224,7 @@ static void
 test_sigstop_replaced(void **state)
 {
 	long long	old = slot_pid(0);
+	char		*json;
 
 	assert_true(old > 0);
 	assert_int_equal(kill((pid_t)old, SIGSTOP), 0);
@@ -231,6 +232,10 @@ test_sigstop_replaced(void **state)
 	assert_true(wait_replaced(0, old, 4000, 1) > 0);
 	assert_int_equal(h_wait_log(&d, "silent for", 1000), 0);
 	assert_false(h_pid_alive((pid_t)old));
+	json = status_json();
+	assert_true(h_json_num(json, "\"since_start\"",
+	    "hung_workers_killed") >= 1);
+	free(json);
 }
 
 /* The control fd of the worker in the log line "control fd N". */
@@ -365,6 +370,13 @@ test_crash_loop(void **state)
 	assert_true(deaths >= 6 && deaths <= 16);
 	assert_true(h_log_count(&c, "\n") < 80);
 	assert_int_equal(h_log_count(&c, "is degraded"), 2);
+	/* Every death a respawn, every one of them after a backoff. */
+	assert_int_equal(h_ctl(csock, &json, "status", "--json",
+	    (char *)NULL), 0);
+	assert_true(h_json_num(json, "\"since_start\"", "respawn_backoffs")
+	    >= 6);
+	assert_true(h_json_num(json, "\"since_start\"", "respawns") >= 6);
+	free(json);
 	assert_int_equal(h_daemon_stop(&c), 0);
 }
 
@@ -410,6 +422,18 @@ test_recycle(void **state)
 	/* The old one drained and exited cleanly. */
 	assert_int_equal(h_wait_gone(&(pid_t){ (pid_t)first }, 1, 3000), 0);
 	assert_int_equal(h_log_count(&r, "exited with status"), 0);
+	/* One recycle, no respawn; since_start keeps the old worker's
+	 * connections (the start-up probe and its 5) beside the new one's,
+	 * "totals" has only the new worker's (1, or 2 if it took the 5th
+	 * echo while the old one drained). */
+	assert_int_equal(h_ctl(rsock, &json, "status", "--json", (char *)NULL),
+	    0);
+	assert_int_equal(h_json_num(json, "\"since_start\"", "recycles"), 1);
+	assert_int_equal(h_json_num(json, "\"since_start\"", "respawns"), 0);
+	assert_int_equal(h_json_num(json, "\"since_start\"",
+	    "connections_total"), 1 + 5 + 1);
+	assert_true(h_json_num(json, "\"totals\"", "connections_total") <= 2);
+	free(json);
 	assert_int_equal(h_daemon_stop(&r), 0);
 }
 

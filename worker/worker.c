@@ -191,6 +191,7 @@ worker_release(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < w.nlisteners; i++)
 		listener_release(w.listeners[i], w.accepting);
 	m.u.draining.conns_active = worker_stats.conns_active;
+	worker_send_stats();	/* fresh counters for the master's view */
 	worker_send(&m);
 	conn_shutdown_all();
 }
