@@ -112,6 +112,24 @@ scrape(struct scrape *sc)
 	free(body);
 }
 
+static double	val(const struct scrape *, const char *);
+
+/* The stats service answers from a round at most heartbeat_interval old:
+ * scrape until key has reached want (bounded); the caller then asserts
+ * exact values. */
+static void
+scrape_until(struct scrape *sc, const char *key, double want)
+{
+	long	deadline = h_now_ms() + H_TIMEOUT_MS;
+
+	for (;;) {
+		scrape(sc);
+		if (val(sc, key) >= want || h_now_ms() >= deadline)
+			return;
+		poll(NULL, 0, 50);
+	}
+}
+
 /* A sample's value; -1 if absent. */
 static double
 val(const struct scrape *sc, const char *key)
@@ -247,7 +265,8 @@ test_counters_survive(void **state)
 
 	/* Traffic: the totals count it exactly. */
 	echo_n(20, "0123456789");
-	scrape(&m1);
+	scrape_until(&m1, "preforkd_connections_total",
+	    val(&m0, "preforkd_connections_total") + 20);
 	monotonic(&m0, &m1);
 	assert_true(val(&m1, "preforkd_connections_total") ==
 	    val(&m0, "preforkd_connections_total") + 20);
@@ -259,7 +278,8 @@ test_counters_survive(void **state)
 	assert_true(old > 0);
 	assert_int_equal(kill((pid_t)old, SIGKILL), 0);
 	wait_replaced(0, old);
-	scrape(&m2);
+	scrape_until(&m2, "preforkd_respawns_total",
+	    val(&m1, "preforkd_respawns_total") + 1);
 	monotonic(&m1, &m2);
 	assert_true(val(&m2, "preforkd_respawns_total") ==
 	    val(&m1, "preforkd_respawns_total") + 1);
@@ -284,7 +304,8 @@ test_counters_survive(void **state)
 	    H_TIMEOUT_MS), 0);
 	close(held);
 	assert_int_equal(h_wait_children(d.pid, 2, H_TIMEOUT_MS), 0);
-	scrape(&m3);
+	scrape_until(&m3, "preforkd_received_bytes_total",
+	    val(&m2, "preforkd_received_bytes_total") + 100 + 1 + 1000);
 	monotonic(&m2, &m3);
 	assert_true(val(&m3, "preforkd_reloads_total") ==
 	    val(&m2, "preforkd_reloads_total") + 1);
@@ -308,7 +329,8 @@ test_counters_survive(void **state)
 	assert_int_equal(h_ctl(sock, NULL, "reload", (char *)NULL), 0);
 	assert_int_equal(h_wait_children(d.pid, 1, H_TIMEOUT_MS), 0);
 	echo_n(5, "12345");
-	scrape(&m4);
+	scrape_until(&m4, "preforkd_connections_total",
+	    val(&m3, "preforkd_connections_total") + 5);
 	monotonic(&m3, &m4);
 	assert_true(val(&m4, "preforkd_reload_failures_total") ==
 	    val(&m3, "preforkd_reload_failures_total") + 1);
