@@ -28,26 +28,25 @@ static void
 test_master_fds(void **state)
 {
 	struct daemon	d;
-	char		conf[512], sock[192];
 	pid_t		kids[8], oldest;
 	int		p = h_free_port(4), before, after, i, n;
 
 	assert_int_equal(h_daemon_init(&d, NULL), 0);
-	snprintf(sock, sizeof(sock), "%s/admin.sock", d.dir);
-	snprintf(conf, sizeof(conf), "workers = 2;\nadmin_socket = \"%s\";\n"
-	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
-	    "service = \"echo\"; });\n", sock, p);
-	assert_int_equal(h_write_file(d.conf, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
-	assert_int_equal(h_ctl(sock, NULL, "status", (char *)NULL), 0);
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\n"
+	    "admin_socket = \"%s\";\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; });\n", d.sock, p), 0);
+	assert_int_equal(h_ctl(d.sock, NULL, "status", (char *)NULL), 0);
 	before = h_fd_count(d.pid, NULL);
 	assert_true(before > 0);
 
-	/* Kill the oldest every 550 ms: each victim has lived over a
-	 * second, so this is crashes, not a crash loop with its backoff. */
+	/* Kill the oldest once its replacement-to-be's predecessor has
+	 * reported ready: a worker that was ready and is killed from
+	 * outside is a crash, replaced at once, never a crash loop with
+	 * its backoff -- so no need to let each one live min_uptime. */
 	for (i = 0; i < 50; i++) {
+		assert_int_equal(h_wait_log_count(&d, ") ready, generation",
+		    2 + i, H_TIMEOUT_MS), 0);
 		assert_int_equal(h_wait_children(d.pid, 2, H_TIMEOUT_MS), 0);
-		poll(NULL, 0, 550);
 		n = h_children(d.pid, kids, 8);
 		assert_true(n >= 1);
 		oldest = kids[0];
@@ -56,11 +55,15 @@ test_master_fds(void **state)
 				oldest = kids[n];
 		assert_int_equal(kill(oldest, SIGKILL), 0);
 	}
+	assert_int_equal(h_wait_log_count(&d, ") ready, generation", 52,
+	    H_TIMEOUT_MS), 0);
+	/* None of them was taken for a crash loop. */
+	assert_int_equal(h_log_count(&d, "times in a row"), 0);
 	for (i = 0; i < 10; i++)
-		assert_int_equal(h_ctl(sock, NULL, "reload", (char *)NULL), 0);
+		assert_int_equal(h_ctl(d.sock, NULL, "reload", (char *)NULL), 0);
 	assert_int_equal(h_wait_children(d.pid, 2, 10000), 0);
 	assert_int_equal(h_echo_once("127.0.0.1", p, "still\n"), 0);
-	assert_int_equal(h_ctl(sock, NULL, "status", (char *)NULL), 0);
+	assert_int_equal(h_ctl(d.sock, NULL, "status", (char *)NULL), 0);
 	after = h_fd_count(d.pid, NULL);
 	print_message("master fds: %d before, %d after\n", before, after);
 	assert_int_equal(after, before);
