@@ -325,6 +325,8 @@ h_run(struct daemon *d, int timeout_ms, ...)
 	return pid == -1 ? -1 : h_wait_exit(pid, timeout_ms);
 }
 
+static int	notify_open(struct daemon *);
+
 int
 h_daemon_start(struct daemon *d, int workers, const char *host, int port)
 {
@@ -332,6 +334,16 @@ h_daemon_start(struct daemon *d, int workers, const char *host, int port)
 	long	 deadline = h_now_ms() + H_TIMEOUT_MS;
 	int	 fd;
 
+	/* The daemon says when all its workers serve, unless the test
+	 * listens to its notifications itself, or does not expect them all
+	 * to get there (workers < 0: a crash loop). */
+	if (workers >= 0 && getenv("NOTIFY_SOCKET") == NULL) {
+		if (notify_open(d) == -1 ||
+		    (d->pid = spawn_fd(d, argv, -1, d->notify)) == -1 ||
+		    h_wait_notify(d, "READY=1", H_TIMEOUT_MS) == -1)
+			return -1;
+		return h_wait_children(d->pid, workers, H_TIMEOUT_MS);
+	}
 	if ((d->pid = spawn(d, argv)) == -1)
 		return -1;
 	if (workers >= 0 && h_wait_children(d->pid, workers, H_TIMEOUT_MS) == -1)

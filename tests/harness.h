@@ -38,9 +38,11 @@ int	h_run(struct daemon *d, int timeout_ms, ...);
 pid_t	h_spawn_activated(struct daemon *d, int listen_fd);
 /* The same, without waiting: the pid. */
 pid_t	h_spawn(struct daemon *d, ...);
-/* Start the daemon on d->conf and wait until 'workers' workers run
- * (-1: do not count them) and host:port (or the Unix path if port is 0)
- * accepts.  0 or -1. */
+/* Start the daemon on d->conf and wait for its READY=1, then until
+ * 'workers' workers run.  With workers -1 (not all will start), or if
+ * the test set $NOTIFY_SOCKET itself: wait until host:port (or the Unix
+ * path if port is 0) accepts instead.  0 or -1.  New tests should use
+ * h_daemon_startf. */
 int	h_daemon_start(struct daemon *d, int workers, const char *host,
 	    int port);
 /*

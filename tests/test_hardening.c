@@ -70,6 +70,30 @@ test_master_fds(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+/* How many of fds[0..n) have a byte to read, waiting until no new one
+ * has come for quiet_ms; each answering one is read once. */
+static int
+count_answers(const int *fds, int n, int quiet_ms)
+{
+	struct pollfd	pfd[200];
+	char		c;
+	int		i, got = 0, r;
+
+	assert_true(n <= 200);
+	for (i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){ fds[i], POLLIN, 0 };
+	while ((r = poll(pfd, n, quiet_ms)) > 0) {
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (recv(pfd[i].fd, &c, 1, MSG_DONTWAIT) == 1)
+				got++;
+			pfd[i].fd = -1;
+		}
+	}
+	return got;
+}
+
 /* Out of descriptors: the worker pauses quietly and recovers. */
 static void
 test_emfile(void **state)
@@ -91,27 +115,25 @@ test_emfile(void **state)
 		assert_true(fds[i] >= 0);
 		assert_int_equal(h_send_all(fds[i], "z", 1, 1000), 0);
 	}
-	/* Some are served, the rest wait in the queue. */
-	for (i = 0; i < 200; i++) {
-		char	c;
-
-		if (h_recv_exact(fds[i], &c, 1, 20) == 0)
-			served++;
-	}
+	/* Some are served, the rest wait in the queue.  Once the worker
+	 * hit the limit, every echo it owes is under way: collect them
+	 * all at once until none has come for 200 ms. */
+	assert_int_equal(h_wait_log(&d, "Too many open files", H_TIMEOUT_MS),
+	    0);
+	served = count_answers(fds, 200, 200);
 	assert_true(served > 10 && served < 64);
-	assert_int_equal(h_wait_log(&d, "Too many open files", 2000), 0);
 
 	/* Saturated: a few retries a second, not a spin. */
 	cpu0 = h_cpu_ms(kid);
 	t0 = h_now_ms();
-	poll(NULL, 0, 2000);
+	poll(NULL, 0, 1000);	/* the window measured, not a wait */
 	cpu1 = h_cpu_ms(kid);
 	t1 = h_now_ms();
 	print_message("emfile: %d served at first, worker CPU %ld ms in %ld "
 	    "ms\n", served, cpu1 - cpu0, t1 - t0);
 	assert_true((cpu1 - cpu0) * 20 < t1 - t0);		/* under 5 % */
 	logs = h_log_count(&d, "pausing");
-	assert_true(logs >= 1 && logs <= 8);
+	assert_true(logs >= 1 && logs <= 6);
 
 	/* The clients leave: it serves again by itself. */
 	for (i = 0; i < 200; i++)
@@ -140,7 +162,6 @@ test_slowloris(void **state)
 	struct rlimit	 rl;
 	static int	 slow[SLOW_CLIENTS];
 	long		 lat[PROBES], t0, next_drip;
-	char		 conf[512];
 	int		 p = h_free_port(4), fd, i, k = 0;
 
 	/* The test holds 2,000 sockets itself. */
@@ -149,11 +170,10 @@ test_slowloris(void **state)
 		skip();
 	rl.rlim_cur = rl.rlim_max;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	snprintf(conf, sizeof(conf), "workers = 2;\nrlimit_nofile = 8192;\n"
-	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
-	    "service = \"echo\"; backlog = 4096; });\n", p);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\n"
+	    "rlimit_nofile = 8192;\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; backlog = 4096; });\n", p), 0);
 	for (i = 0; i < SLOW_CLIENTS; i++) {
 		slow[i] = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
 		assert_true(slow[i] >= 0);
@@ -179,7 +199,11 @@ test_slowloris(void **state)
 	print_message("slowloris: %d slow clients, probe p50 %ld ms, p99 %ld "
 	    "ms, max %ld ms\n", SLOW_CLIENTS, lat[PROBES / 2],
 	    lat[PROBES * 99 / 100], lat[PROBES - 1]);
-	assert_true(lat[PROBES * 99 / 100] < 50);
+	/* A worker blocked by a slow client would hold a probe until the
+	 * next drip (1 s) or time it out; the tail (p99) is left to the
+	 * scheduler of a busy machine, the bulk must be fast. */
+	assert_true(lat[PROBES * 90 / 100] < 50);
+	assert_true(lat[PROBES - 1] < 500);
 	close(fd);
 	for (i = 0; i < SLOW_CLIENTS; i++)
 		close(slow[i]);
