@@ -99,16 +99,14 @@ static void
 test_emfile(void **state)
 {
 	struct daemon	d;
-	char		conf[512];
 	pid_t		kid;
 	long		cpu0, cpu1, t0, t1;
 	int		p = h_free_port(4), fds[200], i, served = 0, logs;
 
-	snprintf(conf, sizeof(conf), "workers = 1;\nrlimit_nofile = 64;\n"
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 1;\nrlimit_nofile = 64;\n"
 	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
-	    "service = \"echo\"; backlog = 512; });\n", p);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 1, "127.0.0.1", p), 0);
+	    "service = \"echo\"; backlog = 512; });\n", p), 0);
 	assert_int_equal(h_children(d.pid, &kid, 1), 1);
 	for (i = 0; i < 200; i++) {
 		fds[i] = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
@@ -215,7 +213,6 @@ static void
 test_kill_storm(void **state)
 {
 	struct daemon	d;
-	char		conf[512];
 	pid_t		kids[8];
 	unsigned int	seed = 7;
 	long		deadline;
@@ -223,11 +220,10 @@ test_kill_storm(void **state)
 
 	/* min_uptime: a worker that lived 10 ms is no crash loop here, so
 	 * the storm measures the master, not the backoff. */
-	snprintf(conf, sizeof(conf), "workers = 2;\nmin_uptime = 0.01;\n"
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\nmin_uptime = 0.01;\n"
 	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
-	    "service = \"echo\"; });\n", p);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	    "service = \"echo\"; });\n", p), 0);
 	assert_int_equal(h_echo_once("127.0.0.1", p, "ready\n"), 0);
 	before = h_fd_count(d.pid, NULL);
 	for (i = 0; killed < 200; i++) {
@@ -270,16 +266,15 @@ static void
 test_tiny_writes(void **state)
 {
 	struct daemon	 d;
-	char		 conf[256], *back;
+	char		 *back;
 	size_t		 got = 0, sent = 0, i;
 	ssize_t		 n;
 	int		 p = h_free_port(4), fd;
 	long		 deadline;
 
-	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address ="
-	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\nlisteners = ({ address ="
+	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p), 0);
 	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
 	assert_true(fd >= 0);
 	back = malloc(100000);
@@ -312,14 +307,12 @@ test_half_close_storm(void **state)
 {
 	struct daemon	d;
 	struct linger	lg = { 1, 0 };
-	char		conf[256];
 	pid_t		kids[4], now[4];
 	int		p = h_free_port(4), fd, i;
 
-	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address ="
-	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\nlisteners = ({ address ="
+	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p), 0);
 	assert_int_equal(h_children(d.pid, kids, 4), 2);
 	for (i = 0; i < 1000; i++) {
 		fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);

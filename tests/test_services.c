@@ -387,7 +387,6 @@ static void
 test_graceful_stop(void **state)
 {
 	struct daemon	gd;
-	char		conf[512];
 	int		cport, dport, cfd, dfd, st;
 
 	cport = h_free_port(4);
@@ -395,15 +394,14 @@ test_graceful_stop(void **state)
 		dport = h_free_port(4);
 	while (dport == cport);
 	assert_true(cport > 0 && dport > 0);
-	snprintf(conf, sizeof(conf), "workers = 1;\nshutdown_timeout = 10;\n"
+	memset(&gd, 0, sizeof(gd));
+	assert_int_equal(h_daemon_startf(&gd, "workers = 1;\nshutdown_timeout = 10;\n"
 	    "listeners = (\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"chargen\";"
 	    " },\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"discard\";"
 	    " }\n"
-	    ");\n", cport, dport);
-	assert_int_equal(h_daemon_init(&gd, conf), 0);
-	assert_int_equal(h_daemon_start(&gd, 1, "127.0.0.1", cport), 0);
+	    ");\n", cport, dport), 0);
 	cfd = h_connect("127.0.0.1", cport, H_TIMEOUT_MS);
 	dfd = h_connect("127.0.0.1", dport, H_TIMEOUT_MS);
 	assert_true(cfd >= 0 && dfd >= 0);
