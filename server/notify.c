@@ -2,7 +2,8 @@
  * notify.c -- the sd_notify protocol, by hand: one datagram per message to
  * the Unix socket named by $NOTIFY_SOCKET ('@' starts an abstract name).
  * Failures are logged at debug level and otherwise ignored: supervision
- * must never stop the service.
+ * must never stop the service, so a receiver whose queue is full (or
+ * that stopped reading) never blocks the master: MSG_DONTWAIT.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -78,7 +79,7 @@ notify_send(const char *fmt, ...)
 		log_debug("notify socket: %s", strerror(errno));
 		return;
 	}
-	if (sendto(fd, msg, n, MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	if (sendto(fd, msg, n, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sun,
 	    len) == -1)
 		log_debug("notify %s: %s", path, strerror(errno));
 	close(fd);

@@ -1,9 +1,12 @@
 /*
  * harness.c -- process and socket helpers for the integration tests.
  *
- * Polling a condition (a child count, a log line) in short steps inside a
- * deadline is how these helpers wait; no test sleeps a fixed time and hopes.
+ * Every wait has a deadline.  Start-up waits for the daemon's own READY=1
+ * (sd_notify), log waits sleep on inotify; what the kernel cannot announce
+ * (a child count in /proc) is polled in short steps.  No test sleeps a
+ * fixed time and hopes.
  */
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -194,10 +197,13 @@ h_daemon_init(struct daemon *d, const char *conf_text)
 		return -1;
 	snprintf(d->conf, sizeof(d->conf), "%s/preforkd.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/preforkd.log", d->dir);
+	snprintf(d->sock, sizeof(d->sock), "%s/admin.sock", d->dir);
+	snprintf(d->notify, sizeof(d->notify), "%s/notify.sock", d->dir);
+	d->notify_fd = -1;
 	return conf_text == NULL ? 0 : h_write_file(d->conf, conf_text);
 }
 
-static pid_t	spawn_fd(struct daemon *, char *const [], int);
+static pid_t	spawn_fd(struct daemon *, char *const [], int, const char *);
 
 /*
  * Exec the daemon, under $PREFORKD_WRAPPER if set (e.g. valgrind with its
@@ -230,12 +236,14 @@ exec_daemon(char *const argv[])
 static pid_t
 spawn(struct daemon *d, char *const argv[])
 {
-	return spawn_fd(d, argv, -1);
+	return spawn_fd(d, argv, -1, NULL);
 }
 
-/* With listen_fd != -1: passed as fd 3 the way systemd does it. */
+/* With listen_fd != -1: passed as fd 3 the way systemd does it; with
+ * notify != NULL: $NOTIFY_SOCKET. */
 static pid_t
-spawn_fd(struct daemon *d, char *const argv[], int listen_fd)
+spawn_fd(struct daemon *d, char *const argv[], int listen_fd,
+    const char *notify)
 {
 	pid_t	pid;
 	int	fd;
@@ -255,6 +263,8 @@ spawn_fd(struct daemon *d, char *const argv[], int listen_fd)
 	dup2(fd, STDOUT_FILENO);
 	dup2(fd, STDERR_FILENO);
 	close(fd);
+	if (notify != NULL)
+		setenv("NOTIFY_SOCKET", notify, 1);
 	if (listen_fd != -1) {
 		char	lpid[32];
 
@@ -273,7 +283,7 @@ h_spawn_activated(struct daemon *d, int listen_fd)
 {
 	char	*argv[] = { "preforkd", "-c", d->conf, NULL };
 
-	if ((d->pid = spawn_fd(d, argv, listen_fd)) == -1)
+	if ((d->pid = spawn_fd(d, argv, listen_fd, NULL)) == -1)
 		return -1;
 	return d->pid;
 }
@@ -315,6 +325,8 @@ h_run(struct daemon *d, int timeout_ms, ...)
 	return pid == -1 ? -1 : h_wait_exit(pid, timeout_ms);
 }
 
+static int	notify_open(struct daemon *);
+
 int
 h_daemon_start(struct daemon *d, int workers, const char *host, int port)
 {
@@ -322,6 +334,16 @@ h_daemon_start(struct daemon *d, int workers, const char *host, int port)
 	long	 deadline = h_now_ms() + H_TIMEOUT_MS;
 	int	 fd;
 
+	/* The daemon says when all its workers serve, unless the test
+	 * listens to its notifications itself, or does not expect them all
+	 * to get there (workers < 0: a crash loop). */
+	if (workers >= 0 && getenv("NOTIFY_SOCKET") == NULL) {
+		if (notify_open(d) == -1 ||
+		    (d->pid = spawn_fd(d, argv, -1, d->notify)) == -1 ||
+		    h_wait_notify(d, "READY=1", H_TIMEOUT_MS) == -1)
+			return -1;
+		return h_wait_children(d->pid, workers, H_TIMEOUT_MS);
+	}
 	if ((d->pid = spawn(d, argv)) == -1)
 		return -1;
 	if (workers >= 0 && h_wait_children(d->pid, workers, H_TIMEOUT_MS) == -1)
@@ -333,6 +355,89 @@ h_daemon_start(struct daemon *d, int workers, const char *host, int port)
 		}
 		pause_ms(POLL_STEP_MS);
 	}
+	return -1;
+}
+
+static int
+notify_open(struct daemon *d)
+{
+	struct sockaddr_un	sun;
+
+	if (d->notify_fd != -1)
+		return 0;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(d->notify) >= sizeof(sun.sun_path))
+		return -1;
+	strcpy(sun.sun_path, d->notify);
+	unlink(d->notify);
+	d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (d->notify_fd == -1)
+		return -1;
+	if (bind(d->notify_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(d->notify_fd);
+		d->notify_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int
+h_wait_notify(struct daemon *d, const char *needle, int timeout_ms)
+{
+	struct pollfd	pfd = { d->notify_fd, POLLIN, 0 };
+	long		deadline = h_now_ms() + timeout_ms, left;
+	char		msg[1025];
+	ssize_t		n;
+
+	if (d->notify_fd == -1)
+		return -1;
+	for (;;) {
+		while ((n = recv(d->notify_fd, msg, sizeof(msg) - 1, 0)) >= 0) {
+			msg[n] = '\0';
+			if (strstr(msg, needle) != NULL)
+				return 0;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		/* Gone before it said so: do not wait for nothing. */
+		if (d->pid > 0 && !h_pid_alive(d->pid))
+			return -1;
+		if ((left = deadline - h_now_ms()) <= 0)
+			return -1;
+		/* Short slices only to notice a daemon that died silently. */
+		(void)poll(&pfd, 1, left < 100 ? (int)left : 100);
+	}
+}
+
+int
+h_daemon_startf(struct daemon *d, const char *fmt, ...)
+{
+	char	*argv[] = { "preforkd", "-c", d->conf, NULL };
+	char	*text, *log;
+	va_list	 ap;
+	int	 rc;
+
+	if (d->dir[0] == '\0' && h_daemon_init(d, NULL) == -1)
+		return -1;
+	va_start(ap, fmt);
+	rc = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return -1;
+	rc = h_write_file(d->conf, text);
+	free(text);
+	if (rc == -1 || notify_open(d) == -1)
+		return -1;
+	if ((d->pid = spawn_fd(d, argv, -1, d->notify)) == -1)
+		return -1;
+	if (h_wait_notify(d, "READY=1", H_TIMEOUT_MS) == 0)
+		return 0;
+	log = h_read_file(d->log);
+	fprintf(stderr, "daemon %ld did not get ready; its log:\n%s\n",
+	    (long)d->pid, log != NULL ? log : "(none)");
+	free(log);
 	return -1;
 }
 
@@ -391,6 +496,10 @@ h_daemon_stop(struct daemon *d)
 			rc = -1;
 		}
 		d->pid = 0;
+	}
+	if (d->notify_fd != -1) {
+		close(d->notify_fd);
+		d->notify_fd = -1;
 	}
 	if (h_log_clean(d) == -1)
 		rc = -1;
@@ -545,22 +654,41 @@ h_wait_children(pid_t ppid, int n, int timeout_ms)
 }
 
 int
+h_wait_log_count(struct daemon *d, const char *needle, int n, int timeout_ms)
+{
+	long	 deadline = h_now_ms() + timeout_ms, left;
+	char	 ev[4096];
+	int	 ifd, rc = -1;
+
+	/* Watch the directory: the log may not exist yet, and a write to a
+	 * file shows up on its directory's watch too. */
+	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		return -1;
+	if (inotify_add_watch(ifd, d->dir, IN_MODIFY | IN_CREATE) == -1)
+		goto out;
+	for (;;) {
+		/* Watch first, then look: no write falls in between. */
+		if (h_log_count(d, needle) >= n) {
+			rc = 0;
+			break;
+		}
+		if ((left = deadline - h_now_ms()) <= 0)
+			break;
+		if (poll(&(struct pollfd){ ifd, POLLIN, 0 }, 1, (int)left) == -1 &&
+		    errno != EINTR)
+			break;
+		while (read(ifd, ev, sizeof(ev)) > 0)
+			;
+	}
+out:
+	close(ifd);
+	return rc;
+}
+
+int
 h_wait_log(struct daemon *d, const char *needle, int timeout_ms)
 {
-	long	 deadline = h_now_ms() + timeout_ms;
-	char	*log;
-	int	 found;
-
-	for (;;) {
-		log = h_read_file(d->log);
-		found = log != NULL && strstr(log, needle) != NULL;
-		free(log);
-		if (found)
-			return 0;
-		if (h_now_ms() >= deadline)
-			return -1;
-		pause_ms(POLL_STEP_MS);
-	}
+	return h_wait_log_count(d, needle, 1, timeout_ms);
 }
 
 static int

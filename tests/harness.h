@@ -16,6 +16,9 @@ struct daemon {
 	char	dir[64];	/* private temporary directory */
 	char	conf[128];	/* its configuration file */
 	char	log[128];	/* its stderr */
+	char	sock[128];	/* <dir>/admin.sock, for configs that want one */
+	char	notify[128];	/* <dir>/notify.sock: its $NOTIFY_SOCKET */
+	int	notify_fd;	/* bound to notify by h_daemon_startf, or -1 */
 };
 
 /* A port that was free on 127.0.0.1 (family 4) or ::1 (6) a moment ago,
@@ -35,11 +38,27 @@ int	h_run(struct daemon *d, int timeout_ms, ...);
 pid_t	h_spawn_activated(struct daemon *d, int listen_fd);
 /* The same, without waiting: the pid. */
 pid_t	h_spawn(struct daemon *d, ...);
-/* Start the daemon on d->conf and wait until 'workers' workers run
- * (-1: do not count them) and host:port (or the Unix path if port is 0)
- * accepts.  0 or -1. */
+/* Start the daemon on d->conf and wait for its READY=1, then until
+ * 'workers' workers run.  With workers -1 (not all will start), or if
+ * the test set $NOTIFY_SOCKET itself: wait until host:port (or the Unix
+ * path if port is 0) accepts instead.  0 or -1.  New tests should use
+ * h_daemon_startf. */
 int	h_daemon_start(struct daemon *d, int workers, const char *host,
 	    int port);
+/*
+ * The one way to start a daemon: (if d->dir is empty, h_daemon_init d),
+ * write the printf-style configuration to d->conf, start the daemon with
+ * $NOTIFY_SOCKET on a datagram socket of our own and wait until it says
+ * READY=1, i.e. every worker of the first generation reported ready and
+ * the listeners are bound.  0, or -1 (with the log on stderr) if it exited
+ * or stayed silent for H_TIMEOUT_MS.  A d that holds no daemon yet must
+ * be zeroed or h_daemon_init'ed; configs can use d->dir and d->sock.
+ */
+int	h_daemon_startf(struct daemon *d, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Wait for a notification datagram containing needle (e.g. "READY=1"
+ * after a reload) from a daemon started by h_daemon_startf; 0 or -1. */
+int	h_wait_notify(struct daemon *d, const char *needle, int timeout_ms);
 /* SIGTERM, bounded wait, SIGKILL fallback; removes d->dir.  -1 if the
  * daemon did not exit 0 or its log shows a sanitizer report or a crash. */
 int	h_daemon_stop(struct daemon *d);
@@ -51,8 +70,12 @@ int	h_wait_exit(pid_t pid, int timeout_ms);
 int	h_children(pid_t ppid, pid_t *out, int max);
 /* Wait until ppid has exactly n children; 0 or -1. */
 int	h_wait_children(pid_t ppid, int n, int timeout_ms);
-/* Wait until the log contains needle; 0 or -1. */
+/* Wait until the log contains needle; 0 or -1.  Sleeps on inotify, not
+ * in steps: it returns as soon as the line is written. */
 int	h_wait_log(struct daemon *d, const char *needle, int timeout_ms);
+/* Wait until the log contains needle at least n times; 0 or -1. */
+int	h_wait_log_count(struct daemon *d, const char *needle, int n,
+	    int timeout_ms);
 int	h_pid_alive(pid_t pid);
 /* Wait until none of pids[0..n) is alive; 0 or -1. */
 int	h_wait_gone(const pid_t *pids, int n, int timeout_ms);

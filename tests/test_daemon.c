@@ -555,16 +555,14 @@ test_sigterm(void **state)
 	struct daemon	d;
 	struct stat	st;
 	pid_t		kids[4];
-	char		conf[512], path[192];
+	char		path[192];
 	int		status, port = h_free_port(4), fd;
 
 	assert_int_equal(h_daemon_init(&d, NULL), 0);
 	snprintf(path, sizeof(path), "%s/s.sock", d.dir);
-	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = (\n"
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\nlisteners = (\n"
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
-	    "{ path = \"%s\"; service = \"echo\"; });\n", port, path);
-	assert_int_equal(h_write_file(d.conf, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", port), 0);
+	    "{ path = \"%s\"; service = \"echo\"; });\n", port, path), 0);
 	assert_int_equal(h_children(d.pid, kids, 4), 2);
 	assert_int_equal(stat(path, &st), 0);
 	/* An open connection must not hold the stop up. */
@@ -593,13 +591,11 @@ test_master_killed(void **state)
 {
 	struct daemon	d;
 	pid_t		kids[4];
-	char		conf[256];
 	int		port = h_free_port(4);
 
-	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address ="
-	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", port);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", port), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\nlisteners = ({ address ="
+	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", port), 0);
 	assert_int_equal(h_children(d.pid, kids, 4), 2);
 	assert_int_equal(kill(d.pid, SIGKILL), 0);
 	assert_true(h_wait_exit(d.pid, H_TIMEOUT_MS) != -1);

@@ -28,26 +28,25 @@ static void
 test_master_fds(void **state)
 {
 	struct daemon	d;
-	char		conf[512], sock[192];
 	pid_t		kids[8], oldest;
 	int		p = h_free_port(4), before, after, i, n;
 
 	assert_int_equal(h_daemon_init(&d, NULL), 0);
-	snprintf(sock, sizeof(sock), "%s/admin.sock", d.dir);
-	snprintf(conf, sizeof(conf), "workers = 2;\nadmin_socket = \"%s\";\n"
-	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
-	    "service = \"echo\"; });\n", sock, p);
-	assert_int_equal(h_write_file(d.conf, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
-	assert_int_equal(h_ctl(sock, NULL, "status", (char *)NULL), 0);
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\n"
+	    "admin_socket = \"%s\";\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; });\n", d.sock, p), 0);
+	assert_int_equal(h_ctl(d.sock, NULL, "status", (char *)NULL), 0);
 	before = h_fd_count(d.pid, NULL);
 	assert_true(before > 0);
 
-	/* Kill the oldest every 550 ms: each victim has lived over a
-	 * second, so this is crashes, not a crash loop with its backoff. */
+	/* Kill the oldest once its replacement-to-be's predecessor has
+	 * reported ready: a worker that was ready and is killed from
+	 * outside is a crash, replaced at once, never a crash loop with
+	 * its backoff -- so no need to let each one live min_uptime. */
 	for (i = 0; i < 50; i++) {
+		assert_int_equal(h_wait_log_count(&d, ") ready, generation",
+		    2 + i, H_TIMEOUT_MS), 0);
 		assert_int_equal(h_wait_children(d.pid, 2, H_TIMEOUT_MS), 0);
-		poll(NULL, 0, 550);
 		n = h_children(d.pid, kids, 8);
 		assert_true(n >= 1);
 		oldest = kids[0];
@@ -56,15 +55,43 @@ test_master_fds(void **state)
 				oldest = kids[n];
 		assert_int_equal(kill(oldest, SIGKILL), 0);
 	}
+	assert_int_equal(h_wait_log_count(&d, ") ready, generation", 52,
+	    H_TIMEOUT_MS), 0);
+	/* None of them was taken for a crash loop. */
+	assert_int_equal(h_log_count(&d, "times in a row"), 0);
 	for (i = 0; i < 10; i++)
-		assert_int_equal(h_ctl(sock, NULL, "reload", (char *)NULL), 0);
+		assert_int_equal(h_ctl(d.sock, NULL, "reload", (char *)NULL), 0);
 	assert_int_equal(h_wait_children(d.pid, 2, 10000), 0);
 	assert_int_equal(h_echo_once("127.0.0.1", p, "still\n"), 0);
-	assert_int_equal(h_ctl(sock, NULL, "status", (char *)NULL), 0);
+	assert_int_equal(h_ctl(d.sock, NULL, "status", (char *)NULL), 0);
 	after = h_fd_count(d.pid, NULL);
 	print_message("master fds: %d before, %d after\n", before, after);
 	assert_int_equal(after, before);
 	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
+/* How many of fds[0..n) have a byte to read, waiting until no new one
+ * has come for quiet_ms; each answering one is read once. */
+static int
+count_answers(const int *fds, int n, int quiet_ms)
+{
+	struct pollfd	pfd[200];
+	char		c;
+	int		i, got = 0, r;
+
+	assert_true(n <= 200);
+	for (i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){ fds[i], POLLIN, 0 };
+	while ((r = poll(pfd, n, quiet_ms)) > 0) {
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (recv(pfd[i].fd, &c, 1, MSG_DONTWAIT) == 1)
+				got++;
+			pfd[i].fd = -1;
+		}
+	}
+	return got;
 }
 
 /* Out of descriptors: the worker pauses quietly and recovers. */
@@ -72,43 +99,39 @@ static void
 test_emfile(void **state)
 {
 	struct daemon	d;
-	char		conf[512];
 	pid_t		kid;
 	long		cpu0, cpu1, t0, t1;
 	int		p = h_free_port(4), fds[200], i, served = 0, logs;
 
-	snprintf(conf, sizeof(conf), "workers = 1;\nrlimit_nofile = 64;\n"
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 1;\nrlimit_nofile = 64;\n"
 	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
-	    "service = \"echo\"; backlog = 512; });\n", p);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 1, "127.0.0.1", p), 0);
+	    "service = \"echo\"; backlog = 512; });\n", p), 0);
 	assert_int_equal(h_children(d.pid, &kid, 1), 1);
 	for (i = 0; i < 200; i++) {
 		fds[i] = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
 		assert_true(fds[i] >= 0);
 		assert_int_equal(h_send_all(fds[i], "z", 1, 1000), 0);
 	}
-	/* Some are served, the rest wait in the queue. */
-	for (i = 0; i < 200; i++) {
-		char	c;
-
-		if (h_recv_exact(fds[i], &c, 1, 20) == 0)
-			served++;
-	}
+	/* Some are served, the rest wait in the queue.  Once the worker
+	 * hit the limit, every echo it owes is under way: collect them
+	 * all at once until none has come for 200 ms. */
+	assert_int_equal(h_wait_log(&d, "Too many open files", H_TIMEOUT_MS),
+	    0);
+	served = count_answers(fds, 200, 200);
 	assert_true(served > 10 && served < 64);
-	assert_int_equal(h_wait_log(&d, "Too many open files", 2000), 0);
 
 	/* Saturated: a few retries a second, not a spin. */
 	cpu0 = h_cpu_ms(kid);
 	t0 = h_now_ms();
-	poll(NULL, 0, 2000);
+	poll(NULL, 0, 1000);	/* the window measured, not a wait */
 	cpu1 = h_cpu_ms(kid);
 	t1 = h_now_ms();
 	print_message("emfile: %d served at first, worker CPU %ld ms in %ld "
 	    "ms\n", served, cpu1 - cpu0, t1 - t0);
 	assert_true((cpu1 - cpu0) * 20 < t1 - t0);		/* under 5 % */
 	logs = h_log_count(&d, "pausing");
-	assert_true(logs >= 1 && logs <= 8);
+	assert_true(logs >= 1 && logs <= 6);
 
 	/* The clients leave: it serves again by itself. */
 	for (i = 0; i < 200; i++)
@@ -127,7 +150,7 @@ cmp_long(const void *a, const void *b)
 }
 
 #define SLOW_CLIENTS	2000
-#define PROBES		200
+#define PROBES		120
 
 /* 2,000 slowloris clients do not slow a normal client down. */
 static void
@@ -137,7 +160,6 @@ test_slowloris(void **state)
 	struct rlimit	 rl;
 	static int	 slow[SLOW_CLIENTS];
 	long		 lat[PROBES], t0, next_drip;
-	char		 conf[512];
 	int		 p = h_free_port(4), fd, i, k = 0;
 
 	/* The test holds 2,000 sockets itself. */
@@ -146,18 +168,18 @@ test_slowloris(void **state)
 		skip();
 	rl.rlim_cur = rl.rlim_max;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	snprintf(conf, sizeof(conf), "workers = 2;\nrlimit_nofile = 8192;\n"
-	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
-	    "service = \"echo\"; backlog = 4096; });\n", p);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\n"
+	    "rlimit_nofile = 8192;\nlisteners = ({ address = \"127.0.0.1\"; "
+	    "port = %d; service = \"echo\"; backlog = 4096; });\n", p), 0);
 	for (i = 0; i < SLOW_CLIENTS; i++) {
 		slow[i] = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
 		assert_true(slow[i] >= 0);
 	}
 	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
 	assert_true(fd >= 0);
-	/* Probes every 15 ms for 3 s; the slow ones drip a byte a second. */
+	/* A probe every 10 ms for over a second; the slow ones drip a byte a
+	 * second (two drips). */
 	next_drip = h_now_ms();
 	for (i = 0; i < PROBES; i++) {
 		if (h_now_ms() >= next_drip) {
@@ -170,13 +192,17 @@ test_slowloris(void **state)
 		assert_int_equal(h_echo_check(fd, "probe\n", 6, H_TIMEOUT_MS),
 		    0);
 		lat[i] = h_now_ms() - t0;
-		poll(NULL, 0, 15);
+		poll(NULL, 0, 10);
 	}
 	qsort(lat, PROBES, sizeof(lat[0]), cmp_long);
 	print_message("slowloris: %d slow clients, probe p50 %ld ms, p99 %ld "
 	    "ms, max %ld ms\n", SLOW_CLIENTS, lat[PROBES / 2],
 	    lat[PROBES * 99 / 100], lat[PROBES - 1]);
-	assert_true(lat[PROBES * 99 / 100] < 50);
+	/* A worker blocked by a slow client would hold a probe until the
+	 * next drip (1 s) or time it out; the tail (p99) is left to the
+	 * scheduler of a busy machine, the bulk must be fast. */
+	assert_true(lat[PROBES * 90 / 100] < 50);
+	assert_true(lat[PROBES - 1] < 500);
 	close(fd);
 	for (i = 0; i < SLOW_CLIENTS; i++)
 		close(slow[i]);
@@ -188,7 +214,6 @@ static void
 test_kill_storm(void **state)
 {
 	struct daemon	d;
-	char		conf[512];
 	pid_t		kids[8];
 	unsigned int	seed = 7;
 	long		deadline;
@@ -196,11 +221,10 @@ test_kill_storm(void **state)
 
 	/* min_uptime: a worker that lived 10 ms is no crash loop here, so
 	 * the storm measures the master, not the backoff. */
-	snprintf(conf, sizeof(conf), "workers = 2;\nmin_uptime = 0.01;\n"
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\nmin_uptime = 0.01;\n"
 	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
-	    "service = \"echo\"; });\n", p);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	    "service = \"echo\"; });\n", p), 0);
 	assert_int_equal(h_echo_once("127.0.0.1", p, "ready\n"), 0);
 	before = h_fd_count(d.pid, NULL);
 	for (i = 0; killed < 200; i++) {
@@ -210,7 +234,7 @@ test_kill_storm(void **state)
 			(void)h_echo_check(fd, "t\n", 2, 100);
 			close(fd);
 		}
-		poll(NULL, 0, 15);
+		poll(NULL, 0, 5);	/* the storm's pace, not a wait */
 		n = h_children(d.pid, kids, 8);
 		if (n > 0 && kill(kids[rand_r(&seed) % n], SIGKILL) == 0)
 			killed++;
@@ -243,16 +267,15 @@ static void
 test_tiny_writes(void **state)
 {
 	struct daemon	 d;
-	char		 conf[256], *back;
+	char		 *back;
 	size_t		 got = 0, sent = 0, i;
 	ssize_t		 n;
 	int		 p = h_free_port(4), fd;
 	long		 deadline;
 
-	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address ="
-	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\nlisteners = ({ address ="
+	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p), 0);
 	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
 	assert_true(fd >= 0);
 	back = malloc(100000);
@@ -285,14 +308,12 @@ test_half_close_storm(void **state)
 {
 	struct daemon	d;
 	struct linger	lg = { 1, 0 };
-	char		conf[256];
 	pid_t		kids[4], now[4];
 	int		p = h_free_port(4), fd, i;
 
-	snprintf(conf, sizeof(conf), "workers = 2;\nlisteners = ({ address ="
-	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p);
-	assert_int_equal(h_daemon_init(&d, conf), 0);
-	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", p), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_startf(&d, "workers = 2;\nlisteners = ({ address ="
+	    " \"127.0.0.1\"; port = %d; service = \"echo\"; });\n", p), 0);
 	assert_int_equal(h_children(d.pid, kids, 4), 2);
 	for (i = 0; i < 1000; i++) {
 		fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);

@@ -313,7 +313,7 @@ load_workers(int i)
 static pid_t
 reloader(struct rd *r, int port, int resize)
 {
-	struct timespec	gap = { 0, 100 * 1000000L };
+	struct timespec	gap = { 0, 40 * 1000000L };	/* load between reloads */
 	pid_t		pid;
 	int		i, failed = 0;
 
