@@ -62,6 +62,17 @@ emit_pid(int event, long code)
 	pf_emit(&master.em, event, &arg);
 }
 
+/* For the master's own subscribers (reload.c). */
+static void
+child_emit(int event, struct child *c)
+{
+	struct pf_event_arg	arg = { 0 };
+
+	arg.data = c;
+	arg.code = (int)c->pid;
+	pf_emit(&master.life, event, &arg);
+}
+
 /* The slot c serves in, or NULL if it serves in none (draining, or of a
  * generation whose slots are gone). */
 struct slot *
@@ -312,8 +323,7 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 			master_steer();
 		}
 		emit_pid(PF_EV_ONLINE, c->pid);
-		if (c->generation == master.generation)
-			reload_progress(0);
+		child_emit(PF_EV_ONLINE, c);
 		break;
 	case CTL_HEARTBEAT:
 		c->loop_lag_us = msg->u.heartbeat.loop_lag_us;
@@ -561,9 +571,7 @@ master_reap(void)
 				    master_now_ms() - c->started_ms));
 			}
 		}
-		if (c->state == CHILD_STARTING &&
-		    c->generation == master.generation)
-			reload_progress(1);
+		child_emit(PF_EV_EXIT, c);
 		emit_pid(PF_EV_EXIT, pid);
 		iplimit_region_put(c->ipl_region);	/* its counts go */
 		peer_free(c->peer);

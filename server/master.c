@@ -93,6 +93,7 @@ master_drop(void)
 	master.monitor = master.stop_timer = NULL;
 	rounds_free();
 	emitter_clear(&master.em);
+	emitter_clear(&master.life);
 }
 
 /*
@@ -369,6 +370,7 @@ master_run(struct config *cfg)
 	master.nslots = master_workers(cfg);
 	TAILQ_INIT(&master.children);
 	emitter_init(&master.em, &master);
+	emitter_init(&master.life, &master);
 	srandom((unsigned int)(master.pid ^ master.started_ms));
 	if ((master.ls = calloc(cfg->nlisteners, sizeof(*master.ls))) == NULL) {
 		log_warn("master");

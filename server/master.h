@@ -85,6 +85,9 @@ struct master {
 	int			 pidfd;		/* locked pidfile, or -1 */
 	char			*pidfile;	/* as first configured */
 	struct pf_emitter	 em;		/* modules' master hooks */
+	/* The master's own parts (reload.c) hear of its children here:
+	 * "online" and "exit", ev->data the struct child. */
+	struct pf_emitter	 life;
 	struct event		*sigs[6];
 	struct event		*monitor;
 	struct event		*stop_timer;

@@ -149,11 +149,18 @@ reload_timeout(evutil_socket_t fd, short what, void *arg)
 		    "the old generation");
 }
 
+static void	reload_child_online(void *, const struct pf_event_arg *, void *);
+static void	reload_child_exit(void *, const struct pf_event_arg *, void *);
+
 int
 reload_init(struct event_base *base)
 {
 	r.deadline = evtimer_new(base, reload_timeout, NULL);
-	return r.deadline == NULL ? -1 : 0;
+	if (r.deadline == NULL ||
+	    pf_on(&master.life, PF_EV_ONLINE, reload_child_online, NULL) == -1 ||
+	    pf_on(&master.life, PF_EV_EXIT, reload_child_exit, NULL) == -1)
+		return -1;
+	return 0;
 }
 
 void
@@ -253,7 +260,8 @@ all_ready(void)
 	return 1;
 }
 
-void
+/* A worker of the newest generation became ready, or died starting. */
+static void
 reload_progress(int died)
 {
 	char	result[64];
@@ -283,6 +291,25 @@ reload_progress(int died)
 	if (r.log_changed)
 		master_reopen_logged();
 }
+
+static void
+reload_child_online(void *self, const struct pf_event_arg *ev, void *udata)
+{
+	const struct child	*c = ev->data;
+
+	if (c->generation == master.generation)
+		reload_progress(0);
+}
+
+static void
+reload_child_exit(void *self, const struct pf_event_arg *ev, void *udata)
+{
+	const struct child	*c = ev->data;
+
+	if (c->state == CHILD_STARTING && c->generation == master.generation)
+		reload_progress(1);
+}
+
 
 const struct reload_last *
 reload_last(void)

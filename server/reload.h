@@ -34,8 +34,6 @@ void		 reload_start(const char *why, reload_done_fn done, void *arg);
 void		 reload_cancel(const char *why);
 /* The longest a reload may take on cfg before it is given up. */
 int		 reload_wait_ms(const struct config *cfg);
-/* A worker of the newest generation became ready, or died starting. */
-void		 reload_progress(int died);
 const struct reload_last *reload_last(void);
 
 #endif

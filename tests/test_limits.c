@@ -308,10 +308,15 @@ test_output_cap(void **state)
 	/* The stream ended (not a timeout) after real data, short of the
 	 * 8 MiB it tried to send; the cut dropped an output buffer over
 	 * the 1 MiB cap, so at most 7 MiB came (3.5-6 MiB measured: the
-	 * worker's send buffer may grow to tcp_wmem's 4 MiB). */
-	assert_true(n == 0 || (n == -1 && errno == ECONNRESET));
+	 * worker's send buffer may grow to tcp_wmem's 4 MiB).  Under a
+	 * wrapper (valgrind) the worker may write so slowly that we keep
+	 * up and nothing is ever buffered: then all 8 MiB come and the
+	 * connection stays open; only the worker's survival is checked. */
 	assert_true(got > 0);
-	assert_true(got < 7 * 1024 * 1024);
+	if (getenv("PREFORKD_WRAPPER") == NULL) {
+		assert_true(n == 0 || (n == -1 && errno == ECONNRESET));
+		assert_true(got < 7 * 1024 * 1024);
+	}
 	assert_int_equal(h_children(d.pid, now, 2), 1);
 	assert_int_equal(now[0], kid[0]);	/* the worker lives on */
 	assert_true(h_rss_kb(kid[0]) < 64 * 1024);
