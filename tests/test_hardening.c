@@ -252,13 +252,15 @@ test_kill_storm(void **state)
 		poll(NULL, 0, 100);
 	}
 	assert_int_equal(h_wait_children(d.pid, 2, 10000), 0);
-	/* A respawn under way holds a channel for a moment; a leak stays. */
+	/* A respawn under way holds a channel for a moment; a leak stays.
+	 * (Fewer is no leak: under ASan the first count can catch the
+	 * runtime's own descriptor, open for a moment.) */
 	deadline = h_now_ms() + 3000;
-	while ((after = h_fd_count(d.pid, NULL)) != before && h_now_ms() < deadline)
+	while ((after = h_fd_count(d.pid, NULL)) > before && h_now_ms() < deadline)
 		poll(NULL, 0, 50);
 	print_message("kill storm: 200 kills, master fds %d -> %d\n", before,
 	    after);
-	assert_int_equal(after, before);
+	assert_true(after > 0 && after <= before);
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
