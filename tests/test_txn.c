@@ -476,7 +476,7 @@ test_kill_storm(void **state)
 	tx_init(&t);
 	tx_write(&t, "workers = 2;\nmin_uptime = 5;\n" ECHO_LISTENER, p);
 	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", p), 0);
-	end = h_now_ms() + 1000L * (env != NULL ? atoi(env) : 6);
+	end = h_now_ms() + 1000L * (env != NULL ? atoi(env) : 5);
 	next_kill = h_now_ms();
 	while (h_now_ms() < end) {
 		n = workers_now(t.d.pid, kids, 16);
