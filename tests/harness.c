@@ -654,21 +654,21 @@ h_wait_children(pid_t ppid, int n, int timeout_ms)
 }
 
 int
-h_wait_log_count(struct daemon *d, const char *needle, int n, int timeout_ms)
+h_wait_dir(const char *dir, int (*done)(void *), void *arg, int timeout_ms)
 {
 	long	 deadline = h_now_ms() + timeout_ms, left;
 	char	 ev[4096];
 	int	 ifd, rc = -1;
 
-	/* Watch the directory: the log may not exist yet, and a write to a
+	/* Watch the directory: the file may not exist yet, and a write to a
 	 * file shows up on its directory's watch too. */
 	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
 		return -1;
-	if (inotify_add_watch(ifd, d->dir, IN_MODIFY | IN_CREATE) == -1)
+	if (inotify_add_watch(ifd, dir, IN_MODIFY | IN_CREATE) == -1)
 		goto out;
 	for (;;) {
 		/* Watch first, then look: no write falls in between. */
-		if (h_log_count(d, needle) >= n) {
+		if (done(arg)) {
 			rc = 0;
 			break;
 		}
@@ -683,6 +683,28 @@ h_wait_log_count(struct daemon *d, const char *needle, int n, int timeout_ms)
 out:
 	close(ifd);
 	return rc;
+}
+
+struct log_want {
+	struct daemon	*d;
+	const char	*needle;
+	int		 n;
+};
+
+static int
+log_has(void *arg)
+{
+	struct log_want	*w = arg;
+
+	return h_log_count(w->d, w->needle) >= w->n;
+}
+
+int
+h_wait_log_count(struct daemon *d, const char *needle, int n, int timeout_ms)
+{
+	struct log_want	w = { d, needle, n };
+
+	return h_wait_dir(d->dir, log_has, &w, timeout_ms);
 }
 
 int
@@ -708,6 +730,29 @@ wait_fd(int fd, short events, long deadline)
 		if (rc == -1 && errno != EINTR)
 			return -1;
 	}
+}
+
+int
+h_connect_from(const char *src, int port)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	if (inet_pton(AF_INET, src, &sin.sin_addr) != 1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		goto err;
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	sin.sin_port = htons(port);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		goto err;
+	return fd;
+err:
+	close(fd);
+	return -1;
 }
 
 int

@@ -73,6 +73,10 @@ int	h_wait_children(pid_t ppid, int n, int timeout_ms);
 /* Wait until the log contains needle; 0 or -1.  Sleeps on inotify, not
  * in steps: it returns as soon as the line is written. */
 int	h_wait_log(struct daemon *d, const char *needle, int timeout_ms);
+/* Wait until done(arg) holds, looking again whenever a file in dir is
+ * created or written (inotify); 0 or -1 at the deadline. */
+int	h_wait_dir(const char *dir, int (*done)(void *), void *arg,
+	    int timeout_ms);
 /* Wait until the log contains needle at least n times; 0 or -1. */
 int	h_wait_log_count(struct daemon *d, const char *needle, int n,
 	    int timeout_ms);
@@ -84,6 +88,8 @@ int	h_fd_count(pid_t pid, const char *prefix);
 /* VmRSS of pid in kB, or -1. */
 long	h_rss_kb(pid_t pid);
 
+/* Connect (blocking) to 127.0.0.1:port from the local address src. */
+int	h_connect_from(const char *src, int port);
 /* Connect to host:port (IPv4 or IPv6 literal), or a Unix path if port 0. */
 int	h_connect(const char *host, int port, int timeout_ms);
 int	h_send_all(int fd, const void *buf, size_t len, int timeout_ms);

@@ -43,30 +43,6 @@ start(struct daemon *d, int probe, const char *fmt, ...)
 	assert_int_equal(h_daemon_startf(d, "%s", conf), 0);
 }
 
-/* Connect to 127.0.0.1:port from the local address src. */
-static int
-connect_from(const char *src, int port)
-{
-	struct sockaddr_in	sin;
-	int			fd;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	inet_pton(AF_INET, src, &sin.sin_addr);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-		goto err;
-	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-	sin.sin_port = htons(port);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-		goto err;
-	return fd;
-err:
-	close(fd);
-	return -1;
-}
-
 /* 0 if fd is served (echo comes back), -1 if it is closed unserved. */
 static int
 served(int fd)
@@ -85,11 +61,11 @@ fill_to_limit(int port, int n, int *fds)
 	int	i, fd;
 
 	for (i = 0; i < n; i++) {
-		fds[i] = connect_from("127.0.0.1", port);
+		fds[i] = h_connect_from("127.0.0.1", port);
 		assert_true(fds[i] >= 0);
 		assert_int_equal(served(fds[i]), 0);
 	}
-	fd = connect_from("127.0.0.1", port);
+	fd = h_connect_from("127.0.0.1", port);
 	assert_true(fd >= 0);
 	assert_int_equal(served(fd), -1);
 	close(fd);
@@ -111,7 +87,7 @@ test_per_ip(void **state)
 	/* The 11th from 127.0.0.1 is closed unserved... */
 	fill_to_limit(p, 10, fds);
 	/* ...while 127.0.0.2 is served. */
-	fd = connect_from("127.0.0.2", p);
+	fd = h_connect_from("127.0.0.2", p);
 	assert_true(fd >= 0);
 	assert_int_equal(served(fd), 0);
 	close(fd);
@@ -119,7 +95,7 @@ test_per_ip(void **state)
 	close(fds[0]);
 	deadline = h_now_ms() + 3000;
 	for (;;) {
-		fd = connect_from("127.0.0.1", p);
+		fd = h_connect_from("127.0.0.1", p);
 		assert_true(fd >= 0);
 		if (served(fd) == 0)
 			break;
@@ -177,7 +153,7 @@ served_from(const char *src, int port)
 {
 	int	fd, rc;
 
-	if ((fd = connect_from(src, port)) == -1)
+	if ((fd = h_connect_from(src, port)) == -1)
 		return -1;
 	rc = served(fd);
 	close(fd);

@@ -152,7 +152,6 @@ env_start(struct env *e, const char *top, const char *fmt, ...)
 {
 	char	conf[2048], extra[512];
 	va_list	ap;
-	long	t0;
 
 	va_start(ap, fmt);
 	vsnprintf(extra, sizeof(extra), fmt, ap);
@@ -169,12 +168,8 @@ env_start(struct env *e, const char *top, const char *fmt, ...)
 	    top, e->sock, e->pe, strstr(extra, "allow") != NULL ? "0.0.0.0" :
 	    "127.0.0.1", e->ps, extra);
 	assert_int_equal(h_write_file(e->d.conf, conf), 0);
+	/* Returns on READY=1: both workers ready, /health is 200. */
 	assert_int_equal(h_daemon_start(&e->d, 2, "127.0.0.1", e->pe), 0);
-	/* Both workers READY, so /health is 200 from here. */
-	t0 = h_now_ms();
-	while (h_log_count(&e->d, ") ready, generation") < 2 &&
-	    h_now_ms() - t0 < H_TIMEOUT_MS)
-		usleep(10 * 1000);
 }
 
 /* 70 idle stats clients: preforkctl still gets its answers. */
@@ -189,8 +184,9 @@ test_idle_stats_clients(void **state)
 	env_start(&e, "", "%s", "");
 	for (i = 0; i < 70; i++)
 		fds[i] = h_connect("127.0.0.1", e.ps, H_TIMEOUT_MS);
-	/* Let the master accept (or refuse) them all. */
-	usleep(200 * 1000);
+	/* The master took 32 and turned the next away. */
+	assert_int_equal(h_wait_log(&e.d, "too many clients", H_TIMEOUT_MS),
+	    0);
 	if (h_ctl(e.sock, &out, "reload", (char *)NULL) != 0)
 		fail_msg("reload: %s", out != NULL ? out : "(no output)");
 	free(out);
@@ -206,26 +202,31 @@ test_idle_stats_clients(void **state)
 	assert_int_equal(h_daemon_stop(&e.d), 0);
 }
 
+/* GET /health until it is served (ok) or refused (!ok): the master
+ * counts a client when its loop gets to it.  0, or -1 at the deadline. */
+static int
+health_until(int port, int ok, char *buf, size_t max)
+{
+	long	deadline = h_now_ms() + H_TIMEOUT_MS;
+
+	while ((get(port, "GET /health HTTP/1.0\r\n\r\n", buf, max) > 0) !=
+	    ok) {
+		if (h_now_ms() >= deadline)
+			return -1;
+	}
+	return 0;
+}
+
 /* Connect to 127.0.0.1:port from src; a GET /health, its reply. */
 static ssize_t
 health_from(const char *src, int port, char *buf, size_t max)
 {
-	struct sockaddr_in	 sin;
-	const char		*req = "GET /health HTTP/1.0\r\n\r\n";
-	ssize_t			 n;
-	int			 fd;
+	const char	*req = "GET /health HTTP/1.0\r\n\r\n";
+	ssize_t		 n;
+	int		 fd;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+	if ((fd = h_connect_from(src, port)) == -1)
 		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	inet_pton(AF_INET, src, &sin.sin_addr);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-		goto err;
-	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-	sin.sin_port = htons(port);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-		goto err;
 	if (h_send_all(fd, req, strlen(req), H_TIMEOUT_MS) == -1)
 		goto err;
 	n = read_all(fd, buf, max, H_TIMEOUT_MS);
@@ -271,13 +272,11 @@ test_per_ip(void **state)
 	a = h_connect("127.0.0.1", e.ps, H_TIMEOUT_MS);
 	b = h_connect("127.0.0.1", e.ps, H_TIMEOUT_MS);
 	assert_true(a >= 0 && b >= 0);
-	usleep(100 * 1000);
-	assert_true(get(e.ps, "GET /health HTTP/1.0\r\n\r\n", buf,
-	    sizeof(buf)) <= 0);
+	/* Once the master has counted a and b, a third is refused... */
+	assert_int_equal(health_until(e.ps, 0, buf, sizeof(buf)), 0);
 	close(a);
-	usleep(100 * 1000);
-	assert_true(get(e.ps, "GET /health HTTP/1.0\r\n\r\n", buf,
-	    sizeof(buf)) > 0);
+	/* ...and once it has seen a go, one is served again. */
+	assert_int_equal(health_until(e.ps, 1, buf, sizeof(buf)), 0);
 	assert_memory_equal(buf, "HTTP/1.0 200 OK\r\n", 17);
 	close(b);
 	assert_int_equal(h_daemon_stop(&e.d), 0);

@@ -443,7 +443,6 @@ test_lifecycle_hooks(void **state)
 	struct daemon	 l;
 	char		 lsock[192], want[64];
 	pid_t		 kids[4];
-	long		 deadline;
 	int		 p = h_free_port(4);
 
 	assert_int_equal(h_daemon_init(&l, NULL), 0);
@@ -468,11 +467,8 @@ test_lifecycle_hooks(void **state)
 	assert_int_equal(h_wait_log(&l, want, 2000), 0);
 	/* Replaced: a third spawn (the dead one may still be listed in /proc
 	 * as a child until reaped, so count spawns, not children). */
-	deadline = h_now_ms() + H_TIMEOUT_MS;
-	while (h_log_count(&l, "lifecycle: spawn") < 3) {
-		assert_true(h_now_ms() < deadline);
-		poll(NULL, 0, 10);
-	}
+	assert_int_equal(h_wait_log_count(&l, "lifecycle: spawn", 3,
+	    H_TIMEOUT_MS), 0);
 	assert_int_equal(h_log_count(&l, "lifecycle: spawn"), 3);
 
 	/* After a reload the master's hooks are those of the module again. */

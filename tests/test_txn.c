@@ -30,6 +30,8 @@
 
 #define MSG_LEN		32
 #define LOAD_MAX	64
+#define ECHO_LISTENER	"listeners = ({ address = \"127.0.0.1\"; port = %d; " \
+			"service = \"failinit\"; backlog = 1024; });\n"
 
 struct tx {
 	struct daemon	d;
@@ -70,6 +72,15 @@ tx_init(struct tx *t)
 	snprintf(t->sock, sizeof(t->sock), "%s/admin.sock", t->d.dir);
 	snprintf(t->flag, sizeof(t->flag), "%s/fail", t->d.dir);
 	snprintf(t->slow, sizeof(t->slow), "%s/slow", t->d.dir);
+}
+
+/* The common head, n echo workers on port, started and ready. */
+static void
+tx_start(struct tx *t, int n, int port)
+{
+	tx_init(t);
+	tx_write(t, "workers = %d;\n" ECHO_LISTENER, n, port);
+	assert_int_equal(h_daemon_start(&t->d, n, "127.0.0.1", port), 0);
 }
 
 static int
@@ -320,23 +331,6 @@ wait_accepts(struct tx *t, long long n)
 	}
 }
 
-/* Wait until the log holds needle at least n times; 0 or -1. */
-static int
-wait_log_count(struct tx *t, const char *needle, int n)
-{
-	long	deadline = h_now_ms() + H_TIMEOUT_MS;
-
-	while (h_log_count(&t->d, needle) < n) {
-		if (h_now_ms() >= deadline)
-			return -1;
-		poll(NULL, 0, 10);
-	}
-	return 0;
-}
-
-#define ECHO_LISTENER	"listeners = ({ address = \"127.0.0.1\"; port = %d; " \
-			"service = \"failinit\"; backlog = 1024; });\n"
-
 /*
  * 20 reloads whose new workers fail to start (the module's init fails in
  * workers only), each growing the worker count from 1: every one fails,
@@ -352,9 +346,7 @@ test_failed_reloads(void **state)
 	char			*json = NULL;
 	int			p = h_free_port(4), i;
 
-	tx_init(&t);
-	tx_write(&t, "workers = 1;\n" ECHO_LISTENER, p);
-	assert_int_equal(h_daemon_start(&t.d, 1, "127.0.0.1", p), 0);
+	tx_start(&t, 1, p);
 	load_start(&l, p, 24);
 	wait_accepts(&t, 20);
 	assert_int_equal(h_write_file(t.flag, "x"), 0);
@@ -384,9 +376,7 @@ test_resizing_reloads(void **state)
 	struct tx		t;
 	int			p = h_free_port(4), i;
 
-	tx_init(&t);
-	tx_write(&t, "workers = 1;\n" ECHO_LISTENER, p);
-	assert_int_equal(h_daemon_start(&t.d, 1, "127.0.0.1", p), 0);
+	tx_start(&t, 1, p);
 	load_start(&l, p, 24);
 	wait_accepts(&t, 20);
 	for (i = 0; i < 20; i++) {
@@ -431,7 +421,8 @@ test_listener_remove_readd(void **state)
 		tx_write(&t, TWO_LISTENERS, pa, "");
 		assert_int_equal(tx_reload(&t), 0);
 		/* Closed once its workers let go: clients are refused. */
-		assert_int_equal(wait_log_count(&t, "closed", i + 1), 0);
+		assert_int_equal(h_wait_log_count(&t.d, "closed", i + 1,
+		    H_TIMEOUT_MS), 0);
 		tx_write(&t, TWO_LISTENERS, pa, second);
 		assert_int_equal(tx_reload(&t), 0);
 	}
@@ -541,9 +532,7 @@ test_stop_drains(void **state)
 	struct tx		t;
 	int			p = h_free_port(4), st;
 
-	tx_init(&t);
-	tx_write(&t, "workers = 2;\n" ECHO_LISTENER, p);
-	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", p), 0);
+	tx_start(&t, 2, p);
 	load_start(&l, p, 16);
 	wait_accepts(&t, 50);
 	assert_int_equal(kill(t.d.pid, SIGQUIT), 0);
@@ -571,9 +560,7 @@ test_stop_during_reload(void **state)
 	int		 p = h_free_port(4), fd, st;
 	char		 back[6];
 
-	tx_init(&t);
-	tx_write(&t, "workers = 2;\n" ECHO_LISTENER, p);
-	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", p), 0);
+	tx_start(&t, 2, p);
 	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
 	assert_true(fd != -1);
 	/* The new workers wait for the file to go: the reload is pending. */
@@ -693,22 +680,33 @@ pid_said(const char *path, pid_t pid, const char *needle)
 	return n;
 }
 
-/* Wait until every one of pids has said needle in path; 0 or -1. */
-static int
-all_said(const char *path, const pid_t *pids, int n, const char *needle)
-{
-	long	deadline = h_now_ms() + H_TIMEOUT_MS;
-	int	i;
+struct said {
+	const char	*path, *needle;
+	const pid_t	*pids;
+	int		 n;
+};
 
-	for (;;) {
-		for (i = 0; i < n && pid_said(path, pids[i], needle) > 0; i++)
-			;
-		if (i == n)
-			return 0;
-		if (h_now_ms() >= deadline)
-			return -1;
-		poll(NULL, 0, 10);
-	}
+static int
+said_all(void *arg)
+{
+	const struct said	*s = arg;
+	int			 i;
+
+	for (i = 0; i < s->n && pid_said(s->path, s->pids[i], s->needle) > 0;
+	    i++)
+		;
+	return i == s->n;
+}
+
+/* Wait until every one of pids has said needle in path (a file in the
+ * daemon's directory, or its log); 0 or -1. */
+static int
+all_said(struct tx *t, const char *path, const pid_t *pids, int n,
+    const char *needle)
+{
+	struct said	s = { path, needle, pids, n };
+
+	return h_wait_dir(t->d.dir, said_all, &s, H_TIMEOUT_MS);
 }
 
 static pid_t
@@ -751,10 +749,10 @@ test_reopen_overlap(void **state)
 	assert_int_equal(rename(log, old), 0);
 	assert_int_equal(kill(kids[0], SIGSTOP), 0);
 	a = ctl_async(&t, "reopen");
-	assert_int_equal(all_said(log, &t.d.pid, 1, "log reopened"), 0);
+	assert_int_equal(all_said(&t, log, &t.d.pid, 1, "log reopened"), 0);
 	assert_int_equal(rename(log, mid), 0);
 	b = ctl_async(&t, "reopen");
-	assert_int_equal(all_said(log, &t.d.pid, 1, "log reopened"), 0);
+	assert_int_equal(all_said(&t, log, &t.d.pid, 1, "log reopened"), 0);
 	assert_int_equal(h_wait_exit(b, 100), -1);	/* still waiting */
 	assert_int_equal(kill(kids[0], SIGCONT), 0);
 	st = h_wait_exit(a, H_TIMEOUT_MS);
@@ -788,7 +786,7 @@ test_log_targets(void **state)
 	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", p), 0);
 	assert_int_equal(h_children(t.d.pid, kids, 4), 2);
 	assert_int_equal(h_ctl(t.sock, NULL, "reopen", (char *)NULL), 0);
-	assert_int_equal(all_said(f1, kids, 2, "log reopened"), 0);
+	assert_int_equal(all_said(&t, f1, kids, 2, "log reopened"), 0);
 
 	/* To syslog: nothing more from any worker in the file. */
 	tx_write(&t, "workers = 2;\nlog = { file = \"syslog\"; };\n"
@@ -814,13 +812,13 @@ test_log_targets(void **state)
 	assert_int_equal(h_wait_children(t.d.pid, 2, H_TIMEOUT_MS), 0);
 	n = h_children(t.d.pid, kids, 4);
 	assert_int_equal(n, 2);
-	assert_int_equal(all_said(t.d.log, kids, 2, "log reopened"), 0);
+	assert_int_equal(all_said(&t, t.d.log, kids, 2, "log reopened"), 0);
 	tx_write(&t, "workers = 2;\nlog = { file = \"%s\"; };\n"
 	    ECHO_LISTENER, f2, p);
 	assert_int_equal(tx_reload(&t), 0);
 	assert_int_equal(h_wait_children(t.d.pid, 2, H_TIMEOUT_MS), 0);
 	assert_int_equal(h_children(t.d.pid, kids, 4), 2);
-	assert_int_equal(all_said(f2, kids, 2, "log reopened"), 0);
+	assert_int_equal(all_said(&t, f2, kids, 2, "log reopened"), 0);
 	assert_int_equal(h_daemon_stop(&t.d), 0);
 }
 

@@ -5,7 +5,9 @@
  * waits while the file named by "slow_if" exists (at most 30 s): a reload
  * that stays pending until the test lets it go.
  */
-#include <time.h>
+#include <sys/inotify.h>
+
+#include <poll.h>
 #include <unistd.h>
 
 #include "preforkd/preforkd.h"
@@ -30,16 +32,29 @@ fi_check(const struct pf_settings *s)
 	return pf_settings_only(s, known);
 }
 
+/* While path exists, wait (at most 30 s) for its removal. */
+static void
+fi_hold(const char *path)
+{
+	struct pollfd	pfd;
+
+	if ((pfd.fd = inotify_init1(IN_CLOEXEC)) == -1)
+		return;
+	pfd.events = POLLIN;
+	/* Watch first, then look: a removal in between is still seen. */
+	if (inotify_add_watch(pfd.fd, path, IN_ATTRIB | IN_DELETE_SELF) != -1 &&
+	    access(path, F_OK) == 0)
+		(void)poll(&pfd, 1, 30000);
+	close(pfd.fd);
+}
+
 static int
 fi_init(struct pf_listener *l)
 {
-	const struct timespec	 tick = { 0, 10 * 1000 * 1000 };
-	const char		*path = NULL;
-	int			 i;
+	const char	*path = NULL;
 
 	if (pf_setting_str(pf_listener_settings(l), "slow_if", &path) == 0)
-		for (i = 0; i < 3000 && access(path, F_OK) == 0; i++)
-			nanosleep(&tick, NULL);
+		fi_hold(path);
 	if (pf_setting_str(pf_listener_settings(l), "fail_if", &path) == 0 &&
 	    access(path, F_OK) == 0) {
 		pf_log(PF_LOG_WARN, "failinit: %s exists: failing", path);
