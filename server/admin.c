@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "conf/config.h"
 #include "server/admin.h"
+#include "server/linger.h"
 #include "server/listeners.h"
 #include "server/master.h"
 #include "server/round.h"
@@ -150,18 +151,9 @@ client_written(struct bufferevent *bev, void *arg)
 	if (cl->linger) {
 		struct timeval	tv = { ADMIN_LINGER_S, 0 };
 
-		/* Our side done; read what the client still sends until it
-		 * closes, so our reply is not reset away. */
 		cl->lingering = 1;
-		if (shutdown(bufferevent_getfd(bev), SHUT_WR) == -1) {
+		if (bev_linger(bev, &tv) == -1)
 			client_free(cl);
-			return;
-		}
-		evbuffer_drain(bufferevent_get_input(bev),
-		    evbuffer_get_length(bufferevent_get_input(bev)));
-		bufferevent_setwatermark(bev, EV_READ, 0, 0);
-		bufferevent_set_timeouts(bev, &tv, NULL);
-		bufferevent_enable(bev, EV_READ);
 		return;
 	}
 	client_free(cl);

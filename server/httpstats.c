@@ -45,6 +45,7 @@
 #include "conf/config.h"
 #include "server/admin.h"
 #include "server/httpstats.h"
+#include "server/linger.h"
 #include "server/master.h"
 #include "worker/service.h"
 
@@ -372,14 +373,8 @@ client_written(struct bufferevent *bev, void *arg)
 	if (cl->state != HS_WRITING)
 		return;
 	cl->state = HS_LINGERING;
-	if (shutdown(bufferevent_getfd(bev), SHUT_WR) == -1) {
+	if (bev_linger(bev, NULL) == -1)
 		client_free(cl);
-		return;
-	}
-	evbuffer_drain(bufferevent_get_input(bev),
-	    evbuffer_get_length(bufferevent_get_input(bev)));
-	bufferevent_setwatermark(bev, EV_READ, 0, 0);
-	bufferevent_enable(bev, EV_READ);
 }
 
 static void
