@@ -30,7 +30,7 @@ admit_refused(struct pf_listener *l, const struct sockaddr *sa,
 	char			 peer[128];
 	uint64_t		 now;
 
-	worker_stats.drops++;
+	l->w->stats.drops++;
 	arg.data = sa;
 	arg.len = salen;
 	arg.msg = why;
