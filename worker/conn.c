@@ -43,18 +43,17 @@
 #define CONN_READS_PER_EVENT	4	/* then yield to other connections */
 #define CONN_HIGH_WATER		(64 * 1024)
 #define CONN_LINGER_MS		5000	/* wait for the peer's FIN after ours */
+#define CONN_MAX_OUTPUT		(1 << 20)	/* outbound: the listeners' default */
 
 static void	conn_cb(evutil_socket_t, short, void *);
-static void	conn_close(struct pf_conn *, int, const char *);
-static void	conn_release(struct pf_conn *);
 static void	conn_shutdown_write(struct pf_conn *);
 static void	conn_unpinned(void *);
 
-static void
+void
 timed_update(struct pf_conn *c)
 {
 	int	want = !(c->flags & C_CLOSED) && (c->timeout_ms > 0 ||
-		    c->listener->conf->idle_timeout_ms > 0 ||
+		    c->idle_ms > 0 || (c->flags & C_CONNECTING) ||
 		    ((c->flags & C_WR_SHUT) && !(c->flags & C_READ_EOF)));
 
 	if (want && !(c->flags & C_TIMED)) {
@@ -86,56 +85,87 @@ conn_announce(struct pf_conn *c)
 	conn_release(c);
 }
 
+/*
+ * A connection on fd (-1: an outbound one still resolving) of listener l
+ * (NULL: outbound), linked, with extra bytes allocated after it; NULL if
+ * out of memory or fd cannot be watched (the caller still owns fd).
+ */
+struct pf_conn *
+conn_new(struct wctx *w, struct pf_listener *l, int fd, size_t extra)
+{
+	struct pf_conn	*c;
+
+	if ((c = calloc(1, sizeof(*c) + extra)) == NULL)
+		return NULL;
+	c->ipl.idx[0] = c->ipl.idx[1] = UINT16_MAX;	/* not counted */
+	emitter_init(&c->em, c);
+	/* Any emit on c, whoever makes it, holds c (busy) until it ends. */
+	emitter_set_pin(&c->em, &c->busy, conn_unpinned);
+	c->w = w;
+	c->listener = l;
+	c->max_output = l != NULL ? (uint32_t)l->conf->max_output :
+	    CONN_MAX_OUTPUT;
+	c->idle_ms = l != NULL ? (uint32_t)l->conf->idle_timeout_ms : 0;
+	c->high_water = CONN_HIGH_WATER < c->max_output ? CONN_HIGH_WATER :
+	    c->max_output;
+	c->fd = fd;
+	event_assign(&c->ev, w->base, fd,
+	    EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, conn_cb, c);
+	if (fd != -1 && event_add(&c->ev, NULL) == -1) {
+		log_warnx("cannot add an event for fd %d", fd);
+		free(c);
+		return NULL;
+	}
+	conn_touch(c);
+	c->start_ms = c->last_ms;
+	TAILQ_INSERT_TAIL(&w->conns, c, entry);
+	return c;
+}
+
+int
+conn_attach(struct pf_conn *c, int fd)
+{
+	/* An event that may be active (the deadline, an error) must not be
+	 * assigned again; what it carried is looked at again anyway. */
+	event_del(&c->ev);
+	event_assign(&c->ev, c->w->base, fd,
+	    EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, conn_cb, c);
+	if (event_add(&c->ev, NULL) == -1) {
+		log_warnx("cannot add an event for fd %d", fd);
+		event_assign(&c->ev, c->w->base, -1,
+		    EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+		    conn_cb, c);
+		return -1;
+	}
+	c->fd = fd;
+	return 0;
+}
+
 void
 conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
 {
 	struct pf_conn	*c;
-	size_t		 size = sizeof(*c);
 
-	if (ref == NULL)
-		size += sizeof(struct conn_proxy);
-	if ((c = calloc(1, size)) == NULL) {
+	if ((c = conn_new(l->w, l, fd, ref == NULL ?
+	    sizeof(struct conn_proxy) : 0)) == NULL) {
 		log_warn("accept on %s: connection", l->conf->name);
-		goto err;
+		l->w->stats.errors++;
+		if (ref != NULL)
+			iplimit_release(ref);
+		close(fd);
+		return;
 	}
-	if (ref != NULL)
-		c->ipl = *ref;
-	else {
-		c->ipl.idx[0] = c->ipl.idx[1] = UINT16_MAX;
+	l->w->stats.conns_active++;
+	if (ref == NULL) {
 		c->pp = (struct conn_proxy *)(c + 1);
 		c->flags = C_PROXY;
 		c->timeout_ms = l->conf->proxy_timeout_ms;
+		timed_update(c);
+		return;
 	}
-	emitter_init(&c->em, c);
-	/* Any emit on c, whoever makes it, holds c (busy) until it ends. */
-	emitter_set_pin(&c->em, &c->busy, conn_unpinned);
-	c->fd = fd;
-	c->w = l->w;
-	c->listener = l;
-	c->high_water = CONN_HIGH_WATER;
-	if (c->high_water > (uint32_t)l->conf->max_output)
-		c->high_water = l->conf->max_output;
-	event_assign(&c->ev, l->w->base, fd,
-	    EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, conn_cb, c);
-	if (event_add(&c->ev, NULL) == -1) {
-		log_warnx("accept on %s: cannot add event for fd %d",
-		    l->conf->name, fd);
-		free(c);
-		goto err;
-	}
-	conn_touch(c);
-	c->start_ms = c->last_ms;
+	c->ipl = *ref;
 	timed_update(c);
-	TAILQ_INSERT_TAIL(&c->w->conns, c, entry);
-	c->w->stats.conns_active++;
-	if (ref != NULL)
-		conn_announce(c);
-	return;
-err:
-	l->w->stats.errors++;
-	if (ref != NULL)
-		iplimit_release(ref);
-	close(fd);
+	conn_announce(c);
 }
 
 /* The one teardown: events off, unlinked, "close" emitted, memory freed. */
@@ -145,16 +175,21 @@ conn_teardown(struct pf_conn *c)
 	struct pf_event_arg	arg = { 0 };
 
 	/* Closing first makes the kernel side of event_del a cheap EBADF. */
-	close(c->fd);
+	if (c->fd != -1)
+		close(c->fd);
 	event_del(&c->ev);
 	TAILQ_REMOVE(&c->w->conns, c, entry);
 	if (c->flags & C_TIMED)
 		TAILQ_REMOVE(&c->w->timed, c, timed_entry);
 	c->flags &= ~C_TIMED;
-	c->w->stats.conns_active--;
-	iplimit_release(&c->ipl);
-	if (c->w->conn_closed != NULL)
-		c->w->conn_closed(c->w);
+	if (c->flags & C_OUTBOUND)
+		c->w->stats_out.active--;
+	else {
+		c->w->stats.conns_active--;
+		iplimit_release(&c->ipl);
+		if (c->w->conn_closed != NULL)
+			c->w->conn_closed(c->w);
+	}
 
 	/* Never announced, never closed for the service. */
 	if (!(c->flags & C_PROXY)) {
@@ -175,7 +210,7 @@ conn_report_error(struct pf_conn *c)
 	char			peer[128];
 
 	arg.code = c->err;
-	arg.msg = strerror(c->err);
+	arg.msg = c->errmsg != NULL ? c->errmsg : strerror(c->err);
 	c->w->stats.errors++;
 	c->flags |= C_HAD_ERROR;
 	if (pf_emit(&c->em, PF_EV_ERROR, &arg) > 0)
@@ -189,7 +224,7 @@ conn_report_error(struct pf_conn *c)
 }
 
 /* Leave a dispatch; the outermost one carries out a pending error/close. */
-static void
+void
 conn_release(struct pf_conn *c)
 {
 	if (c->busy > 1) {
@@ -226,25 +261,29 @@ conn_unpinned(void *owner)
 		event_active(&c->ev, EV_READ, 0);
 }
 
-static void
+void
 conn_close(struct pf_conn *c, int had_error, const char *why)
 {
 	if (c->flags & C_CLOSED)
 		return;
 	c->flags |= C_CLOSED | (had_error ? C_HAD_ERROR : 0);
 	c->why = why;
+	if (c->dns != NULL)
+		connect_cancel(c);	/* its callback lets c go */
 	if (c->busy == 0)
 		conn_teardown(c);
 }
 
 /* Record an error; it is emitted from the loop, then the conn closes. */
-static void
+void
 conn_fail(struct pf_conn *c, int err)
 {
 	if (c->flags & (C_FAILED | C_CLOSED))
 		return;
 	c->err = err;
 	c->flags |= C_FAILED;
+	if (c->dns != NULL)
+		connect_cancel(c);	/* its callback lets c go */
 	if (c->busy == 0)
 		event_active(&c->ev, EV_READ, 0);
 }
@@ -334,7 +373,7 @@ conn_flush(struct pf_conn *c)
 		conn_shutdown_write(c);
 }
 
-static int
+int
 conn_live(const struct pf_conn *c)
 {
 	return !(c->flags & (C_FAILED | C_CLOSED));
@@ -390,6 +429,37 @@ conn_proxy_stage(struct pf_conn *c, short what)
 	conn_read(c, 1);
 }
 
+/*
+ * An outbound connection's socket said something (or its deadline came):
+ * 1 once it is connected ("connect" emitted, the end asked for meanwhile
+ * carried out), 0 while it is not (or it failed: the error follows).
+ */
+static int
+conn_connecting(struct pf_conn *c, short what)
+{
+	int	err;
+
+	if (what & EV_TIMEOUT) {
+		conn_fail(c, ETIMEDOUT);
+		return 0;
+	}
+	if (c->fd == -1 || (err = connect_result(c->fd)) == EINPROGRESS)
+		return 0;
+	if (err != 0) {
+		conn_fail(c, err);
+		return 0;
+	}
+	c->flags &= ~C_CONNECTING;
+	c->w->stats_out.total++;
+	conn_touch(c);
+	timed_update(c);
+	pf_emit(&c->em, PF_EV_CONNECT, NULL);
+	if (conn_live(c) && (c->flags & (C_ENDING | C_WR_SHUT)) == C_ENDING &&
+	    c->out == NULL)
+		conn_shutdown_write(c);
+	return conn_live(c);
+}
+
 static void
 conn_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -401,6 +471,13 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 			conn_proxy_stage(c, what);
 		conn_release(c);
 		return;
+	}
+	if (c->flags & C_CONNECTING) {
+		if (!conn_live(c) || !conn_connecting(c, what)) {
+			conn_release(c);
+			return;
+		}
+		what |= EV_WRITE;	/* send what was written meanwhile */
 	}
 	/* Each step may close c: check again before the next one. */
 	if ((what & EV_TIMEOUT) && conn_live(c))
@@ -448,7 +525,7 @@ conn_sweep(struct wctx *w, uint64_t now)
 	TAILQ_FOREACH(c, &w->timed, timed_entry) {
 		if (c->flags & (C_CLOSED | C_FAILED | C_IDLE))
 			continue;
-		idle = c->listener->conf->idle_timeout_ms;
+		idle = c->idle_ms;
 		if (idle > 0 && now - c->last_ms >= idle) {
 			c->flags |= C_IDLE | C_TIMED_OUT;
 			event_active(&c->ev, EV_TIMEOUT, 0);
@@ -456,7 +533,8 @@ conn_sweep(struct wctx *w, uint64_t now)
 		}
 		if (c->flags & C_TIMED_OUT)
 			continue;
-		limit = (c->flags & (C_WR_SHUT | C_READ_EOF)) == C_WR_SHUT ?
+		limit = (c->flags & C_CONNECTING) ? c->connect_ms :
+		    (c->flags & (C_WR_SHUT | C_READ_EOF)) == C_WR_SHUT ?
 		    CONN_LINGER_MS : c->timeout_ms;
 		if (limit == 0 || now - c->last_ms < limit)
 			continue;
@@ -536,7 +614,7 @@ pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
 		c->flags |= C_NEED_DRAIN;
 		return 0;
 	}
-	if (c->out == NULL) {
+	if (c->out == NULL && !(c->flags & C_CONNECTING)) {
 		do
 			n = write(c->fd, buf, len);
 		while (n == -1 && errno == EINTR);
@@ -552,17 +630,17 @@ pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
 		conn_touch(c);
 		if ((size_t)n == len)
 			return 1;
-		if ((c->out = evbuffer_new()) == NULL) {
-			conn_fail(c, ENOMEM);
-			return -1;
-		}
+	}
+	if (c->out == NULL && (c->out = evbuffer_new()) == NULL) {
+		conn_fail(c, ENOMEM);
+		return -1;
 	}
 	if (evbuffer_add(c->out, (const char *)buf + n, len - n) == -1) {
 		conn_fail(c, ENOMEM);
 		return -1;
 	}
 	/* The hard cap: a peer that does not read is not our memory's. */
-	if (evbuffer_get_length(c->out) > (size_t)c->listener->conf->max_output) {
+	if (evbuffer_get_length(c->out) > c->max_output) {
 		conn_fail(c, ENOBUFS);
 		return -1;
 	}
@@ -578,7 +656,7 @@ pf_conn_end(struct pf_conn *c)
 	if (c->flags & (C_ENDING | C_FAILED | C_CLOSED))
 		return;
 	c->flags |= C_ENDING;
-	if (c->out == NULL)
+	if (c->out == NULL && !(c->flags & C_CONNECTING))
 		conn_shutdown_write(c);
 }
 
@@ -637,7 +715,7 @@ pf_conn_set_allow_half_open(struct pf_conn *c, int on)
 void
 pf_conn_set_high_water(struct pf_conn *c, size_t bytes)
 {
-	size_t	cap = (size_t)c->listener->conf->max_output;
+	size_t	cap = c->max_output;
 
 	c->high_water = (uint32_t)(bytes < cap ? bytes : cap);
 }

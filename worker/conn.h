@@ -16,6 +16,9 @@ struct wctx;
  * and emit "connection" on l. */
 void	conn_accepted(struct pf_listener *l, int fd,
 	    const struct ipl_ref *ref);
+/* pf_connect() on the worker w. */
+struct pf_connect_opts;
+struct pf_conn	*conn_connect(struct wctx *w, const struct pf_connect_opts *o);
 /* Idle timeouts and lingering closes; called periodically. */
 void	conn_sweep(struct wctx *w, uint64_t now_ms);
 /* Emit "shutdown" on every connection (from the loop). */

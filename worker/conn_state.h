@@ -34,6 +34,8 @@ struct pf_listener;
 #define C_IDLE		0x1000	/* idle_timeout passed: close */
 #define C_YIELD		0x2000	/* pf_conn_yield(): "drain" next turn */
 #define C_PROXY		0x4000	/* awaiting the PROXY header: not announced */
+#define C_CONNECTING	0x8000	/* outbound: resolving or connecting */
+#define C_OUTBOUND	0x10000	/* made by pf_connect(), not accepted */
 
 /* What a PROXY header said; the TLVs kept point into raw. */
 struct conn_proxy {
@@ -51,19 +53,42 @@ struct pf_conn {
 	struct evbuffer		*out;		/* NULL while nothing queued */
 	void			*data;
 	struct conn_proxy	*pp;		/* PROXY listener, else NULL */
+	struct evdns_getaddrinfo_request *dns;	/* resolving: holds busy */
 	const char		*why;		/* why it closed */
+	const char		*errmsg;	/* instead of strerror(err) */
 	uint64_t		 start_ms;
 	uint64_t		 last_ms;
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
 	uint32_t		 timeout_ms;
+	uint32_t		 connect_ms;	/* while connecting */
+	uint32_t		 idle_ms;	/* the listener's idle_timeout */
 	uint32_t		 high_water;
+	uint32_t		 max_output;	/* queued bytes: the hard cap */
 	int			 fd;
 	int			 err;
 	uint32_t		 flags;
 	uint32_t		 busy;		/* dispatches and emits running */
 	struct ipl_ref		 ipl;		/* per-address count */
 };
+
+/* conn.c: the object's life, for the files that make connections. */
+struct pf_conn	*conn_new(struct wctx *w, struct pf_listener *l, int fd,
+		    size_t extra);
+/* Watch fd, which c owns from now on (0), or -1: fd is still the
+ * caller's. */
+int		 conn_attach(struct pf_conn *c, int fd);
+void		 conn_release(struct pf_conn *c);
+void		 conn_close(struct pf_conn *c, int had_error, const char *why);
+void		 conn_fail(struct pf_conn *c, int err);
+int		 conn_live(const struct pf_conn *c);
+void		 timed_update(struct pf_conn *c);
+
+/* connect.c: 0 once fd is connected, EINPROGRESS while it is not, or
+ * why it failed. */
+int		 connect_result(int fd);
+/* Stop resolving; the resolver's callback still comes, and lets c go. */
+void		 connect_cancel(struct pf_conn *c);
 
 /*
  * The PROXY stage: peek at what has arrived and, once it holds a whole

@@ -1,8 +1,8 @@
 /*
  * conninfo.c -- what a connection knows about itself: who the client is
  * (from the socket, or from the balancer's PROXY header, which this file
- * reads), the addresses and header records services ask for, its byte
- * counters and the service's pointer.
+ * reads), the addresses and header records services ask for, its socket
+ * options, its byte counters and the service's pointer.
  *
  * The header is peeked at (MSG_PEEK) into a block allocated with the
  * connection, so the client's bytes behind it stay in the kernel for its
@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -128,6 +129,27 @@ pf_conn_proxy_tlv(const struct pf_conn *c, int type, size_t *len)
 		return NULL;
 	*len = t->len;
 	return c->pp->raw + t->off;
+}
+
+int
+pf_conn_set_nodelay(struct pf_conn *c, int on)
+{
+	on = on != 0;
+	return setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+int
+pf_conn_set_keepalive(struct pf_conn *c, int on, unsigned int idle_s)
+{
+	int	idle = (int)idle_s;
+
+	on = on != 0;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == -1)
+		return -1;
+	if (on && idle_s > 0 && setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE,
+	    &idle, sizeof(idle)) == -1)
+		return -1;
+	return 0;
 }
 
 uint64_t

@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 
 #include <errno.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -123,6 +124,12 @@ int
 pf_worker_slot(void)
 {
 	return w.spec->slot;
+}
+
+struct pf_conn *
+pf_connect(const struct pf_connect_opts *o)
+{
+	return conn_connect(&w.ctx, o);
 }
 
 
@@ -478,6 +485,9 @@ worker_cleanup(void)
 	size_t		i;
 
 	conn_close_all(&w.ctx);
+	/* Lookups still pending hold their connections: fail them. */
+	if (w.ctx.dns != NULL)
+		evdns_base_free(w.ctx.dns, 1);
 	if (w.peer != NULL) {
 		worker_send_stats();
 		worker_send(&m);

@@ -15,6 +15,7 @@
 #include "conf/config.h"
 
 struct event_base;
+struct evdns_base;
 
 /*
  * A listener's sockets as a worker receives them: one shared socket, or
@@ -42,6 +43,11 @@ struct wctx {
 	struct event_base	*base;
 	/* The counters, in the very form the STATS message carries them. */
 	struct ctl_stats	 stats;
+	struct {
+		uint64_t	 active;	/* pf_connect() made, still open */
+		uint64_t	 total;		/* connected */
+	} stats_out;
+	struct evdns_base	*dns;		/* made at the first name */
 	struct conn_list	 conns;		/* every connection */
 	struct conn_list	 timed;		/* with a timeout, or lingering */
 	/* max_connections: at the cap, stop accepting (returns 1); a
