@@ -775,6 +775,82 @@ test_reload_rules_at_reply(void **state)
 	assert_int_equal(h_daemon_stop(&t.d), 0);
 }
 
+/* preforkctl reload in a child: exits 0 if the reply is OK and holds
+ * want. */
+static pid_t
+reload_async(struct tx *t, const char *want)
+{
+	pid_t	pid = fork();
+	char	*out = NULL;
+	int	rc;
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		rc = h_ctl(t->sock, &out, "reload", (char *)NULL);
+		if (rc == 0 && out != NULL && strstr(out, want) != NULL)
+			_exit(0);
+		fprintf(stderr, "reload: %d: %s\n", rc, out != NULL ? out :
+		    "(no output)");
+		_exit(3);
+	}
+	return pid;
+}
+
+/*
+ * An old worker that never confirms it stopped accepting (SIGSTOP) holds
+ * the reply for the bound (1 s here) and no longer, and is named in the
+ * log and the reply; a second reload meanwhile is refused as in progress.
+ * A graceful stop while a confirmation is awaited reports the committed
+ * reload at once, and the stop goes on as usual.
+ */
+static void
+test_reload_unconfirmed(void **state)
+{
+	struct tx	 t;
+	char		*out = NULL, who[64];
+	pid_t		 kids[4], ctl;
+	long		 t0, took;
+	int		 p = h_free_port(4), st;
+
+	tx_start(&t, 2, p);
+	assert_int_equal(h_children(t.d.pid, kids, 4), 2);
+	assert_int_equal(kill(kids[0], SIGSTOP), 0);
+	t0 = h_now_ms();
+	ctl = reload_async(&t, "generation 2; 1 old worker did not confirm");
+	assert_int_equal(h_wait_log_count(&t.d, "ready, generation 2", 2,
+	    H_TIMEOUT_MS), 0);
+	assert_int_equal(h_ctl(t.sock, &out, "reload", (char *)NULL), 1);
+	assert_non_null(strstr(out, "a reload is already in progress"));
+	free(out);
+	st = h_wait_exit(ctl, H_TIMEOUT_MS);
+	took = h_now_ms() - t0;
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	print_message("reply with a stopped old worker after %ld ms\n", took);
+	assert_true(took >= 1000 && took < 1000 + H_TIMEOUT_MS);
+	snprintf(who, sizeof(who), "(pid %ld) of generation 1 did not confirm",
+	    (long)kids[0]);
+	assert_int_equal(h_log_count(&t.d, who), 1);
+	assert_int_equal(kill(kids[0], SIGCONT), 0);
+	assert_int_equal(h_wait_children(t.d.pid, 2, H_TIMEOUT_MS), 0);
+
+	/* Stop while waiting for a (stopped) old worker's word. */
+	assert_int_equal(h_children(t.d.pid, kids, 4), 2);
+	assert_int_equal(kill(kids[1], SIGSTOP), 0);
+	ctl = reload_async(&t, "generation 3, stopping");
+	assert_int_equal(h_wait_log_count(&t.d, "ready, generation 3", 2,
+	    H_TIMEOUT_MS), 0);
+	assert_int_equal(kill(t.d.pid, SIGQUIT), 0);
+	st = h_wait_exit(ctl, H_TIMEOUT_MS);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(kill(kids[1], SIGCONT), 0);
+	st = h_wait_exit(t.d.pid, H_TIMEOUT_MS);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	t.d.pid = 0;
+	assert_int_equal(h_log_count(&t.d, "killing"), 0);
+	assert_int_equal(h_log_count(&t.d, "did not confirm it"), 1);
+	assert_int_equal(h_daemon_stop(&t.d), 0);
+}
+
 /* Lines of the file at path from process pid that contain needle. */
 static int
 pid_said(const char *path, pid_t pid, const char *needle)
@@ -950,6 +1026,7 @@ main(void)
 		cmocka_unit_test(test_reopen_overlap),
 		cmocka_unit_test(test_log_targets),
 		cmocka_unit_test(test_reload_rules_at_reply),
+		cmocka_unit_test(test_reload_unconfirmed),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
