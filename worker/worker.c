@@ -56,6 +56,7 @@ static struct {
 	uint32_t		 seq;
 	int			 draining;
 	int			 released;	/* listening copies closed */
+	uint32_t		 retired;	/* listeners in their grace */
 	int			 accepting;	/* the master said ACCEPT */
 	int			 capped;	/* accepting paused at the cap */
 } w;
@@ -189,6 +190,27 @@ worker_release(evutil_socket_t fd, short what, void *arg)
 	conn_shutdown_all(&w.ctx);
 }
 
+/*
+ * DRAIN_ACK: the master reports a reload done only once every old worker
+ * has said this, so that from the reply on no client is judged by the old
+ * configuration.  Sent once the kept listeners are released (the last
+ * clients queued on them taken in, under our rules, before the reply),
+ * without waiting for the grace of the retired ones: a retired socket
+ * drops every packet from the commit on, so a client it can still hand us
+ * began its handshake before the commit, and the new configuration has no
+ * rules for that listener to judge it by; holding the reply for the grace
+ * would add RELEASE_GRACE_MS to every reload that removes a listener and
+ * change nothing a client sees.
+ */
+static void
+worker_drain_ack(uint32_t retired)
+{
+	struct ctl_msg	m = { .type = CTL_DRAIN_ACK };
+
+	m.u.drain_ack.retired = retired;
+	worker_send(&m);
+}
+
 /* Stop accepting, warn the connections, exit when they are done. */
 static void
 worker_drain(unsigned int deadline_ms, const char *why)
@@ -196,8 +218,11 @@ worker_drain(unsigned int deadline_ms, const char *why)
 	struct timeval	tv;
 	size_t		i, retired;
 
-	if (w.draining)
+	/* Draining already (SIGQUIT, say): the kept listeners are gone. */
+	if (w.draining) {
+		worker_drain_ack(w.released ? 0 : w.retired);
 		return;
+	}
 	w.draining = 1;
 	log_info("draining (%s), %llu connections, deadline %u ms", why,
 	    (unsigned long long)w.ctx.stats.conns_active, deadline_ms);
@@ -208,6 +233,8 @@ worker_drain(unsigned int deadline_ms, const char *why)
 		else
 			listener_release(w.listeners[i], w.accepting);
 	}
+	w.retired = retired;
+	worker_drain_ack(retired);
 	if (retired > 0) {
 		clock_ms_to_tv(RELEASE_GRACE_MS, &tv);
 		evtimer_add(w.release, &tv);
