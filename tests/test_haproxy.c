@@ -1,0 +1,643 @@
+/*
+ * test_haproxy.c -- preforkd behind a real HAProxy (TCP mode, round
+ * robin, HTTP health checks on each instance's /health): a rolling
+ * restart of two instances with drain_delay under continuous client load
+ * loses no client, and what the service sees of the client's address
+ * through the proxy.  Skipped (77) when there is no haproxy to run.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/harness.h"
+
+#define DRAIN_DELAY	"1.5"	/* > HAProxy's inter 200ms x fall 2 */
+#define SHORT_CLIENTS	4	/* connect, echo, close, again */
+#define LONG_CLIENTS	2	/* echo every few ms for ~0.6 s */
+#define LONG_TRIPS	120
+
+static char	haproxy_bin[256];
+
+/* One preforkd: echo, its /health, and the peeraddr service. */
+struct inst {
+	struct daemon	d;
+	int		pe, ps, pp;
+};
+
+struct hap {
+	pid_t		pid;
+	char		dir[64];
+	char		cfg[128];
+	char		sock[128];
+	char		log[128];
+};
+
+/* A client thread's tally. */
+struct client {
+	pthread_t	 th;
+	int		 id, is_long, started;
+	long		 trips, conns, errors;
+	char		 first_error[160];
+};
+
+static struct {
+	struct inst	 a, b;
+	struct hap	 h;
+	int		 fe;		/* HAProxy's echo frontend */
+	int		 fp;		/* its peeraddr frontend */
+	struct client	 cl[SHORT_CLIENTS + LONG_CLIENTS];
+	volatile int	 stop;
+} lb;
+
+/* haproxy in $PATH, else where Debian puts it (sbin is not in every
+ * user's PATH). */
+static int
+find_haproxy(void)
+{
+	static const char *const extra[] = { "/usr/sbin", "/usr/local/sbin" };
+	const char	*path = getenv("PATH");
+	char		*copy, *dir, *save = NULL;
+	size_t		 i;
+	int		 found = 0;
+
+	if (path != NULL && (copy = strdup(path)) != NULL) {
+		for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
+		    dir = strtok_r(NULL, ":", &save)) {
+			snprintf(haproxy_bin, sizeof(haproxy_bin), "%s/haproxy",
+			    *dir != '\0' ? dir : ".");
+			found = access(haproxy_bin, X_OK) == 0;
+		}
+		free(copy);
+	}
+	for (i = 0; i < sizeof(extra) / sizeof(extra[0]) && !found; i++) {
+		snprintf(haproxy_bin, sizeof(haproxy_bin), "%s/haproxy",
+		    extra[i]);
+		found = access(haproxy_bin, X_OK) == 0;
+	}
+	return found ? 0 : -1;
+}
+
+/* Start (or restart, on the same ports) an instance; READY=1 on return. */
+static int
+inst_start(struct inst *in)
+{
+	if (in->d.dir[0] == '\0') {
+		if (h_daemon_init(&in->d, NULL) == -1)
+			return -1;
+		in->pe = h_free_port(4);
+		in->ps = h_free_port(4);
+		in->pp = h_free_port(4);
+	} else if (in->d.notify_fd != -1) {
+		/* What the last one said is not what this one will. */
+		close(in->d.notify_fd);
+		in->d.notify_fd = -1;
+	}
+	return h_daemon_startf(&in->d, "workers = 2;\n"
+	    "heartbeat_interval = 0.1;\n"
+	    "shutdown_timeout = 5;\n"
+	    "drain_delay = " DRAIN_DELAY ";\n"
+	    "admin_socket = \"%s\";\n"
+	    "modules = ({ name = \"peeraddr\"; path = \"%s\"; });\n"
+	    "listeners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"stats\"; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"peeraddr\"; "
+	    "});\n", in->d.sock, PEERADDR_MODULE, in->pe, in->ps, in->pp);
+}
+
+/*
+ * HAProxy's state changes without an event to wait on (it logs a server
+ * going DOWN or UP, not "UP 1/2" becoming "UP" at start, nor its session
+ * counters): look every 20 ms until done(arg) or the deadline.
+ */
+static int
+hap_wait(int (*done)(void *), void *arg, int timeout_ms)
+{
+	long	deadline = h_now_ms() + timeout_ms;
+
+	while (!done(arg)) {
+		if (h_now_ms() >= deadline)
+			return -1;
+		poll(NULL, 0, 20);
+	}
+	return 0;
+}
+
+static int
+sock_exists(void *arg)
+{
+	struct stat	st;
+
+	return stat(arg, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* HAProxy in the foreground (-db) on a generated configuration, its
+ * output in h->log; returns once its stats socket is there. */
+static int
+hap_start(struct hap *h, const char *fmt, ...)
+{
+	char	*text;
+	va_list	 ap;
+	int	 fd, rc;
+
+	snprintf(h->dir, sizeof(h->dir), "/tmp/preforkd-haproxy.XXXXXX");
+	if (mkdtemp(h->dir) == NULL)
+		return -1;
+	snprintf(h->cfg, sizeof(h->cfg), "%s/haproxy.cfg", h->dir);
+	snprintf(h->sock, sizeof(h->sock), "%s/stats.sock", h->dir);
+	snprintf(h->log, sizeof(h->log), "%s/haproxy.log", h->dir);
+	va_start(ap, fmt);
+	rc = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return -1;
+	rc = h_write_file(h->cfg, text);
+	free(text);
+	if (rc == -1)
+		return -1;
+	if ((h->pid = fork()) == -1)
+		return -1;
+	if (h->pid == 0) {
+		if ((fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND,
+		    0644)) == -1)
+			_exit(126);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+		execl(haproxy_bin, "haproxy", "-db", "-f", h->cfg,
+		    (char *)NULL);
+		_exit(127);
+	}
+	/* Bound under another name and renamed: no IN_CREATE to wait on. */
+	if (hap_wait(sock_exists, h->sock, H_TIMEOUT_MS) == -1 ||
+	    !h_pid_alive(h->pid)) {
+		text = h_read_file(h->log);
+		fprintf(stderr, "haproxy did not start; its output:\n%s\n",
+		    text != NULL ? text : "(none)");
+		free(text);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+hap_stop(struct hap *h)
+{
+	char	cmd[128];
+
+	if (h->pid > 0) {
+		kill(h->pid, SIGTERM);
+		if (h_wait_exit(h->pid, H_TIMEOUT_MS) == -1) {
+			kill(h->pid, SIGKILL);
+			h_wait_exit(h->pid, H_TIMEOUT_MS);
+		}
+		h->pid = 0;
+	}
+	if (h->dir[0] != '\0' && getenv("PREFORKD_TEST_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", h->dir);
+	}
+	h->dir[0] = '\0';
+}
+
+/* One command on HAProxy's stats socket; its whole answer in out. */
+static int
+hap_cmd(struct hap *h, const char *cmd, char *out, size_t max)
+{
+	size_t	got = 0;
+	ssize_t	n;
+	int	fd;
+
+	if ((fd = h_connect(h->sock, 0, H_TIMEOUT_MS)) == -1)
+		return -1;
+	if (h_send_all(fd, cmd, strlen(cmd), H_TIMEOUT_MS) == -1 ||
+	    h_send_all(fd, "\n", 1, H_TIMEOUT_MS) == -1) {
+		close(fd);
+		return -1;
+	}
+	/* It answers, then closes. */
+	while (got < max - 1 && poll(&(struct pollfd){ fd, POLLIN, 0 }, 1,
+	    H_TIMEOUT_MS) == 1) {
+		if ((n = read(fd, out + got, max - 1 - got)) <= 0)
+			break;
+		got += n;
+	}
+	out[got] = '\0';
+	close(fd);
+	return 0;
+}
+
+/* Field col (0-based) of a CSV line into buf. */
+static void
+csv_field(const char *line, int col, char *buf, size_t len)
+{
+	size_t	n;
+
+	for (; col > 0 && line != NULL; col--)
+		if ((line = strchr(line, ',')) != NULL)
+			line++;
+	if (line == NULL) {
+		*buf = '\0';
+		return;
+	}
+	n = strcspn(line, ",\n");
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+}
+
+/* The column of name in "show stat"'s header line, or -1. */
+static int
+csv_col(const char *header, const char *name)
+{
+	char	f[64];
+	int	i;
+
+	for (i = 0; i < 128; i++) {
+		csv_field(header, i, f, sizeof(f));
+		if (strcmp(f, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* Server srv of backend be, as "show stat" has it: status ("UP",
+ * "DOWN", "UP 1/2"...) and stot (sessions since HAProxy started). */
+static int
+hap_server(struct hap *h, const char *be, const char *srv, char *status,
+    size_t len, long *stot)
+{
+	char		 out[16384], f[64], key[128];
+	const char	*line;
+	int		 cstatus, cstot;
+
+	if (hap_cmd(h, "show stat", out, sizeof(out)) == -1 ||
+	    strncmp(out, "# ", 2) != 0 ||
+	    (cstatus = csv_col(out + 2, "status")) == -1 ||
+	    (cstot = csv_col(out + 2, "stot")) == -1)
+		return -1;
+	snprintf(key, sizeof(key), "\n%s,%s,", be, srv);
+	if ((line = strstr(out, key)) == NULL)
+		return -1;
+	line++;
+	csv_field(line, cstatus, status, len);
+	csv_field(line, cstot, f, sizeof(f));
+	*stot = atol(f);
+	return 0;
+}
+
+struct want {
+	const char	*be, *srv, *status;
+};
+
+static int
+server_is(void *arg)
+{
+	struct want	*w = arg;
+	char		 status[32];
+	long		 stot;
+
+	return hap_server(&lb.h, w->be, w->srv, status, sizeof(status),
+	    &stot) == 0 && strcmp(status, w->status) == 0;
+}
+
+static int
+hap_wait_server(const char *be, const char *srv, const char *status,
+    int timeout_ms)
+{
+	struct want	w = { be, srv, status };
+
+	return hap_wait(server_is, &w, timeout_ms);
+}
+
+static long
+hap_stot(const char *be, const char *srv)
+{
+	char	status[32];
+	long	stot = -1;
+
+	if (hap_server(&lb.h, be, srv, status, sizeof(status), &stot) == -1)
+		return -1;
+	return stot;
+}
+
+/* The two instances and HAProxy in front, both servers UP. */
+static void
+lb_start(void)
+{
+	assert_int_equal(inst_start(&lb.a), 0);
+	assert_int_equal(inst_start(&lb.b), 0);
+	lb.fe = h_free_port(4);
+	lb.fp = h_free_port(4);
+	assert_int_equal(hap_start(&lb.h,
+	    "global\n"
+	    "    stats socket %s mode 600 level admin\n"
+	    "defaults\n"
+	    "    mode tcp\n"
+	    "    timeout connect 1s\n"
+	    "    timeout client 10s\n"
+	    "    timeout server 10s\n"
+	    "    timeout check 1s\n"
+	    /* No retry, no redispatch: a client sent to an instance that
+	     * does not take it fails, and is counted. */
+	    "    retries 0\n"
+	    "frontend fe_echo\n"
+	    "    bind 127.0.0.1:%d\n"
+	    "    default_backend be_echo\n"
+	    "backend be_echo\n"
+	    "    balance roundrobin\n"
+	    "    option httpchk GET /health\n"
+	    "    default-server inter 200ms fall 2 rise 2\n"
+	    "    server a 127.0.0.1:%d check port %d\n"
+	    "    server b 127.0.0.1:%d check port %d\n"
+	    "frontend fe_peer\n"
+	    "    bind 127.0.0.1:%d\n"
+	    "    default_backend be_peer\n"
+	    "backend be_peer\n"
+	    "    server a 127.0.0.1:%d\n",
+	    lb.h.sock, lb.fe, lb.a.pe, lb.a.ps, lb.b.pe, lb.b.ps, lb.fp,
+	    lb.a.pp), 0);
+	assert_int_equal(hap_wait_server("be_echo", "a", "UP", H_TIMEOUT_MS),
+	    0);
+	assert_int_equal(hap_wait_server("be_echo", "b", "UP", H_TIMEOUT_MS),
+	    0);
+}
+
+/* Whatever a test left: clients, HAProxy, the instances. */
+static int
+lb_teardown(void **state)
+{
+	size_t	i;
+
+	(void)state;
+	lb.stop = 1;
+	for (i = 0; i < sizeof(lb.cl) / sizeof(lb.cl[0]); i++) {
+		if (lb.cl[i].started)
+			pthread_join(lb.cl[i].th, NULL);
+		lb.cl[i].started = 0;
+	}
+	hap_stop(&lb.h);
+	if (lb.a.d.dir[0] != '\0')
+		h_daemon_stop(&lb.a.d);
+	if (lb.b.d.dir[0] != '\0')
+		h_daemon_stop(&lb.b.d);
+	memset(&lb, 0, sizeof(lb));
+	lb.a.d.notify_fd = lb.b.d.notify_fd = -1;
+	return 0;
+}
+
+static int
+lb_setup(void **state)
+{
+	(void)state;
+	memset(&lb, 0, sizeof(lb));
+	lb.a.d.notify_fd = lb.b.d.notify_fd = -1;
+	return 0;
+}
+
+static void
+client_error(struct client *c, const char *what)
+{
+	if (c->errors++ == 0)
+		snprintf(c->first_error, sizeof(c->first_error), "client %d "
+		    "(%s), connection %ld, after %ld round trips: %s (%s)",
+		    c->id, c->is_long ? "long" : "short", c->conns, c->trips,
+		    what, errno != 0 ? strerror(errno) : "EOF or wrong bytes");
+}
+
+/* Short clients: connect through HAProxy, one echo, close.  Long ones:
+ * one connection, LONG_TRIPS echoes a few ms apart, then a new one.
+ * Any failure is counted: refused, reset, EOF, or bytes not echoed. */
+static void *
+client_main(void *arg)
+{
+	struct client	*c = arg;
+	char		 msg[64];
+	int		 fd, i, n;
+
+	while (!lb.stop) {
+		errno = 0;	/* an EOF sets none */
+		if ((fd = h_connect("127.0.0.1", lb.fe, H_TIMEOUT_MS)) == -1) {
+			client_error(c, "connect");
+			poll(NULL, 0, 10);	/* pace, not a wait */
+			continue;
+		}
+		c->conns++;
+		n = c->is_long ? LONG_TRIPS : 1;
+		for (i = 0; i < n && !lb.stop; i++) {
+			snprintf(msg, sizeof(msg), "client %d conn %ld trip %d\n",
+			    c->id, c->conns, i);
+			errno = 0;
+			if (h_echo_check(fd, msg, strlen(msg), H_TIMEOUT_MS)
+			    == -1) {
+				client_error(c, "echo");
+				break;
+			}
+			c->trips++;
+			/* Pace the load: 2 cores are shared. */
+			poll(NULL, 0, 5);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void
+clients_start(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(lb.cl) / sizeof(lb.cl[0]); i++) {
+		lb.cl[i].id = (int)i;
+		lb.cl[i].is_long = i >= SHORT_CLIENTS;
+		assert_int_equal(pthread_create(&lb.cl[i].th, NULL, client_main,
+		    &lb.cl[i]), 0);
+		lb.cl[i].started = 1;
+	}
+}
+
+/* Stop the clients; the totals. */
+static void
+clients_stop(long *trips, long *conns, long *errors)
+{
+	size_t	i;
+
+	lb.stop = 1;
+	*trips = *conns = *errors = 0;
+	for (i = 0; i < sizeof(lb.cl) / sizeof(lb.cl[0]); i++) {
+		if (lb.cl[i].started)
+			pthread_join(lb.cl[i].th, NULL);
+		lb.cl[i].started = 0;
+		*trips += lb.cl[i].trips;
+		*conns += lb.cl[i].conns;
+		*errors += lb.cl[i].errors;
+		if (lb.cl[i].errors > 0)
+			fprintf(stderr, "%ld errors, first: %s\n",
+			    lb.cl[i].errors, lb.cl[i].first_error);
+	}
+}
+
+struct stot_min {
+	const char	*srv;
+	long		 min;
+};
+
+static int
+stot_above(void *arg)
+{
+	struct stot_min	*m = arg;
+
+	return hap_stot("be_echo", m->srv) > m->min;
+}
+
+/*
+ * quit one instance while the clients run: HAProxy must see it DOWN
+ * before the drain delay ends; then it exits, starts again on the same
+ * ports, HAProxy sees it UP and sends it clients again.
+ */
+static void
+roll(struct inst *in, const char *srv)
+{
+	struct stot_min	 m = { srv, 0 };
+	long		 t0;
+	int		 st;
+
+	t0 = h_now_ms();
+	assert_int_equal(kill(in->d.pid, SIGQUIT), 0);
+	assert_int_equal(h_wait_log(&in->d, "drain delay: /health fails",
+	    H_TIMEOUT_MS), 0);
+	assert_int_equal(hap_wait_server("be_echo", srv, "DOWN",
+	    H_TIMEOUT_MS), 0);
+	/* Out of rotation while it still served: no client was turned
+	 * away by a closed listener. */
+	assert_int_equal(h_log_count(&in->d, "drain delay over"), 0);
+	fprintf(stderr, "%s: DOWN in HAProxy %ld ms after quit\n", srv,
+	    h_now_ms() - t0);
+	st = h_wait_exit(in->d.pid, H_TIMEOUT_MS * 2);
+	assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	in->d.pid = 0;
+	assert_int_equal(h_log_count(&in->d, "drain delay over"), 1);
+	fprintf(stderr, "%s: exited %ld ms after quit\n", srv,
+	    h_now_ms() - t0);
+	assert_int_equal(inst_start(in), 0);
+	assert_int_equal(hap_wait_server("be_echo", srv, "UP", H_TIMEOUT_MS),
+	    0);
+	/* And it gets clients again. */
+	m.min = hap_stot("be_echo", srv) + 20;
+	assert_int_equal(hap_wait(stot_above, &m, H_TIMEOUT_MS), 0);
+	fprintf(stderr, "%s: UP again and serving %ld ms after quit\n", srv,
+	    h_now_ms() - t0);
+}
+
+/* The connections the instance counted since it started (status). */
+static long long
+inst_connections(struct inst *in)
+{
+	char		*out = NULL;
+	long long	 n = -1;
+
+	if (h_ctl(in->d.sock, &out, "status", "--json", (char *)NULL) == 0)
+		n = h_json_num(out, "\"since_start\"", "connections_total");
+	free(out);
+	return n;
+}
+
+static void
+test_rolling_restart(void **state)
+{
+	long	trips, conns, errors, t0, a0, b0;
+
+	(void)state;
+	lb_start();
+	a0 = hap_stot("be_echo", "a");
+	b0 = hap_stot("be_echo", "b");
+	t0 = h_now_ms();
+	clients_start();
+	roll(&lb.a, "a");
+	roll(&lb.b, "b");
+	clients_stop(&trips, &conns, &errors);
+	fprintf(stderr, "rolling restart: %ld ms, %ld connections, %ld round "
+	    "trips, %ld errors; HAProxy sent a %ld, b %ld; the restarted "
+	    "instances counted %lld and %lld connections\n",
+	    h_now_ms() - t0, conns, trips, errors,
+	    hap_stot("be_echo", "a") - a0, hap_stot("be_echo", "b") - b0,
+	    inst_connections(&lb.a), inst_connections(&lb.b));
+	assert_int_equal(errors, 0);
+	/* Something happened: about 8 s of paced load. */
+	assert_true(conns >= 300);
+	assert_true(trips >= 1000);
+	assert_true(hap_stot("be_echo", "a") - a0 >= 50);
+	assert_true(hap_stot("be_echo", "b") - b0 >= 50);
+	assert_true(inst_connections(&lb.a) > 0);
+	assert_true(inst_connections(&lb.b) > 0);
+}
+
+/* One line from the peeraddr service through src -> port. */
+static int
+peer_line(const char *src, int port, char *buf, size_t len)
+{
+	size_t	got = 0;
+	int	fd, rc;
+
+	if ((fd = h_connect_from(src, port)) == -1 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1)	/* reads time out */
+		return -1;
+	while (got < len - 1 && (rc = h_recv_exact(fd, buf + got, 1,
+	    H_TIMEOUT_MS)) == 0 && buf[got] != '\n')
+		got++;
+	buf[got] = '\0';
+	close(fd);
+	return got > 0 ? 0 : -1;
+}
+
+/* Without a PROXY header the service sees HAProxy, not the client: the
+ * reason for send-proxy. */
+static void
+test_peeraddr_plain(void **state)
+{
+	char	line[128];
+
+	(void)state;
+	lb_start();
+	assert_int_equal(peer_line("127.0.0.2", lb.a.pp, line, sizeof(line)),
+	    0);
+	assert_memory_equal(line, "127.0.0.2:", 10);
+	assert_int_equal(peer_line("127.0.0.2", lb.fp, line, sizeof(line)), 0);
+	assert_memory_equal(line, "127.0.0.1:", 10);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rolling_restart, lb_setup,
+		    lb_teardown),
+		cmocka_unit_test_setup_teardown(test_peeraddr_plain, lb_setup,
+		    lb_teardown),
+	};
+
+	if (find_haproxy() == -1) {
+		printf("test_haproxy: skipped: no haproxy in $PATH (or "
+		    "/usr/sbin, /usr/local/sbin); install it to run this test\n");
+		return 77;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("haproxy", tests, NULL, NULL);
+}
