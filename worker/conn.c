@@ -10,6 +10,11 @@
  * buffer).  Idle timeouts compare a last-activity stamp in a periodic sweep
  * instead of re-arming a timer per read.
  *
+ * On a PROXY listener the connection first waits for the balancer's
+ * header (conninfo.c reads it).  Only once the header has said who the
+ * client is are the listener's rules applied and the service told; until
+ * then nothing is emitted on the connection.
+ *
  * Handlers may end, destroy or write to the connection from inside any of
  * its events: "busy" counts the dispatches and emits running on the
  * connection (every pf_emit on its emitter pins it, whoever calls it), and
@@ -18,71 +23,29 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/emitter.h"
 #include "common/log.h"
+#include "worker/admit.h"
 #include "worker/conn.h"
+#include "worker/conn_state.h"
 #include "worker/listener.h"
 #include "worker/worker.h"
 
-#define CONN_READ_SIZE		(64 * 1024)
 #define CONN_READS_PER_EVENT	4	/* then yield to other connections */
 #define CONN_HIGH_WATER		(64 * 1024)
 #define CONN_LINGER_MS		5000	/* wait for the peer's FIN after ours */
 
-#define C_PAUSED	0x0001
-#define C_READ_PENDING	0x0002	/* readable while paused */
-#define C_READ_EOF	0x0004	/* the peer sent FIN */
-#define C_ENDING	0x0008	/* end(): FIN once the queue is flushed */
-#define C_WR_SHUT	0x0010	/* our FIN is sent */
-#define C_FAILED	0x0020	/* error pending, reported from the loop */
-#define C_CLOSED	0x0040	/* teardown requested */
-#define C_HALF_OPEN	0x0080
-#define C_NEED_DRAIN	0x0100	/* write() returned 0: emit drain */
-#define C_TIMED_OUT	0x0200	/* timeout emitted since last activity */
-#define C_TIMED		0x0400	/* on the timed list */
-#define C_HAD_ERROR	0x0800
-#define C_IDLE		0x1000	/* idle_timeout passed: close */
-#define C_YIELD		0x2000	/* pf_conn_yield(): "drain" next turn */
-
-struct pf_conn {
-	struct pf_emitter	 em;
-	struct event		 ev;
-	TAILQ_ENTRY(pf_conn)	 entry;		/* every connection */
-	TAILQ_ENTRY(pf_conn)	 timed_entry;	/* timeout or lingering */
-	struct pf_listener	*listener;
-	struct evbuffer		*out;		/* NULL while nothing queued */
-	void			*data;
-	uint64_t		 last_ms;
-	uint32_t		 timeout_ms;
-	uint32_t		 high_water;
-	int			 fd;
-	int			 err;
-	uint16_t		 flags;
-	uint32_t		 busy;		/* dispatches and emits running */
-	struct ipl_ref		 ipl;		/* per-address count */
-};
-
-TAILQ_HEAD(conn_list, pf_conn);
-
-static struct conn_list	conns = TAILQ_HEAD_INITIALIZER(conns);
-static struct conn_list	timed = TAILQ_HEAD_INITIALIZER(timed);
-static char		rbuf[CONN_READ_SIZE];
-
 static void	conn_cb(evutil_socket_t, short, void *);
-static void	conn_close(struct pf_conn *, int);
+static void	conn_close(struct pf_conn *, int, const char *);
 static void	conn_release(struct pf_conn *);
 static void	conn_shutdown_write(struct pf_conn *);
 static void	conn_unpinned(void *);
@@ -95,10 +58,10 @@ timed_update(struct pf_conn *c)
 		    ((c->flags & C_WR_SHUT) && !(c->flags & C_READ_EOF)));
 
 	if (want && !(c->flags & C_TIMED)) {
-		TAILQ_INSERT_TAIL(&timed, c, timed_entry);
+		TAILQ_INSERT_TAIL(&c->w->timed, c, timed_entry);
 		c->flags |= C_TIMED;
 	} else if (!want && (c->flags & C_TIMED)) {
-		TAILQ_REMOVE(&timed, c, timed_entry);
+		TAILQ_REMOVE(&c->w->timed, c, timed_entry);
 		c->flags &= ~C_TIMED;
 	}
 }
@@ -110,49 +73,69 @@ conn_touch(struct pf_conn *c)
 	c->flags &= ~C_TIMED_OUT;
 }
 
+/* Tell the listener's service: from now on the connection is its. */
+static void
+conn_announce(struct pf_conn *c)
+{
+	struct pf_event_arg	arg = { 0 };
+
+	c->w->stats.conns_total++;
+	c->busy++;
+	arg.conn = c;
+	pf_emit(&c->listener->em, PF_EV_CONNECTION, &arg);
+	conn_release(c);
+}
+
 void
 conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
 {
-	struct pf_event_arg	 arg = { 0 };
-	struct pf_conn		*c;
+	struct pf_conn	*c;
+	size_t		 size = sizeof(*c);
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if (ref == NULL)
+		size += sizeof(struct conn_proxy);
+	if ((c = calloc(1, size)) == NULL) {
 		log_warn("accept on %s: connection", l->conf->name);
-		worker_stats.errors++;
-		iplimit_release(ref);
-		close(fd);
-		return;
+		goto err;
 	}
-	c->ipl = *ref;
+	if (ref != NULL)
+		c->ipl = *ref;
+	else {
+		c->ipl.idx[0] = c->ipl.idx[1] = UINT16_MAX;
+		c->pp = (struct conn_proxy *)(c + 1);
+		c->flags = C_PROXY;
+		c->timeout_ms = l->conf->proxy_timeout_ms;
+	}
 	emitter_init(&c->em, c);
 	/* Any emit on c, whoever makes it, holds c (busy) until it ends. */
 	emitter_set_pin(&c->em, &c->busy, conn_unpinned);
 	c->fd = fd;
+	c->w = l->w;
 	c->listener = l;
 	c->high_water = CONN_HIGH_WATER;
 	if (c->high_water > (uint32_t)l->conf->max_output)
 		c->high_water = l->conf->max_output;
-	event_assign(&c->ev, worker_base(), fd,
+	event_assign(&c->ev, l->w->base, fd,
 	    EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, conn_cb, c);
 	if (event_add(&c->ev, NULL) == -1) {
 		log_warnx("accept on %s: cannot add event for fd %d",
 		    l->conf->name, fd);
-		worker_stats.errors++;
-		iplimit_release(ref);
-		close(fd);
 		free(c);
-		return;
+		goto err;
 	}
 	conn_touch(c);
+	c->start_ms = c->last_ms;
 	timed_update(c);
-	TAILQ_INSERT_TAIL(&conns, c, entry);
-	worker_stats.conns_active++;
-	worker_stats.conns_total++;
-
-	c->busy++;
-	arg.conn = c;
-	pf_emit(&l->em, PF_EV_CONNECTION, &arg);
-	conn_release(c);
+	TAILQ_INSERT_TAIL(&c->w->conns, c, entry);
+	c->w->stats.conns_active++;
+	if (ref != NULL)
+		conn_announce(c);
+	return;
+err:
+	l->w->stats.errors++;
+	if (ref != NULL)
+		iplimit_release(ref);
+	close(fd);
 }
 
 /* The one teardown: events off, unlinked, "close" emitted, memory freed. */
@@ -164,17 +147,21 @@ conn_teardown(struct pf_conn *c)
 	/* Closing first makes the kernel side of event_del a cheap EBADF. */
 	close(c->fd);
 	event_del(&c->ev);
-	TAILQ_REMOVE(&conns, c, entry);
+	TAILQ_REMOVE(&c->w->conns, c, entry);
 	if (c->flags & C_TIMED)
-		TAILQ_REMOVE(&timed, c, timed_entry);
+		TAILQ_REMOVE(&c->w->timed, c, timed_entry);
 	c->flags &= ~C_TIMED;
-	worker_stats.conns_active--;
+	c->w->stats.conns_active--;
 	iplimit_release(&c->ipl);
-	worker_conn_closed();
+	if (c->w->conn_closed != NULL)
+		c->w->conn_closed(c->w);
 
-	arg.code = (c->flags & C_HAD_ERROR) != 0;
-	c->busy++;
-	pf_emit(&c->em, PF_EV_CLOSE, &arg);
+	/* Never announced, never closed for the service. */
+	if (!(c->flags & C_PROXY)) {
+		arg.code = (c->flags & C_HAD_ERROR) != 0;
+		c->busy++;
+		pf_emit(&c->em, PF_EV_CLOSE, &arg);
+	}
 	emitter_clear(&c->em);
 	if (c->out != NULL)
 		evbuffer_free(c->out);
@@ -189,7 +176,7 @@ conn_report_error(struct pf_conn *c)
 
 	arg.code = c->err;
 	arg.msg = strerror(c->err);
-	worker_stats.errors++;
+	c->w->stats.errors++;
 	c->flags |= C_HAD_ERROR;
 	if (pf_emit(&c->em, PF_EV_ERROR, &arg) > 0)
 		return;
@@ -212,6 +199,9 @@ conn_release(struct pf_conn *c)
 	if ((c->flags & (C_FAILED | C_CLOSED)) == C_FAILED) {
 		conn_report_error(c);
 		c->flags |= C_CLOSED;
+		c->why = c->err == ECONNRESET || c->err == EPIPE ? "reset" :
+		    c->err == ENOBUFS ? "cap" : c->err == ETIMEDOUT ?
+		    "timeout" : "error";
 	}
 	c->busy--;
 	if (c->flags & C_CLOSED)
@@ -237,11 +227,12 @@ conn_unpinned(void *owner)
 }
 
 static void
-conn_close(struct pf_conn *c, int had_error)
+conn_close(struct pf_conn *c, int had_error, const char *why)
 {
 	if (c->flags & C_CLOSED)
 		return;
 	c->flags |= C_CLOSED | (had_error ? C_HAD_ERROR : 0);
+	c->why = why;
 	if (c->busy == 0)
 		conn_teardown(c);
 }
@@ -276,16 +267,17 @@ conn_read(struct pf_conn *c, int to_eagain)
 				c->flags |= C_READ_PENDING;
 			return;
 		}
-		n = read(c->fd, rbuf, sizeof(rbuf));
+		n = read(c->fd, c->w->rbuf, sizeof(c->w->rbuf));
 		if (n > 0) {
-			worker_stats.bytes_in += n;
+			c->w->stats.bytes_in += n;
+			c->bytes_in += n;
 			/* After our FIN, a trickle must not hold the linger. */
 			if (!(c->flags & C_WR_SHUT))
 				conn_touch(c);
-			arg.data = rbuf;
+			arg.data = c->w->rbuf;
 			arg.len = n;
 			pf_emit(&c->em, PF_EV_DATA, &arg);
-			if ((size_t)n < sizeof(rbuf) && !to_eagain)
+			if ((size_t)n < sizeof(c->w->rbuf) && !to_eagain)
 				return;
 			continue;
 		}
@@ -294,7 +286,7 @@ conn_read(struct pf_conn *c, int to_eagain)
 			timed_update(c);
 			pf_emit(&c->em, PF_EV_END, NULL);
 			if (c->flags & C_WR_SHUT)
-				conn_close(c, 0);
+				conn_close(c, 0, "end");
 			else if (!(c->flags & C_HALF_OPEN))
 				pf_conn_end(c);
 			return;
@@ -328,7 +320,8 @@ conn_flush(struct pf_conn *c)
 				conn_fail(c, errno);
 			return;
 		}
-		worker_stats.bytes_out += n;
+		c->w->stats.bytes_out += n;
+		c->bytes_out += n;
 		conn_touch(c);
 	}
 	evbuffer_free(c->out);
@@ -352,12 +345,49 @@ static void
 conn_timeout(struct pf_conn *c)
 {
 	if ((c->flags & (C_WR_SHUT | C_READ_EOF)) == C_WR_SHUT)
-		conn_close(c, 0);
+		conn_close(c, 0, "timeout");	/* no FIN after ours */
 	else {
 		pf_emit(&c->em, PF_EV_TIMEOUT, NULL);
-		if (c->flags & C_IDLE)
-			conn_close(c, 0);	/* idle_timeout: not an error */
+		if (c->flags & C_IDLE)	/* idle_timeout: not an error */
+			conn_close(c, 0, "idle");
 	}
+}
+
+/* The header is taken: judge the client it names, then hand it over. */
+static void
+conn_proxy_stage(struct pf_conn *c, short what)
+{
+	struct sockaddr_storage	 ss;
+	struct ipl_ref		 ref;
+	const char		*why = NULL;
+	socklen_t		 len;
+	int			 r;
+
+	if ((r = conn_proxy_take(c, what, &why)) == 0)
+		return;
+	if (r == -1) {
+		len = sizeof(ss);
+		if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == -1) {
+			ss.ss_family = AF_UNSPEC;
+			len = sizeof(ss.ss_family);
+		}
+		admit_refused(c->listener, (struct sockaddr *)&ss, len, why, 1);
+		conn_close(c, 0, why);
+		return;
+	}
+	c->flags &= ~C_PROXY;
+	c->timeout_ms = 0;
+	conn_touch(c);
+	timed_update(c);
+	if (pf_conn_peer_addr(c, &ss, &len) == -1 || admit_client(c->listener,
+	    (struct sockaddr *)&ss, len, &ref) == -1) {
+		conn_close(c, 0, "refused");
+		return;
+	}
+	c->ipl = ref;
+	conn_announce(c);
+	/* The client's first bytes may have come with the header. */
+	conn_read(c, 1);
 }
 
 static void
@@ -366,6 +396,12 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 	struct pf_conn	*c = arg;
 
 	c->busy++;
+	if (c->flags & C_PROXY) {
+		if ((what & (EV_READ | EV_CLOSED | EV_TIMEOUT)) && conn_live(c))
+			conn_proxy_stage(c, what);
+		conn_release(c);
+		return;
+	}
 	/* Each step may close c: check again before the next one. */
 	if ((what & EV_TIMEOUT) && conn_live(c))
 		conn_timeout(c);
@@ -391,7 +427,7 @@ conn_shutdown_write(struct pf_conn *c)
 		return;
 	}
 	if (c->flags & C_READ_EOF) {
-		conn_close(c, 0);
+		conn_close(c, 0, "end");
 		return;
 	}
 	/* Wait for the peer's FIN, bounded, so unread data is not reset. */
@@ -404,12 +440,12 @@ conn_shutdown_write(struct pf_conn *c)
  * so no handler runs while this list is walked.
  */
 void
-conn_sweep(uint64_t now)
+conn_sweep(struct wctx *w, uint64_t now)
 {
 	struct pf_conn	*c;
 	uint64_t	 limit, idle;
 
-	TAILQ_FOREACH(c, &timed, timed_entry) {
+	TAILQ_FOREACH(c, &w->timed, timed_entry) {
 		if (c->flags & (C_CLOSED | C_FAILED | C_IDLE))
 			continue;
 		idle = c->listener->conf->idle_timeout_ms;
@@ -435,11 +471,11 @@ conn_sweep(uint64_t now)
  * socket event), so handlers never run while this list is walked.
  */
 void
-conn_shutdown_all(void)
+conn_shutdown_all(struct wctx *w)
 {
 	struct pf_conn	*c;
 
-	TAILQ_FOREACH(c, &conns, entry) {
+	TAILQ_FOREACH(c, &w->conns, entry) {
 		if (!(c->flags & C_CLOSED))
 			event_active(&c->ev, EV_SIGNAL, 0);
 	}
@@ -448,19 +484,28 @@ conn_shutdown_all(void)
 /* Safe from inside a handler too: a busy connection is closed when its
  * dispatch returns, and skipped here. */
 void
-conn_close_all(void)
+conn_close_all(struct wctx *w)
 {
 	struct pf_conn	*c;
 
 	for (;;) {
-		TAILQ_FOREACH(c, &conns, entry) {
+		TAILQ_FOREACH(c, &w->conns, entry) {
 			if (!(c->flags & C_CLOSED))
 				break;
 		}
 		if (c == NULL)
 			return;
-		pf_conn_destroy(c);
+		conn_close(c, 0, "stop");
 	}
+}
+
+void
+wctx_init(struct wctx *w, struct event_base *base)
+{
+	memset(w, 0, sizeof(*w));
+	w->base = base;
+	TAILQ_INIT(&w->conns);
+	TAILQ_INIT(&w->timed);
 }
 
 /* Public methods, documented in preforkd/preforkd.h. */
@@ -502,7 +547,8 @@ pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
 			}
 			n = 0;
 		}
-		worker_stats.bytes_out += n;
+		c->w->stats.bytes_out += n;
+		c->bytes_out += n;
 		conn_touch(c);
 		if ((size_t)n == len)
 			return 1;
@@ -539,7 +585,7 @@ pf_conn_end(struct pf_conn *c)
 void
 pf_conn_destroy(struct pf_conn *c)
 {
-	conn_close(c, 0);
+	conn_close(c, 0, "destroyed");
 }
 
 void
@@ -600,88 +646,4 @@ size_t
 pf_conn_buffered(const struct pf_conn *c)
 {
 	return c->out == NULL ? 0 : evbuffer_get_length(c->out);
-}
-
-int
-pf_conn_peer_addr(const struct pf_conn *c, struct sockaddr_storage *ss,
-    socklen_t *len)
-{
-	*len = sizeof(*ss);
-	return getpeername(c->fd, (struct sockaddr *)ss, len);
-}
-
-int
-pf_conn_local_addr(const struct pf_conn *c, struct sockaddr_storage *ss,
-    socklen_t *len)
-{
-	*len = sizeof(*ss);
-	return getsockname(c->fd, (struct sockaddr *)ss, len);
-}
-
-const char *
-pf_addr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
-{
-	char	host[INET6_ADDRSTRLEN];
-
-	switch (sa->sa_family) {
-	case AF_INET: {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(buf, size, "%s:%u", host, ntohs(sin->sin_port));
-		break;
-	}
-	case AF_INET6: {
-		const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(buf, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
-		break;
-	}
-	case AF_UNIX:
-		snprintf(buf, size, "unix");
-		break;
-	default:
-		snprintf(buf, size, "family %d", sa->sa_family);
-		break;
-	}
-	(void)len;
-	return buf;
-}
-
-const char *
-pf_conn_str(const struct pf_conn *c, char *buf, size_t size)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		len;
-
-	if (pf_conn_peer_addr(c, &ss, &len) == -1) {
-		snprintf(buf, size, "fd %d", c->fd);
-		return buf;
-	}
-	return pf_addr_str((struct sockaddr *)&ss, len, buf, size);
-}
-
-void *
-pf_conn_get_data(const struct pf_conn *c)
-{
-	return c->data;
-}
-
-void
-pf_conn_set_data(struct pf_conn *c, void *data)
-{
-	c->data = data;
-}
-
-int
-pf_conn_fd(const struct pf_conn *c)
-{
-	return c->fd;
-}
-
-struct pf_listener *
-pf_conn_listener(const struct pf_conn *c)
-{
-	return c->listener;
 }

@@ -14,13 +14,13 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/cidr.h"
 #include "common/iplimit.h"
 #include "common/log.h"
+#include "worker/admit.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
 #include "worker/module.h"
@@ -40,12 +40,11 @@ listener_retry(evutil_socket_t fd, short what, void *arg)
 static void
 listener_backoff(struct pf_listener *l, int err)
 {
-	static time_t	last_log;
 	struct timeval	tv;
-	time_t		now = time(NULL);
+	uint64_t	now = worker_now_ms();
 
-	if (now != last_log) {
-		last_log = now;
+	if (now >= l->backoff_quiet_ms) {
+		l->backoff_quiet_ms = now + 1000;
 		errno = err;
 		log_warn("accept on %s: pausing for %u ms", l->conf->name,
 		    l->backoff_ms);
@@ -58,44 +57,22 @@ listener_backoff(struct pf_listener *l, int err)
 		l->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
 }
 
-/*
- * Judge a new client before any service sees it: deny, then allow, then
- * the per-address count.  A refused one is closed and reported as "drop"
- * (ev->data/len: its address, ev->msg: why).
- */
-static int
-listener_admit(struct pf_listener *l, int fd, const struct sockaddr *sa,
-    socklen_t salen, struct ipl_ref *ref)
+/* A PROXY listener: only a trusted balancer may speak for clients; the
+ * client is judged once its header has said who it is. */
+static void
+listener_proxied(struct pf_listener *l, int fd, const struct sockaddr *sa,
+    socklen_t salen)
 {
 	const struct listen_conf	*lc = l->conf;
-	struct pf_event_arg		 arg = { 0 };
-	const char			*why = NULL;
 
-	ref->idx[0] = ref->idx[1] = UINT16_MAX;
-	if (sa->sa_family == AF_UNIX)
-		return 0;
-	if (lc->ndeny > 0 && cidr_match_any(lc->deny, lc->ndeny, sa))
-		why = "address denied";
-	else if (lc->nallow > 0 && !cidr_match_any(lc->allow, lc->nallow, sa))
-		why = "address not allowed";
-	else if (lc->max_per_ip > 0 &&
-	    iplimit_acquire(sa, lc->max_per_ip, ref) == -1)
-		why = "too many connections from this address";
-	if (why == NULL)
-		return 0;
-	worker_stats.drops++;
-	arg.data = sa;
-	arg.len = salen;
-	arg.msg = why;
-	pf_emit(&l->em, PF_EV_DROP, &arg);
-	if (log_enabled(LOG_LEVEL_DEBUG)) {
-		char	peer[128];
-
-		log_debug("%s: refused %s: %s", lc->name,
-		    pf_addr_str(sa, salen, peer, sizeof(peer)), why);
+	if (sa->sa_family != AF_UNIX && !cidr_match_any(lc->proxy_trusted,
+	    lc->nproxy_trusted, sa)) {
+		admit_refused(l, sa, salen, "not a trusted PROXY sender",
+		    1);
+		close(fd);
+		return;
 	}
-	close(fd);
-	return -1;
+	conn_accepted(l, fd, NULL);
 }
 
 /*
@@ -112,7 +89,8 @@ listener_take(struct pf_listener *l, int fd, int max, int capped)
 	int			 i, cfd;
 
 	for (i = 0; i < max; i++) {
-		if (capped && worker_at_capacity())
+		if (capped && l->w->at_capacity != NULL &&
+		    l->w->at_capacity(l->w))
 			return;
 		len = sizeof(ss);
 		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
@@ -139,10 +117,14 @@ listener_take(struct pf_listener *l, int fd, int max, int capped)
 			break;
 		}
 		l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
-		worker_stats.accepts++;
-		if (listener_admit(l, cfd, (struct sockaddr *)&ss, len,
+		l->w->stats.accepts++;
+		if (l->conf->proxy_protocol)
+			listener_proxied(l, cfd, (struct sockaddr *)&ss, len);
+		else if (admit_client(l, (struct sockaddr *)&ss, len,
 		    &ref) == 0)
 			conn_accepted(l, cfd, &ref);
+		else
+			close(cfd);
 	}
 }
 
@@ -153,7 +135,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 }
 
 struct pf_listener *
-listener_new(const struct lsock *ls, int slot, int nslots)
+listener_new(struct wctx *w, const struct lsock *ls, int slot, int nslots)
 {
 	struct pf_listener	*l;
 	int			 i;
@@ -168,6 +150,7 @@ listener_new(const struct lsock *ls, int slot, int nslots)
 		return NULL;
 	}
 	emitter_init(&l->em, l);
+	l->w = w;
 	l->conf = ls->conf;
 	l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
 	l->slot = slot;
@@ -175,11 +158,11 @@ listener_new(const struct lsock *ls, int slot, int nslots)
 	for (l->nev = 0; l->nev < ls->nfds; l->nev++) {
 		i = l->nev;
 		l->use[i] = ls->nfds == 1 || i % l->nslots == slot;
-		if ((l->ev[i] = event_new(worker_base(), ls->fds[i],
+		if ((l->ev[i] = event_new(w->base, ls->fds[i],
 		    EV_READ | EV_PERSIST, listener_accept, l)) == NULL)
 			goto fail;
 	}
-	if ((l->retry = evtimer_new(worker_base(), listener_retry, l)) ==
+	if ((l->retry = evtimer_new(w->base, listener_retry, l)) ==
 	    NULL)
 		goto fail;
 	return l;

@@ -38,9 +38,8 @@
 #define GOODBYE_FLUSH_MS	100
 #define WORKER_DISPATCH_MAX	64	/* callbacks between polls */
 
-struct ctl_stats	worker_stats;
-
 static struct {
+	struct wctx		 ctx;		/* for listeners and connections */
 	const struct worker_spec *spec;
 	struct event_base	*base;
 	struct pf_emitter	 em;
@@ -61,19 +60,6 @@ static struct {
 } w;
 
 static const int worker_signals[] = { SIGTERM, SIGINT, SIGQUIT };
-
-struct event_base *
-worker_base(void)
-{
-	return w.base;
-}
-
-/* Monotonic: a step of the wall clock must not time out every client. */
-uint64_t
-worker_now_ms(void)
-{
-	return clock_coarse_ms();
-}
 
 static void
 listeners_set(int on)
@@ -100,12 +86,12 @@ capacity_resume_at(int max)
 	return (uint64_t)(max - (max >= 10 ? max / 10 : 1));
 }
 
-int
-worker_at_capacity(void)
+static int
+worker_at_capacity(struct wctx *ctx)
 {
 	int	max = w.spec->cfg->max_connections;
 
-	if (max == 0 || worker_stats.conns_active < (uint64_t)max)
+	if (max == 0 || ctx->stats.conns_active < (uint64_t)max)
 		return 0;
 	if (!w.capped) {
 		w.capped = 1;
@@ -116,11 +102,11 @@ worker_at_capacity(void)
 	return 1;
 }
 
-void
-worker_conn_closed(void)
+static void
+worker_conn_closed(struct wctx *ctx)
 {
 	if (w.capped && w.accepting && !w.draining &&
-	    worker_stats.conns_active <=
+	    ctx->stats.conns_active <=
 	    capacity_resume_at(w.spec->cfg->max_connections)) {
 		w.capped = 0;
 		listeners_set(1);
@@ -156,7 +142,7 @@ worker_send_stats(void)
 {
 	struct ctl_msg	m = { .type = CTL_STATS };
 
-	m.u.stats = worker_stats;
+	m.u.stats = w.ctx.stats;
 	worker_send(&m);
 }
 
@@ -164,7 +150,7 @@ static void
 worker_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	log_info("drain deadline: closing %llu connections",
-	    (unsigned long long)worker_stats.conns_active);
+	    (unsigned long long)w.ctx.stats.conns_active);
 	event_base_loopbreak(w.base);
 }
 
@@ -190,10 +176,10 @@ worker_release(evutil_socket_t fd, short what, void *arg)
 	w.released = 1;
 	for (i = 0; i < w.nlisteners; i++)
 		listener_release(w.listeners[i], w.accepting);
-	m.u.draining.conns_active = worker_stats.conns_active;
+	m.u.draining.conns_active = w.ctx.stats.conns_active;
 	worker_send_stats();	/* fresh counters for the master's view */
 	worker_send(&m);
-	conn_shutdown_all();
+	conn_shutdown_all(&w.ctx);
 }
 
 /* Stop accepting, warn the connections, exit when they are done. */
@@ -207,7 +193,7 @@ worker_drain(unsigned int deadline_ms, const char *why)
 		return;
 	w.draining = 1;
 	log_info("draining (%s), %llu connections, deadline %u ms", why,
-	    (unsigned long long)worker_stats.conns_active, deadline_ms);
+	    (unsigned long long)w.ctx.stats.conns_active, deadline_ms);
 	/* Kept listeners serve the new generation's rules from now on. */
 	for (i = 0, retired = 0; i < w.nlisteners; i++) {
 		if (w.accepting && listener_retired(w.listeners[i]))
@@ -329,11 +315,11 @@ worker_sweep(evutil_socket_t fd, short what, void *arg)
 	/* The parent-death signal can be lost in a race; check here too. */
 	if (getppid() != w.spec->master && !w.draining)
 		worker_drain(w.spec->cfg->shutdown_timeout_ms, "master gone");
-	if (w.released && worker_stats.conns_active == 0) {
+	if (w.released && w.ctx.stats.conns_active == 0) {
 		event_base_loopbreak(w.base);
 		return;
 	}
-	conn_sweep(worker_now_ms());
+	conn_sweep(&w.ctx, worker_now_ms());
 }
 
 /* Heartbeat with the loop's lag: how late this timer fired. */
@@ -445,6 +431,9 @@ worker_setup(void)
 		log_warnx("cannot create event base");
 		return -1;
 	}
+	wctx_init(&w.ctx, w.base);
+	w.ctx.at_capacity = worker_at_capacity;
+	w.ctx.conn_closed = worker_conn_closed;
 	if (worker_events() == -1) {
 		log_warnx("cannot set up worker events");
 		return -1;
@@ -469,7 +458,7 @@ worker_setup(void)
 			    spec->ls[i].conf->name, spec->ls[i].conf->service);
 			return -1;
 		}
-		if ((l = listener_new(&spec->ls[i], spec->slot,
+		if ((l = listener_new(&w.ctx, &spec->ls[i], spec->slot,
 		    spec->nslots)) == NULL)
 			return -1;
 		w.listeners[w.nlisteners++] = l;
@@ -488,7 +477,7 @@ worker_cleanup(void)
 	struct ctl_msg	m = { .type = CTL_GOODBYE };
 	size_t		i;
 
-	conn_close_all();
+	conn_close_all(&w.ctx);
 	if (w.peer != NULL) {
 		worker_send_stats();
 		worker_send(&m);
