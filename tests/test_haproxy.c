@@ -2,14 +2,19 @@
  * test_haproxy.c -- preforkd behind a real HAProxy (TCP mode, round
  * robin, HTTP health checks on each instance's /health): a rolling
  * restart of two instances with drain_delay under continuous client load
- * loses no client, and what the service sees of the client's address
- * through the proxy.  Skipped (77) when there is no haproxy to run.
+ * loses no client; what the service sees of the client's address through
+ * the proxy, without a PROXY header, with send-proxy-v2 and send-proxy;
+ * and max_connections_per_ip counting the client behind the proxy.
+ * Skipped (77) when there is no haproxy to run.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -33,10 +38,11 @@
 
 static char	haproxy_bin[256];
 
-/* One preforkd: echo, its /health, and the peeraddr service. */
+/* One preforkd: echo, its /health, the peeraddr service plain and
+ * behind a PROXY header, and echo behind one with a per-address limit. */
 struct inst {
 	struct daemon	d;
-	int		pe, ps, pp;
+	int		pe, ps, pp, ppx, pel;
 };
 
 struct hap {
@@ -59,7 +65,9 @@ static struct {
 	struct inst	 a, b;
 	struct hap	 h;
 	int		 fe;		/* HAProxy's echo frontend */
-	int		 fp;		/* its peeraddr frontend */
+	int		 fp;		/* peeraddr, no PROXY header */
+	int		 fv2, fv1;	/* peeraddr, send-proxy-v2, send-proxy */
+	int		 fl;		/* limited echo, send-proxy-v2 */
 	struct client	 cl[SHORT_CLIENTS + LONG_CLIENTS];
 	volatile int	 stop;
 } lb;
@@ -102,6 +110,8 @@ inst_start(struct inst *in)
 		in->pe = h_free_port(4);
 		in->ps = h_free_port(4);
 		in->pp = h_free_port(4);
+		in->ppx = h_free_port(4);
+		in->pel = h_free_port(4);
 	} else if (in->d.notify_fd != -1) {
 		/* What the last one said is not what this one will. */
 		close(in->d.notify_fd);
@@ -116,8 +126,14 @@ inst_start(struct inst *in)
 	    "listeners = (\n"
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"stats\"; },\n"
-	    "{ address = \"127.0.0.1\"; port = %d; service = \"peeraddr\"; "
-	    "});\n", in->d.sock, PEERADDR_MODULE, in->pe, in->ps, in->pp);
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"peeraddr\"; },\n"
+	    /* HAProxy is on loopback: trusted by default. */
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"peeraddr\";\n"
+	    "  proxy_protocol = true; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
+	    "  proxy_protocol = true; max_connections_per_ip = 1; });\n",
+	    in->d.sock, PEERADDR_MODULE, in->pe, in->ps, in->pp, in->ppx,
+	    in->pel);
 }
 
 /*
@@ -346,6 +362,9 @@ lb_start(void)
 	assert_int_equal(inst_start(&lb.b), 0);
 	lb.fe = h_free_port(4);
 	lb.fp = h_free_port(4);
+	lb.fv2 = h_free_port(4);
+	lb.fv1 = h_free_port(4);
+	lb.fl = h_free_port(4);
 	assert_int_equal(hap_start(&lb.h,
 	    "global\n"
 	    "    stats socket %s mode 600 level admin\n"
@@ -371,9 +390,29 @@ lb_start(void)
 	    "    bind 127.0.0.1:%d\n"
 	    "    default_backend be_peer\n"
 	    "backend be_peer\n"
-	    "    server a 127.0.0.1:%d\n",
+	    "    server a 127.0.0.1:%d\n"
+	    "frontend fe_v2\n"
+	    "    bind 127.0.0.1:%d\n"
+	    "    default_backend be_v2\n"
+	    "backend be_v2\n"
+	    "    server a 127.0.0.1:%d send-proxy-v2\n"
+	    "frontend fe_v1\n"
+	    "    bind 127.0.0.1:%d\n"
+	    "    default_backend be_v1\n"
+	    "backend be_v1\n"
+	    "    server a 127.0.0.1:%d send-proxy\n"
+	    /* As contrib/haproxy.cfg: the health check goes to the stats
+	     * port, without a PROXY header. */
+	    "frontend fe_lim\n"
+	    "    bind 127.0.0.1:%d\n"
+	    "    default_backend be_lim\n"
+	    "backend be_lim\n"
+	    "    option httpchk GET /health\n"
+	    "    server a 127.0.0.1:%d send-proxy-v2 check port %d "
+	    "inter 200ms fall 2 rise 2\n",
 	    lb.h.sock, lb.fe, lb.a.pe, lb.a.ps, lb.b.pe, lb.b.ps, lb.fp,
-	    lb.a.pp), 0);
+	    lb.a.pp, lb.fv2, lb.a.ppx, lb.fv1, lb.a.ppx, lb.fl, lb.a.pel,
+	    lb.a.ps), 0);
 	assert_int_equal(hap_wait_server("be_echo", "a", "UP", H_TIMEOUT_MS),
 	    0);
 	assert_int_equal(hap_wait_server("be_echo", "b", "UP", H_TIMEOUT_MS),
@@ -589,18 +628,40 @@ test_rolling_restart(void **state)
 	assert_true(inst_connections(&lb.b) > 0);
 }
 
-/* One line from the peeraddr service through src -> port. */
+/* Connect from src (127.0.0.x) to port; the client's own address as
+ * the service would print it in me. */
 static int
-peer_line(const char *src, int port, char *buf, size_t len)
+connect_from(const char *src, int port, char *me, size_t len)
+{
+	struct sockaddr_in	sin;
+	socklen_t		slen = sizeof(sin);
+	int			fd;
+
+	if ((fd = h_connect_from(src, port)) == -1)
+		return -1;
+	/* Non-blocking: the harness's reads and writes time out. */
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &slen) == -1) {
+		close(fd);
+		return -1;
+	}
+	snprintf(me, len, "%s:%d", src, ntohs(sin.sin_port));
+	return fd;
+}
+
+/* One line from the peeraddr service through src -> port, and the
+ * client's address. */
+static int
+peer_line(const char *src, int port, char *buf, size_t len, char *me,
+    size_t melen)
 {
 	size_t	got = 0;
-	int	fd, rc;
+	int	fd;
 
-	if ((fd = h_connect_from(src, port)) == -1 ||
-	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1)	/* reads time out */
+	if ((fd = connect_from(src, port, me, melen)) == -1)
 		return -1;
-	while (got < len - 1 && (rc = h_recv_exact(fd, buf + got, 1,
-	    H_TIMEOUT_MS)) == 0 && buf[got] != '\n')
+	while (got < len - 1 && h_recv_exact(fd, buf + got, 1,
+	    H_TIMEOUT_MS) == 0 && buf[got] != '\n')
 		got++;
 	buf[got] = '\0';
 	close(fd);
@@ -612,15 +673,79 @@ peer_line(const char *src, int port, char *buf, size_t len)
 static void
 test_peeraddr_plain(void **state)
 {
-	char	line[128];
+	char	line[128], me[64];
 
 	(void)state;
 	lb_start();
-	assert_int_equal(peer_line("127.0.0.2", lb.a.pp, line, sizeof(line)),
-	    0);
-	assert_memory_equal(line, "127.0.0.2:", 10);
-	assert_int_equal(peer_line("127.0.0.2", lb.fp, line, sizeof(line)), 0);
+	assert_int_equal(peer_line("127.0.0.2", lb.a.pp, line, sizeof(line),
+	    me, sizeof(me)), 0);
+	assert_string_equal(line, me);
+	assert_int_equal(peer_line("127.0.0.2", lb.fp, line, sizeof(line),
+	    me, sizeof(me)), 0);
 	assert_memory_equal(line, "127.0.0.1:", 10);
+	assert_string_not_equal(line, me);
+}
+
+/* send-proxy-v2 and send-proxy: the service sees the client, address
+ * and port, from two different loopback addresses. */
+static void
+test_send_proxy(void **state)
+{
+	static const char *const src[] = { "127.0.0.2", "127.0.0.3" };
+	char	line[128], me[64];
+	size_t	i;
+
+	(void)state;
+	lb_start();
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+		assert_int_equal(peer_line(src[i], lb.fv2, line, sizeof(line),
+		    me, sizeof(me)), 0);
+		assert_string_equal(line, me);
+		assert_int_equal(peer_line(src[i], lb.fv1, line, sizeof(line),
+		    me, sizeof(me)), 0);
+		assert_string_equal(line, me);
+	}
+}
+
+/*
+ * max_connections_per_ip = 1 behind HAProxy counts the client, not the
+ * proxy: a second client from 127.0.0.2 is refused while the first holds
+ * its connection, one from 127.0.0.3 is served, and all three came
+ * through the same HAProxy from 127.0.0.1.
+ */
+static void
+test_per_ip_behind_proxy(void **state)
+{
+	char	me1[64], me2[64], me3[64], *out = NULL;
+	int	c1, c2, c3;
+
+	(void)state;
+	lb_start();
+	/* Its check on the stats port, with no PROXY header, passes. */
+	assert_int_equal(hap_wait_server("be_lim", "a", "UP", H_TIMEOUT_MS),
+	    0);
+	c1 = connect_from("127.0.0.2", lb.fl, me1, sizeof(me1));
+	assert_true(c1 >= 0);
+	assert_int_equal(h_echo_check(c1, "one", 3, H_TIMEOUT_MS), 0);
+	/* HAProxy takes it; preforkd closes it once it read the header. */
+	c2 = connect_from("127.0.0.2", lb.fl, me2, sizeof(me2));
+	assert_true(c2 >= 0);
+	assert_int_equal(h_send_all(c2, "two", 3, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_recv_eof(c2, H_TIMEOUT_MS), 0);
+	close(c2);
+	c3 = connect_from("127.0.0.3", lb.fl, me3, sizeof(me3));
+	assert_true(c3 >= 0);
+	assert_int_equal(h_echo_check(c3, "three", 5, H_TIMEOUT_MS), 0);
+	/* The first is still served. */
+	assert_int_equal(h_echo_check(c1, "again", 5, H_TIMEOUT_MS), 0);
+	close(c1);
+	close(c3);
+	/* Counted as the one drop (refusals by the per-address limit are
+	 * logged at debug level only). */
+	assert_int_equal(h_ctl(lb.a.d.sock, &out, "status", "--json",
+	    (char *)NULL), 0);
+	assert_int_equal(h_json_num(out, "\"totals\"", "drops"), 1);
+	free(out);
 }
 
 int
@@ -631,6 +756,10 @@ main(void)
 		    lb_teardown),
 		cmocka_unit_test_setup_teardown(test_peeraddr_plain, lb_setup,
 		    lb_teardown),
+		cmocka_unit_test_setup_teardown(test_send_proxy, lb_setup,
+		    lb_teardown),
+		cmocka_unit_test_setup_teardown(test_per_ip_behind_proxy,
+		    lb_setup, lb_teardown),
 	};
 
 	if (find_haproxy() == -1) {
