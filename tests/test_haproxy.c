@@ -8,7 +8,6 @@
  * Skipped (77) when there is no haproxy to run.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
@@ -30,27 +29,18 @@
 #include <cmocka.h>
 
 #include "tests/harness.h"
+#include "tests/haproxy.h"
 
 #define DRAIN_DELAY	"1.5"	/* > HAProxy's inter 200ms x fall 2 */
 #define SHORT_CLIENTS	4	/* connect, echo, close, again */
 #define LONG_CLIENTS	2	/* echo every few ms for ~0.6 s */
 #define LONG_TRIPS	120
 
-static char	haproxy_bin[256];
-
 /* One preforkd: echo, its /health, the peeraddr service plain and
  * behind a PROXY header, and echo behind one with a per-address limit. */
 struct inst {
 	struct daemon	d;
 	int		pe, ps, pp, ppx, pel;
-};
-
-struct hap {
-	pid_t		pid;
-	char		dir[64];
-	char		cfg[128];
-	char		sock[128];
-	char		log[128];
 };
 
 /* A client thread's tally. */
@@ -72,33 +62,6 @@ static struct {
 	volatile int	 stop;
 } lb;
 
-/* haproxy in $PATH, else where Debian puts it (sbin is not in every
- * user's PATH). */
-static int
-find_haproxy(void)
-{
-	static const char *const extra[] = { "/usr/sbin", "/usr/local/sbin" };
-	const char	*path = getenv("PATH");
-	char		*copy, *dir, *save = NULL;
-	size_t		 i;
-	int		 found = 0;
-
-	if (path != NULL && (copy = strdup(path)) != NULL) {
-		for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
-		    dir = strtok_r(NULL, ":", &save)) {
-			snprintf(haproxy_bin, sizeof(haproxy_bin), "%s/haproxy",
-			    *dir != '\0' ? dir : ".");
-			found = access(haproxy_bin, X_OK) == 0;
-		}
-		free(copy);
-	}
-	for (i = 0; i < sizeof(extra) / sizeof(extra[0]) && !found; i++) {
-		snprintf(haproxy_bin, sizeof(haproxy_bin), "%s/haproxy",
-		    extra[i]);
-		found = access(haproxy_bin, X_OK) == 0;
-	}
-	return found ? 0 : -1;
-}
 
 /* Start (or restart, on the same ports) an instance; READY=1 on return. */
 static int
@@ -134,224 +97,6 @@ inst_start(struct inst *in)
 	    "  proxy_protocol = true; max_connections_per_ip = 1; });\n",
 	    in->d.sock, PEERADDR_MODULE, in->pe, in->ps, in->pp, in->ppx,
 	    in->pel);
-}
-
-/*
- * HAProxy's state changes without an event to wait on (it logs a server
- * going DOWN or UP, not "UP 1/2" becoming "UP" at start, nor its session
- * counters): look every 20 ms until done(arg) or the deadline.
- */
-static int
-hap_wait(int (*done)(void *), void *arg, int timeout_ms)
-{
-	long	deadline = h_now_ms() + timeout_ms;
-
-	while (!done(arg)) {
-		if (h_now_ms() >= deadline)
-			return -1;
-		poll(NULL, 0, 20);
-	}
-	return 0;
-}
-
-static int
-sock_exists(void *arg)
-{
-	struct stat	st;
-
-	return stat(arg, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-/* HAProxy in the foreground (-db) on a generated configuration, its
- * output in h->log; returns once its stats socket is there. */
-static int
-hap_start(struct hap *h, const char *fmt, ...)
-{
-	char	*text;
-	va_list	 ap;
-	int	 fd, rc;
-
-	snprintf(h->dir, sizeof(h->dir), "/tmp/preforkd-haproxy.XXXXXX");
-	if (mkdtemp(h->dir) == NULL)
-		return -1;
-	snprintf(h->cfg, sizeof(h->cfg), "%s/haproxy.cfg", h->dir);
-	snprintf(h->sock, sizeof(h->sock), "%s/stats.sock", h->dir);
-	snprintf(h->log, sizeof(h->log), "%s/haproxy.log", h->dir);
-	va_start(ap, fmt);
-	rc = vasprintf(&text, fmt, ap);
-	va_end(ap);
-	if (rc < 0)
-		return -1;
-	rc = h_write_file(h->cfg, text);
-	free(text);
-	if (rc == -1)
-		return -1;
-	if ((h->pid = fork()) == -1)
-		return -1;
-	if (h->pid == 0) {
-		if ((fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND,
-		    0644)) == -1)
-			_exit(126);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		close(fd);
-		execl(haproxy_bin, "haproxy", "-db", "-f", h->cfg,
-		    (char *)NULL);
-		_exit(127);
-	}
-	/* Bound under another name and renamed: no IN_CREATE to wait on. */
-	if (hap_wait(sock_exists, h->sock, H_TIMEOUT_MS) == -1 ||
-	    !h_pid_alive(h->pid)) {
-		text = h_read_file(h->log);
-		fprintf(stderr, "haproxy did not start; its output:\n%s\n",
-		    text != NULL ? text : "(none)");
-		free(text);
-		return -1;
-	}
-	return 0;
-}
-
-static void
-hap_stop(struct hap *h)
-{
-	char	cmd[128];
-
-	if (h->pid > 0) {
-		kill(h->pid, SIGTERM);
-		if (h_wait_exit(h->pid, H_TIMEOUT_MS) == -1) {
-			kill(h->pid, SIGKILL);
-			h_wait_exit(h->pid, H_TIMEOUT_MS);
-		}
-		h->pid = 0;
-	}
-	if (h->dir[0] != '\0' && getenv("PREFORKD_TEST_KEEP") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", h->dir);
-	}
-	h->dir[0] = '\0';
-}
-
-/* One command on HAProxy's stats socket; its whole answer in out. */
-static int
-hap_cmd(struct hap *h, const char *cmd, char *out, size_t max)
-{
-	size_t	got = 0;
-	ssize_t	n;
-	int	fd;
-
-	if ((fd = h_connect(h->sock, 0, H_TIMEOUT_MS)) == -1)
-		return -1;
-	if (h_send_all(fd, cmd, strlen(cmd), H_TIMEOUT_MS) == -1 ||
-	    h_send_all(fd, "\n", 1, H_TIMEOUT_MS) == -1) {
-		close(fd);
-		return -1;
-	}
-	/* It answers, then closes. */
-	while (got < max - 1 && poll(&(struct pollfd){ fd, POLLIN, 0 }, 1,
-	    H_TIMEOUT_MS) == 1) {
-		if ((n = read(fd, out + got, max - 1 - got)) <= 0)
-			break;
-		got += n;
-	}
-	out[got] = '\0';
-	close(fd);
-	return 0;
-}
-
-/* Field col (0-based) of a CSV line into buf. */
-static void
-csv_field(const char *line, int col, char *buf, size_t len)
-{
-	size_t	n;
-
-	for (; col > 0 && line != NULL; col--)
-		if ((line = strchr(line, ',')) != NULL)
-			line++;
-	if (line == NULL) {
-		*buf = '\0';
-		return;
-	}
-	n = strcspn(line, ",\n");
-	if (n >= len)
-		n = len - 1;
-	memcpy(buf, line, n);
-	buf[n] = '\0';
-}
-
-/* The column of name in "show stat"'s header line, or -1. */
-static int
-csv_col(const char *header, const char *name)
-{
-	char	f[64];
-	int	i;
-
-	for (i = 0; i < 128; i++) {
-		csv_field(header, i, f, sizeof(f));
-		if (strcmp(f, name) == 0)
-			return i;
-	}
-	return -1;
-}
-
-/* Server srv of backend be, as "show stat" has it: status ("UP",
- * "DOWN", "UP 1/2"...) and stot (sessions since HAProxy started). */
-static int
-hap_server(struct hap *h, const char *be, const char *srv, char *status,
-    size_t len, long *stot)
-{
-	char		 out[16384], f[64], key[128];
-	const char	*line;
-	int		 cstatus, cstot;
-
-	if (hap_cmd(h, "show stat", out, sizeof(out)) == -1 ||
-	    strncmp(out, "# ", 2) != 0 ||
-	    (cstatus = csv_col(out + 2, "status")) == -1 ||
-	    (cstot = csv_col(out + 2, "stot")) == -1)
-		return -1;
-	snprintf(key, sizeof(key), "\n%s,%s,", be, srv);
-	if ((line = strstr(out, key)) == NULL)
-		return -1;
-	line++;
-	csv_field(line, cstatus, status, len);
-	csv_field(line, cstot, f, sizeof(f));
-	*stot = atol(f);
-	return 0;
-}
-
-struct want {
-	const char	*be, *srv, *status;
-};
-
-static int
-server_is(void *arg)
-{
-	struct want	*w = arg;
-	char		 status[32];
-	long		 stot;
-
-	return hap_server(&lb.h, w->be, w->srv, status, sizeof(status),
-	    &stot) == 0 && strcmp(status, w->status) == 0;
-}
-
-static int
-hap_wait_server(const char *be, const char *srv, const char *status,
-    int timeout_ms)
-{
-	struct want	w = { be, srv, status };
-
-	return hap_wait(server_is, &w, timeout_ms);
-}
-
-static long
-hap_stot(const char *be, const char *srv)
-{
-	char	status[32];
-	long	stot = -1;
-
-	if (hap_server(&lb.h, be, srv, status, sizeof(status), &stot) == -1)
-		return -1;
-	return stot;
 }
 
 /* The two instances and HAProxy in front, both servers UP. */
@@ -413,10 +158,10 @@ lb_start(void)
 	    lb.h.sock, lb.fe, lb.a.pe, lb.a.ps, lb.b.pe, lb.b.ps, lb.fp,
 	    lb.a.pp, lb.fv2, lb.a.ppx, lb.fv1, lb.a.ppx, lb.fl, lb.a.pel,
 	    lb.a.ps), 0);
-	assert_int_equal(hap_wait_server("be_echo", "a", "UP", H_TIMEOUT_MS),
-	    0);
-	assert_int_equal(hap_wait_server("be_echo", "b", "UP", H_TIMEOUT_MS),
-	    0);
+	assert_int_equal(hap_wait_server(&lb.h, "be_echo", "a", "UP",
+	    H_TIMEOUT_MS), 0);
+	assert_int_equal(hap_wait_server(&lb.h, "be_echo", "b", "UP",
+	    H_TIMEOUT_MS), 0);
 }
 
 /* Whatever a test left: clients, HAProxy, the instances. */
@@ -543,7 +288,7 @@ stot_above(void *arg)
 {
 	struct stot_min	*m = arg;
 
-	return hap_stot("be_echo", m->srv) > m->min;
+	return hap_stot(&lb.h, "be_echo", m->srv) > m->min;
 }
 
 /*
@@ -562,7 +307,7 @@ roll(struct inst *in, const char *srv)
 	assert_int_equal(kill(in->d.pid, SIGQUIT), 0);
 	assert_int_equal(h_wait_log(&in->d, "drain delay: /health fails",
 	    H_TIMEOUT_MS), 0);
-	assert_int_equal(hap_wait_server("be_echo", srv, "DOWN",
+	assert_int_equal(hap_wait_server(&lb.h, "be_echo", srv, "DOWN",
 	    H_TIMEOUT_MS), 0);
 	/* Out of rotation while it still served: no client was turned
 	 * away by a closed listener. */
@@ -576,10 +321,10 @@ roll(struct inst *in, const char *srv)
 	fprintf(stderr, "%s: exited %ld ms after quit\n", srv,
 	    h_now_ms() - t0);
 	assert_int_equal(inst_start(in), 0);
-	assert_int_equal(hap_wait_server("be_echo", srv, "UP", H_TIMEOUT_MS),
-	    0);
+	assert_int_equal(hap_wait_server(&lb.h, "be_echo", srv, "UP",
+	    H_TIMEOUT_MS), 0);
 	/* And it gets clients again. */
-	m.min = hap_stot("be_echo", srv) + 20;
+	m.min = hap_stot(&lb.h, "be_echo", srv) + 20;
 	assert_int_equal(hap_wait(stot_above, &m, H_TIMEOUT_MS), 0);
 	fprintf(stderr, "%s: UP again and serving %ld ms after quit\n", srv,
 	    h_now_ms() - t0);
@@ -605,8 +350,8 @@ test_rolling_restart(void **state)
 
 	(void)state;
 	lb_start();
-	a0 = hap_stot("be_echo", "a");
-	b0 = hap_stot("be_echo", "b");
+	a0 = hap_stot(&lb.h, "be_echo", "a");
+	b0 = hap_stot(&lb.h, "be_echo", "b");
 	t0 = h_now_ms();
 	clients_start();
 	roll(&lb.a, "a");
@@ -616,14 +361,15 @@ test_rolling_restart(void **state)
 	    "trips, %ld errors; HAProxy sent a %ld, b %ld; the restarted "
 	    "instances counted %lld and %lld connections\n",
 	    h_now_ms() - t0, conns, trips, errors,
-	    hap_stot("be_echo", "a") - a0, hap_stot("be_echo", "b") - b0,
+	    hap_stot(&lb.h, "be_echo", "a") - a0,
+	    hap_stot(&lb.h, "be_echo", "b") - b0,
 	    inst_connections(&lb.a), inst_connections(&lb.b));
 	assert_int_equal(errors, 0);
 	/* Something happened: about 8 s of paced load. */
 	assert_true(conns >= 300);
 	assert_true(trips >= 1000);
-	assert_true(hap_stot("be_echo", "a") - a0 >= 50);
-	assert_true(hap_stot("be_echo", "b") - b0 >= 50);
+	assert_true(hap_stot(&lb.h, "be_echo", "a") - a0 >= 50);
+	assert_true(hap_stot(&lb.h, "be_echo", "b") - b0 >= 50);
 	assert_true(inst_connections(&lb.a) > 0);
 	assert_true(inst_connections(&lb.b) > 0);
 }
@@ -722,8 +468,8 @@ test_per_ip_behind_proxy(void **state)
 	(void)state;
 	lb_start();
 	/* Its check on the stats port, with no PROXY header, passes. */
-	assert_int_equal(hap_wait_server("be_lim", "a", "UP", H_TIMEOUT_MS),
-	    0);
+	assert_int_equal(hap_wait_server(&lb.h, "be_lim", "a", "UP",
+	    H_TIMEOUT_MS), 0);
 	c1 = connect_from("127.0.0.2", lb.fl, me1, sizeof(me1));
 	assert_true(c1 >= 0);
 	assert_int_equal(h_echo_check(c1, "one", 3, H_TIMEOUT_MS), 0);
@@ -762,7 +508,7 @@ main(void)
 		    lb_setup, lb_teardown),
 	};
 
-	if (find_haproxy() == -1) {
+	if (hap_find() == -1) {
 		printf("test_haproxy: skipped: no haproxy in $PATH (or "
 		    "/usr/sbin, /usr/local/sbin); install it to run this test\n");
 		return 77;
