@@ -77,6 +77,7 @@ struct config {
 	enum log_level		 log_level;
 	char			*log_file;	/* path, "stderr", "syslog" */
 	int			 shutdown_timeout_ms;
+	int			 drain_delay_ms;	/* quit: 503 first */
 	int			 heartbeat_interval_ms;
 	int			 worker_timeout_ms;
 	int			 min_uptime_ms;	/* shorter lives are failures */
