@@ -504,6 +504,8 @@ worker_cleanup(void)
 	emitter_clear(&w.em);
 	/* What services left set (after PF_EV_STOP and the "close" handlers,
 	 * which may clear them), while the base and the modules are there. */
+	if (w.ctx.ntimers > 0)
+		log_debug("timers left set, freed: %zu", w.ctx.ntimers);
 	timer_free_all(&w.ctx);
 	for (i = 0; i < sizeof(w.sigs) / sizeof(w.sigs[0]); i++) {
 		if (w.sigs[i] != NULL)
