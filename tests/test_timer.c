@@ -477,7 +477,7 @@ test_many(void **state)
 {
 	static struct pf_timer	*t[NMANY];
 	static struct probe	 p[NMANY];
-	size_t			 i, j;
+	size_t			 i;
 	int			 total;
 
 	memset(p, 0, sizeof(p));
@@ -487,10 +487,8 @@ test_many(void **state)
 		assert_non_null(t[i]);
 	}
 	assert_int_equal(wx.ntimers, NMANY);
-	for (i = 0; i < NMANY; i++) {
-		j = (i * 7) % NMANY;	/* 7 is prime to 10,000 */
-		pf_clear_timer(t[j]);
-	}
+	for (i = 0; i < NMANY; i++)
+		pf_clear_timer(t[(i * 7) % NMANY]);	/* 7 is prime to 10,000 */
 	assert_int_equal(wx.ntimers, 0);
 	for (i = 0; i < NMANY; i++)
 		assert_non_null(probe_set(&p[i], (unsigned int)i % 20, 0));

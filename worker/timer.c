@@ -26,9 +26,9 @@
  */
 #include <errno.h>
 #include <event2/event.h>
-#include <time.h>
 #include <event2/event_struct.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "worker/timer.h"
@@ -48,7 +48,8 @@ struct pf_timer {
 	unsigned int		 flags;
 };
 
-/* How far libevent's clock may lag ours, in microseconds. */
+/* How far libevent's clock may lag ours, in microseconds: the coarse
+ * clock's resolution, read once (a constant of the running kernel). */
 static long	slack_us = -1;
 
 static void
@@ -71,7 +72,6 @@ timer_arm(struct pf_timer *t)
 {
 	struct timeval	tv = { 0, 0 };
 	struct timespec	res;
-	uint64_t	now, left;
 
 	if (slack_us == -1) {
 		slack_us = 1000;
@@ -80,7 +80,8 @@ timer_arm(struct pf_timer *t)
 			slack_us = res.tv_nsec / 1000;
 	}
 	if (t->ms > 0) {
-		now = clock_mono_us();
+		uint64_t	now = clock_mono_us(), left;
+
 		left = (t->due_us > now ? t->due_us - now : 0) +
 		    (uint64_t)slack_us;
 		tv.tv_sec = (time_t)(left / 1000000);
@@ -94,11 +95,12 @@ static void
 timer_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct pf_timer	*t = arg;
-	uint64_t	 now, period = (uint64_t)t->ms * 1000;
 
 	/* Re-armed first, so the callback may refresh or clear it. */
 	if (t->flags & T_REPEAT) {
-		now = clock_mono_us();
+		uint64_t	now = clock_mono_us();
+		uint64_t	period = (uint64_t)t->ms * 1000;
+
 		t->due_us += period;
 		if (t->due_us <= now)
 			t->due_us = now + period;
@@ -174,8 +176,13 @@ pf_timer_refresh(struct pf_timer *t)
 void
 timer_free_all(struct wctx *w)
 {
-	struct pf_timer	*t;
+	struct pf_timer	*t, *next;
 
-	while ((t = LIST_FIRST(&w->timers)) != NULL)
-		timer_free(t);
+	for (t = LIST_FIRST(&w->timers); t != NULL; t = next) {
+		next = LIST_NEXT(t, entry);
+		event_del(&t->ev);
+		free(t);
+	}
+	LIST_INIT(&w->timers);
+	w->ntimers = 0;
 }
