@@ -59,9 +59,11 @@ struct ctl_stats {
 	uint64_t	bytes_out;
 	uint64_t	errors;
 	uint64_t	drops;
+	uint64_t	out_active;	/* pf_connect(): made, still open */
+	uint64_t	out_total;	/* pf_connect(): connected */
 };
 /* The codec (ctl.c) and the reports (server/status.c) list every field. */
-_Static_assert(sizeof(struct ctl_stats) == 7 * sizeof(uint64_t),
+_Static_assert(sizeof(struct ctl_stats) == 9 * sizeof(uint64_t),
     "a new counter needs ctl.c's table and status.c's reports");
 
 /* CTL_REOPEN's target: write to the descriptor that comes with it, or to

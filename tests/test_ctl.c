@@ -31,7 +31,7 @@ static const struct tcase {
 } cases[] = {
 	{ CTL_READY, "ready", 4, 4 },
 	{ CTL_HEARTBEAT, "heartbeat", 4, 4 },
-	{ CTL_STATS, "stats", 56, 56 },
+	{ CTL_STATS, "stats", 72, 72 },
 	{ CTL_DRAINING, "draining", 8, 8 },
 	{ CTL_GOODBYE, "goodbye", 4, 4 },
 	{ CTL_REOPENED, "reopened", 4, 4 },
@@ -105,6 +105,8 @@ msg_make(struct ctl_msg *m, uint8_t type, enum fill f)
 		m->u.stats.bytes_out = v64(5, f);
 		m->u.stats.errors = v64(6, f);
 		m->u.stats.drops = v64(7, f);
+		m->u.stats.out_active = v64(8, f);
+		m->u.stats.out_total = v64(9, f);
 		break;
 	case CTL_DRAINING:
 		m->u.draining.conns_active = v64(8, f);
@@ -169,6 +171,10 @@ msg_check(const struct ctl_msg *want, const struct ctl_msg *got)
 		    want->u.stats.bytes_out);
 		assert_int_equal(got->u.stats.errors, want->u.stats.errors);
 		assert_int_equal(got->u.stats.drops, want->u.stats.drops);
+		assert_int_equal(got->u.stats.out_active,
+		    want->u.stats.out_active);
+		assert_int_equal(got->u.stats.out_total,
+		    want->u.stats.out_total);
 		break;
 	case CTL_DRAINING:
 		assert_int_equal(got->u.draining.conns_active,
@@ -257,10 +263,10 @@ test_cases_are_all_types(void **state)
 static void
 test_layout_stats(void **state)
 {
-	static const uint8_t want[CTL_HDR_LEN + 56] = {
+	static const uint8_t want[CTL_HDR_LEN + 72] = {
 		0x01,				/* version */
 		0x03,				/* CTL_STATS */
-		0x38, 0x00,			/* length 56 */
+		0x48, 0x00,			/* length 72 */
 		0xc0, 0xc1, 0xc2, 0xc3,		/* slot */
 		0x90, 0xa1, 0xb2, 0x00,		/* pid */
 		0x98, 0xba, 0xdc, 0xfe,		/* seq */
@@ -271,6 +277,8 @@ test_layout_stats(void **state)
 		0x16, 0x27, 0x38, 0x49, 0x5a, 0x6b, 0x7c, 0x8d,
 		0x17, 0x28, 0x39, 0x4a, 0x5b, 0x6c, 0x7d, 0x8e,
 		0x18, 0x29, 0x3a, 0x4b, 0x5c, 0x6d, 0x7e, 0x8f,
+		0x19, 0x2a, 0x3b, 0x4c, 0x5d, 0x6e, 0x7f, 0x90,
+		0x1a, 0x2b, 0x3c, 0x4d, 0x5e, 0x6f, 0x80, 0x91,
 	};
 	struct ctl_msg	m, d;
 	uint8_t		buf[CTL_MAX_FRAME];
@@ -288,6 +296,7 @@ test_layout_stats(void **state)
 	assert_int_equal(d.seq, 0xfedcba98U);
 	assert_int_equal(d.u.stats.conns_active, 0x8978675645342312ULL);
 	assert_int_equal(d.u.stats.drops, 0x8f7e6d5c4b3a2918ULL);
+	assert_int_equal(d.u.stats.out_total, 0x91806f5e4d3c2b1aULL);
 	msg_check(&m, &d);
 }
 
@@ -508,7 +517,7 @@ test_bad_length(void **state)
 	}
 }
 
-/* Both length bytes count: 56 + 256 is not 56. */
+/* Both length bytes count: 72 + 256 is not 72. */
 static void
 test_length_high_byte(void **state)
 {
@@ -516,7 +525,7 @@ test_length_high_byte(void **state)
 	uint8_t		buf[CTL_MAX_FRAME];
 
 	frame_make(buf, CTL_STATS);
-	assert_int_equal(buf[2], 56);
+	assert_int_equal(buf[2], 72);
 	buf[3] = 1;
 	assert_int_equal(decode_exact(buf, sizeof(buf), &m), -1);
 	frame_make(buf, CTL_STATS_REQUEST);

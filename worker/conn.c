@@ -183,7 +183,7 @@ conn_teardown(struct pf_conn *c)
 		TAILQ_REMOVE(&c->w->timed, c, timed_entry);
 	c->flags &= ~C_TIMED;
 	if (c->flags & C_OUTBOUND)
-		c->w->stats_out.active--;
+		c->w->stats.out_active--;
 	else {
 		c->w->stats.conns_active--;
 		iplimit_release(&c->ipl);
@@ -450,7 +450,7 @@ conn_connecting(struct pf_conn *c, short what)
 		return 0;
 	}
 	c->flags &= ~C_CONNECTING;
-	c->w->stats_out.total++;
+	c->w->stats.out_total++;
 	conn_touch(c);
 	timed_update(c);
 	pf_emit(&c->em, PF_EV_CONNECT, NULL);

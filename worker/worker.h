@@ -45,10 +45,6 @@ struct wctx {
 	struct event_base	*base;
 	/* The counters, in the very form the STATS message carries them. */
 	struct ctl_stats	 stats;
-	struct {
-		uint64_t	 active;	/* pf_connect() made, still open */
-		uint64_t	 total;		/* connected */
-	} stats_out;
 	struct evdns_base	*dns;		/* made at the first name */
 	struct conn_list	 conns;		/* every connection */
 	struct conn_list	 timed;		/* with a timeout, or lingering */
