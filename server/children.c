@@ -366,6 +366,7 @@ slot_spawn(struct slot *s)
 	struct worker_spec	 spec;
 	struct child		*c;
 	struct timeval		 tv;
+	char			 err[CONFIG_ERRLEN];
 	sigset_t		 all, old;
 	int			 sv[2] = { -1, -1 };
 	long			 jitter;
@@ -384,6 +385,10 @@ slot_spawn(struct slot *s)
 	/* Until the child has its own handlers, a signal sent to it must
 	 * not run the master's (which would write to the master's signal
 	 * pipe, inherited): blocked across fork, defaults in the child. */
+	/* A reload's new access logs, opened for the worker to inherit. */
+	if (alogfiles_sync(&master.alogs, master.cfg, master.prev.cfg, err,
+	    sizeof(err)) == -1)
+		log_warnx("worker %d: %s", s->id, err);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
@@ -406,6 +411,8 @@ slot_spawn(struct slot *s)
 		spec.master = master.pid;
 		spec.ctl_fd = sv[1];
 		spec.confine = privs_confine;
+		spec.alogs = master.alogs.fds;
+		spec.nalogs = master.alogs.n;
 		worker_main(&spec);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -28,6 +28,7 @@
 #include "common/iplimit.h"
 #include "common/log.h"
 #include "common/peer.h"
+#include "worker/accesslog.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
 #include "worker/module.h"
@@ -241,6 +242,9 @@ worker_reopen(struct peer *p, uint32_t target)
 		log_warnx("log reopen: no descriptor from the master");
 	} else
 		log_set_fd(fd);
+	/* The access logs' files came just before (CTL_ALOG_REOPEN). */
+	if (m.u.reopened.error == 0)
+		m.u.reopened.error = (uint32_t)accesslog_reopen_error();
 	if (m.u.reopened.error == 0)
 		log_info("log reopened");
 	worker_send(&m);
@@ -300,6 +304,9 @@ worker_dispatch(struct peer *p, const struct ctl_msg *m, const char *reason,
 		break;
 	case CTL_ACCEPT:
 		worker_accept(m->u.accept.generation);
+		break;
+	case CTL_ALOG_REOPEN:
+		(void)accesslog_reopen(m->u.alog_reopen.key, peer_take_fd(p));
 		break;
 	case CTL_COVER:
 		if (w.accepting && !w.draining)
@@ -450,7 +457,9 @@ worker_setup(void)
 		return -1;
 	}
 	if ((w.peer = peer_new(w.base, spec->ctl_fd, worker_dispatch,
-	    NULL)) == NULL)
+	    NULL)) == NULL ||
+	    accesslog_start(w.base, spec->cfg, spec->slot, spec->alogs,
+	    spec->nalogs) == -1)
 		return -1;
 	if ((w.listeners = calloc(spec->nls, sizeof(*w.listeners))) == NULL) {
 		log_warn("listeners");
@@ -489,6 +498,7 @@ worker_cleanup(void)
 	size_t		i;
 
 	conn_close_all();
+	accesslog_stop();	/* the lines of those closed just now too */
 	if (w.peer != NULL) {
 		worker_send_stats();
 		worker_send(&m);

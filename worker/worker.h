@@ -10,6 +10,7 @@
 
 #include "common/ctl.h"
 #include "conf/config.h"
+#include "worker/accesslog.h"
 
 struct event_base;
 
@@ -47,6 +48,8 @@ struct worker_spec {
 	pid_t			 master;
 	int			 ctl_fd;	/* the worker's channel end */
 	int			 ipl_region;	/* per-address counts, or -1 */
+	const struct alog_fd	*alogs;		/* access logs, inherited */
+	size_t			 nalogs;
 	/* After modules are loaded, before serving: chroot and privilege
 	 * drop, as the master decides; -1 stops the worker. */
 	int			(*confine)(const struct config *cfg);
