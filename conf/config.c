@@ -82,6 +82,12 @@ static const struct field listener_fields[] = {
 	    65535, NULL },
 	{ "allow", K_CIDRS, F(listen_conf, allow), 0, 0, NULL },
 	{ "deny", K_CIDRS, F(listen_conf, deny), 0, 0, NULL },
+	{ "proxy_protocol", K_BOOL, F(listen_conf, proxy_protocol), 0, 1,
+	    NULL },
+	{ "proxy_trusted", K_CIDRS, F(listen_conf, proxy_trusted), 0, 0,
+	    NULL },
+	{ "proxy_timeout", K_MS, F(listen_conf, proxy_timeout_ms), 10,
+	    3600000, NULL },
 	{ "access_log", K_GROUP, 0, 0, 0, listener_alog_fields },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
@@ -216,7 +222,9 @@ get_mode(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 _Static_assert(offsetof(struct listen_conf, nallow) ==
     offsetof(struct listen_conf, allow) + sizeof(struct cidr *) &&
     offsetof(struct listen_conf, ndeny) ==
-    offsetof(struct listen_conf, deny) + sizeof(struct cidr *),
+    offsetof(struct listen_conf, deny) + sizeof(struct cidr *) &&
+    offsetof(struct listen_conf, nproxy_trusted) ==
+    offsetof(struct listen_conf, proxy_trusted) + sizeof(struct cidr *),
     "a cidr list's count follows its pointer");
 
 /* allow/deny: the array pointer at dst, its count right after it. */
@@ -403,6 +411,20 @@ listener_check(struct ctx *ctx, const config_setting_t *s,
 
 	if (l->service == NULL)
 		return fail(ctx, s, "listener has no 'service'");
+	if (l->proxy_trusted != NULL && !l->proxy_protocol)
+		return fail(ctx, s, "'proxy_trusted' without "
+		    "'proxy_protocol = true'");
+	/* A header says who the client is: by default only a balancer on
+	 * this machine may say it. */
+	if (l->proxy_protocol && l->proxy_trusted == NULL) {
+		if ((l->proxy_trusted = calloc(2, sizeof(struct cidr))) ==
+		    NULL)
+			return fail(ctx, s, "out of memory");
+		l->nproxy_trusted = 2;
+		if (cidr_parse("127.0.0.0/8", &l->proxy_trusted[0]) == -1 ||
+		    cidr_parse("::1", &l->proxy_trusted[1]) == -1)
+			return fail(ctx, s, "cannot make the loopback blocks");
+	}
 	if (l->path != NULL) {
 		if (l->address != NULL || l->port != 0)
 			return fail(ctx, s, "listener has both 'path' and "
@@ -545,6 +567,7 @@ parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 			l->tcp_nodelay = 1;
 			l->reuseport = 1;
 			l->max_output = 1 << 20;
+			l->proxy_timeout_ms = 5000;
 			l->line = line;
 			if (parse_group(ctx, e, f->sub, l, cfg) == -1 ||
 			    alog_check(ctx, e, &l->alog_file, &l->alog_pos) ==
@@ -826,6 +849,7 @@ config_free(struct config *cfg)
 		free(cfg->listeners[i].service);
 		free(cfg->listeners[i].allow);
 		free(cfg->listeners[i].deny);
+		free(cfg->listeners[i].proxy_trusted);
 		free(cfg->listeners[i].alog_file);
 		free(cfg->listeners[i].alog_pos.file);
 	}

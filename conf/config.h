@@ -37,6 +37,10 @@ struct listen_conf {
 	size_t		 nallow;
 	struct cidr	*deny;
 	size_t		 ndeny;
+	int		 proxy_protocol;	/* a PROXY header comes first */
+	struct cidr	*proxy_trusted;		/* who may send one */
+	size_t		 nproxy_trusted;
+	int		 proxy_timeout_ms;	/* to receive it */
 	int		 line;		/* where it was defined */
 	char		 name[128];	/* "127.0.0.1:7007", "[::1]:7", path */
 	/* Access log: a path or "syslog", NULL for none.  The listener's own

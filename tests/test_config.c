@@ -5,7 +5,9 @@
  * Also config_load() on real and missing files, and hostile input (binary
  * junk, deep nesting, huge strings) that must fail cleanly.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -999,6 +1001,48 @@ test_sample_config(void **state)
 	config_free(cfg);
 }
 
+/* proxy_protocol: off by default; trusted defaults to loopback; bounds. */
+static void
+test_proxy_keys(void **state)
+{
+	struct config		*cfg;
+	struct sockaddr_in	 sin = { .sin_family = AF_INET };
+	char			 err[512];
+
+	cfg = config_parse("listeners = (\n"
+	    "{ port = 1; service = \"echo\"; },\n"
+	    "{ port = 2; service = \"echo\"; proxy_protocol = true; },\n"
+	    "{ port = 3; service = \"echo\"; proxy_protocol = true;\n"
+	    "  proxy_trusted = [ \"10.0.0.0/8\" ]; proxy_timeout = 0.5; }\n"
+	    ");\n", "t", err, sizeof(err));
+	assert_non_null(cfg);
+	assert_int_equal(cfg->listeners[0].proxy_protocol, 0);
+	assert_int_equal(cfg->listeners[1].proxy_protocol, 1);
+	assert_int_equal(cfg->listeners[1].proxy_timeout_ms, 5000);
+	assert_int_equal(cfg->listeners[1].nproxy_trusted, 2);
+	sin.sin_addr.s_addr = htonl(0x7f000005);
+	assert_true(cidr_match_any(cfg->listeners[1].proxy_trusted, 2,
+	    (struct sockaddr *)&sin));
+	sin.sin_addr.s_addr = htonl(0x0a000001);
+	assert_false(cidr_match_any(cfg->listeners[1].proxy_trusted, 2,
+	    (struct sockaddr *)&sin));
+	assert_int_equal(cfg->listeners[2].nproxy_trusted, 1);
+	assert_true(cidr_match_any(cfg->listeners[2].proxy_trusted, 1,
+	    (struct sockaddr *)&sin));
+	assert_int_equal(cfg->listeners[2].proxy_timeout_ms, 500);
+	config_free(cfg);
+
+	expect_error("listeners = (\n{ port = 1; service = \"e\";\n"
+	    "  proxy_trusted = [ \"10.0.0.0/8\" ]; } );\n", 2,
+	    "'proxy_trusted' without 'proxy_protocol = true'");
+	expect_error("listeners = (\n{ port = 1; service = \"e\";\n"
+	    "  proxy_protocol = true; proxy_timeout = 0; } );\n", 3,
+	    "'proxy_timeout' must be 0.01 to 3600 seconds");
+	expect_error("listeners = (\n{ port = 1; service = \"e\";\n"
+	    "  proxy_protocol = true; proxy_trusted = [ \"x\" ]; } );\n", 3,
+	    "'proxy_trusted': entry 1 is not an address");
+}
+
 int
 main(void)
 {
@@ -1032,6 +1076,7 @@ main(void)
 		cmocka_unit_test(test_load_missing),
 		cmocka_unit_test(test_load_directory),
 		cmocka_unit_test(test_sample_config),
+		cmocka_unit_test(test_proxy_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

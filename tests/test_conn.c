@@ -6,7 +6,10 @@
  * without half-open, end flushing queued output, pause/resume, the idle
  * sweep, asynchronous error reporting, destroy and end from inside
  * handlers, emits on another connection whose handlers destroy it or fail
- * it, conn_close_all() and the worker counters, and pf_addr_str().
+ * it, conn_close_all() and the worker counters, pf_addr_str(), and the
+ * PROXY header stage of a proxy_protocol listener (split headers, TLVs,
+ * LOCAL, bytes after the header, drops for a bad, late or cut-off header,
+ * admission on the header's address).
  *
  * The test stands in for worker/worker.c: it provides worker_base(),
  * worker_now_ms() and worker_stats, and hands one end of a socketpair (or
@@ -100,6 +103,12 @@ static struct {
 static int		 ids[PF_EV_MAX_];
 static struct listen_conf lconf = {
 	.name = "test", .max_output = 64 << 20, .tcp_nodelay = 1,
+};
+static struct cidr	pp_deny = { .family = AF_INET, .bits = 24,
+    .addr = { 203, 0, 113, 0 } };
+static struct listen_conf lconf_pp = {
+	.name = "test-pp", .max_output = 64 << 20, .proxy_protocol = 1,
+	.proxy_timeout_ms = 100, .deny = &pp_deny, .ndeny = 1,
 };
 /* Not counted per address. */
 static const struct ipl_ref no_ipl = { { UINT16_MAX, UINT16_MAX } };
@@ -625,7 +634,8 @@ setup(void **state)
 		return -1;
 	emitter_init(&fx.l->em, fx.l);
 	fx.l->conf = &lconf;
-	if (pf_on(&fx.l->em, PF_EV_CONNECTION, h_connection, NULL) == -1)
+	if (pf_on(&fx.l->em, PF_EV_CONNECTION, h_connection, NULL) == -1 ||
+	    pf_on(&fx.l->em, PF_EV_DROP, h_rec, &ids[PF_EV_DROP]) == -1)
 		return -1;
 	return 0;
 }
@@ -1542,6 +1552,239 @@ test_addr_str(void **state)
 	assert_int_equal(len, sizeof(struct sockaddr_in));
 }
 
+/* The PROXY stage. */
+
+static const char pp_v1[] =
+    "PROXY TCP4 192.0.2.1 198.51.100.2 5000 80\r\n";
+
+/* A connection on a proxy_protocol listener, not yet announced. */
+static int
+open_pp(void)
+{
+	int	sv[2];
+
+	assert_true(fx.nconn < MAXCONN);
+	assert_int_equal(socketpair(AF_UNIX,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	fx.sfd[fx.nconn] = sv[0];
+	fx.peer[fx.nconn] = sv[1];
+	fx.l->conf = &lconf_pp;
+	conn_accepted(fx.l, sv[0], NULL);
+	assert_int_equal(fx.connections, 0);
+	assert_int_equal(worker_stats.conns_active, 1);
+	return fx.nconn++;
+}
+
+static void
+assert_addr(const struct sockaddr_storage *ss, socklen_t len,
+    const char *want)
+{
+	char	buf[64];
+
+	pf_addr_str((const struct sockaddr *)ss, len, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+/* The peer's end was closed: EOF, or a reset where bytes went unread. */
+static int
+peer_gone(int fd)
+{
+	char	c;
+	int	eof;
+
+	return (peer_read(fd, &c, 1, &eof) == 0 && eof) || errno == ECONNRESET;
+}
+
+/* A refused header: a drop with its reason, nothing for the service, the
+ * client's end closed. */
+static void
+assert_pp_dropped(int i, const char *why)
+{
+	assert_int_equal(wait_event(PF_EV_DROP, 1, WAIT_MS), 1);
+	assert_string_equal(find(PF_EV_DROP)->msg, why);
+	assert_ptr_equal(find(PF_EV_DROP)->self, fx.l);
+	assert_true(peer_gone(fx.peer[i]));
+	assert_int_equal(fx.connections, 0);
+	assert_int_equal(count(PF_EV_CLOSE), 0);
+	assert_int_equal(worker_stats.drops, 1);
+	assert_int_equal(worker_stats.conns_active, 0);
+	assert_int_equal(worker_stats.conns_total, 0);
+}
+
+/* 27. A v1 header a byte at a time, the client's bytes behind it. */
+static void
+test_proxy_v1_split(void **state)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	size_t			i;
+	int			p = open_pp();
+
+	for (i = 0; i < strlen(pp_v1) - 1; i++) {
+		peer_write(fx.peer[p], pp_v1 + i, 1);
+		run_for(TICK_MS);
+		assert_int_equal(fx.connections, 0);
+	}
+	peer_write(fx.peer[p], "\nhello", 6);
+	assert_int_equal(wait_rx(5, WAIT_MS), 5);
+	assert_memory_equal(fx.rx, "hello", 5);
+	assert_int_equal(fx.connections, 1);
+	assert_int_equal(count(PF_EV_DATA), 1);	/* the rest, as one */
+	assert_int_equal(pf_conn_bytes_read(fx.accepted), 5);
+	assert_int_equal(pf_conn_peer_addr(fx.accepted, &ss, &len), 0);
+	assert_addr(&ss, len, "192.0.2.1:5000");
+	assert_int_equal(pf_conn_local_addr(fx.accepted, &ss, &len), 0);
+	assert_addr(&ss, len, "198.51.100.2:80");
+	assert_int_equal(pf_conn_proxy_addr(fx.accepted, &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_UNIX);
+	assert_null(pf_conn_proxy_tlv(fx.accepted, PF_PROXY_TLV_ALPN, &i));
+	assert_int_equal(worker_stats.conns_total, 1);
+	assert_int_equal(pf_conn_write(fx.accepted, "ok", 2), 1);
+	assert_int_equal(pf_conn_bytes_written(fx.accepted), 2);
+}
+
+/* A v2 header: 12-byte signature, PROXY over TCP over IPv6. */
+static size_t
+pp_v2(uint8_t *b, int local, const char *tlvs, size_t tlvlen)
+{
+	static const uint8_t	sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00,
+	    0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
+	size_t			alen = 36 + tlvlen;
+
+	memcpy(b, sig, 12);
+	b[12] = local ? 0x20 : 0x21;
+	b[13] = 0x21;
+	b[14] = alen >> 8;
+	b[15] = alen & 0xff;
+	memset(b + 16, 0, 36);
+	b[16 + 15] = 1;			/* ::1 */
+	b[32] = 0x20;			/* 2001:db8::7 */
+	b[33] = 0x01;
+	b[34] = 0x0d;
+	b[35] = 0xb8;
+	b[47] = 7;
+	b[48] = 0x1f;			/* 8080 */
+	b[49] = 0x90;
+	b[50] = 0x01;			/* 443 */
+	b[51] = 0xbb;
+	memcpy(b + 52, tlvs, tlvlen);
+	return 52 + tlvlen;
+}
+
+/* 28. v2 with TLVs in the same segment as the client's first bytes. */
+static void
+test_proxy_v2_tlv(void **state)
+{
+	static const char	tlvs[] = "\x01\x00\x02h2"
+	    "\x02\x00\x0b" "example.com" "\x05\x00\x03id7";
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	uint8_t			b[256];
+	size_t			n, vlen;
+	const char		*v;
+	int			p = open_pp();
+
+	n = pp_v2(b, 0, tlvs, sizeof(tlvs) - 1);
+	memcpy(b + n, "abc", 3);
+	peer_write(fx.peer[p], b, n + 3);
+	assert_int_equal(wait_rx(3, WAIT_MS), 3);
+	assert_memory_equal(fx.rx, "abc", 3);
+	assert_int_equal(pf_conn_peer_addr(fx.accepted, &ss, &len), 0);
+	assert_addr(&ss, len, "[::1]:8080");
+	assert_int_equal(pf_conn_local_addr(fx.accepted, &ss, &len), 0);
+	assert_addr(&ss, len, "[2001:db8::7]:443");
+	assert_non_null(v = pf_conn_proxy_tlv(fx.accepted, PF_PROXY_TLV_ALPN,
+	    &vlen));
+	assert_int_equal(vlen, 2);
+	assert_memory_equal(v, "h2", 2);
+	assert_non_null(v = pf_conn_proxy_tlv(fx.accepted,
+	    PF_PROXY_TLV_AUTHORITY, &vlen));
+	assert_int_equal(vlen, 11);
+	assert_memory_equal(v, "example.com", 11);
+	assert_non_null(v = pf_conn_proxy_tlv(fx.accepted,
+	    PF_PROXY_TLV_UNIQUE_ID, &vlen));
+	assert_int_equal(vlen, 3);
+	assert_memory_equal(v, "id7", 3);
+	assert_null(pf_conn_proxy_tlv(fx.accepted, 0x20, &vlen));
+	assert_int_equal(pf_conn_bytes_read(fx.accepted), 3);
+}
+
+/* 29. LOCAL (the balancer's own check): the transport's addresses. */
+static void
+test_proxy_local(void **state)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	uint8_t			b[256];
+	size_t			n;
+	int			p = open_pp();
+
+	n = pp_v2(b, 1, "", 0);
+	b[n] = 'x';
+	peer_write(fx.peer[p], b, n + 1);
+	assert_int_equal(wait_rx(1, WAIT_MS), 1);
+	assert_int_equal(fx.connections, 1);
+	assert_int_equal(pf_conn_peer_addr(fx.accepted, &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_UNIX);
+	assert_int_equal(pf_conn_local_addr(fx.accepted, &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_UNIX);
+}
+
+/* 30. Not a header: dropped after its first byte. */
+static void
+test_proxy_malformed(void **state)
+{
+	int	p = open_pp();
+
+	peer_write(fx.peer[p], "GET / HTTP/1.0\r\n\r\n", 18);
+	assert_pp_dropped(p, "not a PROXY header");
+}
+
+/* 31. The header is late: dropped by the sweep after proxy_timeout. */
+static void
+test_proxy_timeout(void **state)
+{
+	int	p = open_pp();
+
+	peer_write(fx.peer[p], pp_v1, 10);
+	run_for(3 * TICK_MS);
+	conn_sweep(worker_now_ms() + 50);	/* not late yet */
+	run_for(3 * TICK_MS);
+	assert_int_equal(count(PF_EV_DROP), 0);
+	conn_sweep(worker_now_ms() + lconf_pp.proxy_timeout_ms);
+	assert_pp_dropped(p, "no PROXY header in time");
+}
+
+/* 32. The client goes away within the header, or before it. */
+static void
+test_proxy_cut(void **state)
+{
+	int	p = open_pp();
+
+	peer_write(fx.peer[p], pp_v1, 10);
+	shutdown(fx.peer[p], SHUT_WR);
+	assert_pp_dropped(p, "closed within its PROXY header");
+	fx.nrec = 0;
+	worker_stats.drops = 0;
+	p = open_pp();
+	shutdown(fx.peer[p], SHUT_WR);
+	assert_pp_dropped(p, "closed before its PROXY header");
+}
+
+/* 33. The listener's rules judge the header's address. */
+static void
+test_proxy_admission(void **state)
+{
+	static const char	hdr[] =
+	    "PROXY TCP4 203.0.113.9 198.51.100.2 5000 80\r\nhello";
+	int			p = open_pp();
+
+	peer_write(fx.peer[p], hdr, sizeof(hdr) - 1);
+	assert_pp_dropped(p, "address denied");
+	assert_int_equal(find(PF_EV_DROP)->len, sizeof(struct sockaddr_in));
+	assert_int_equal(fx.rxlen, 0);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1574,6 +1817,13 @@ main(void)
 		T(test_close_all),
 		T(test_shutdown_all),
 		T(test_addr_str),
+		T(test_proxy_v1_split),
+		T(test_proxy_v2_tlv),
+		T(test_proxy_local),
+		T(test_proxy_malformed),
+		T(test_proxy_timeout),
+		T(test_proxy_cut),
+		T(test_proxy_admission),
 	};
 
 	/* Writes to a closed peer must fail with EPIPE, not kill us. */

@@ -2,7 +2,8 @@
  * test_limits.c -- integration tests of the limits, against the real
  * binary: connections per address across workers, allow/deny lists for
  * IPv4 and IPv6, the per-worker connection cap, idle_timeout, the hard
- * output cap, and memory staying flat under a client that never reads.
+ * output cap, memory staying flat under a client that never reads, and
+ * the same rules applied to the address a PROXY header gives.
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -344,6 +345,87 @@ test_no_reader_memory(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+/* A client through a "balancer": its PROXY v1 header, then payload. */
+static int
+pp_client(int port, const char *src, const char *payload)
+{
+	char	buf[256];
+	int	fd, n;
+
+	if ((fd = h_connect("127.0.0.1", port, H_TIMEOUT_MS)) == -1)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "PROXY TCP4 %s 127.0.0.1 40000 %d"
+	    "\r\n%s", src, port, payload);
+	if (h_send_all(fd, buf, (size_t)n, 1000) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * proxy_protocol: the header's source is the client for deny and the
+ * per-address limit (every connection comes from 127.0.0.1 here); the
+ * bytes behind the header are the client's; a header from an untrusted
+ * sender, a malformed one and a late one are refused and logged.
+ */
+static void
+test_proxy_protocol(void **state)
+{
+	struct daemon	d;
+	char		buf[8];
+	int		probe = h_free_port(4), pp = h_free_port(4);
+	int		pu = h_free_port(4), fd, fd2, fd3;
+	long		t0;
+
+	start(&d, probe, "workers = 2;\nlisteners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; "
+	    "proxy_protocol = true; proxy_timeout = 0.3; "
+	    "max_connections_per_ip = 1; deny = [ \"198.51.100.0/24\" ]; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; "
+	    "proxy_protocol = true; proxy_trusted = [ \"10.0.0.0/8\" ]; });\n",
+	    probe, pp, pu);
+	/* The header and the first bytes in one segment: "hi" is echoed. */
+	assert_true((fd = pp_client(pp, "192.0.2.1", "hi")) >= 0);
+	assert_int_equal(h_recv_exact(fd, buf, 2, 2000), 0);
+	assert_memory_equal(buf, "hi", 2);
+	/* 192.0.2.1 holds its one place; 192.0.2.2 has its own. */
+	assert_true((fd2 = pp_client(pp, "192.0.2.1", "")) >= 0);
+	assert_int_equal(served(fd2), -1);
+	close(fd2);
+	assert_true((fd2 = pp_client(pp, "192.0.2.2", "")) >= 0);
+	assert_int_equal(served(fd2), 0);
+	assert_int_equal(served(fd), 0);
+	close(fd2);
+	close(fd);
+	/* deny judges the header's address. */
+	assert_true((fd = pp_client(pp, "198.51.100.7", "")) >= 0);
+	assert_int_equal(served(fd), -1);
+	close(fd);
+	/* Not from a trusted balancer: refused before any byte is read. */
+	assert_true((fd = pp_client(pu, "192.0.2.3", "")) >= 0);
+	assert_int_equal(served(fd), -1);
+	close(fd);
+	assert_int_equal(h_wait_log(&d, "not a trusted PROXY sender",
+	    H_TIMEOUT_MS), 0);
+	/* Malformed. */
+	assert_true((fd = h_connect("127.0.0.1", pp, H_TIMEOUT_MS)) >= 0);
+	assert_int_equal(h_send_all(fd, "PROXY TCP4 1.2.3\r\n", 18, 1000), 0);
+	assert_int_equal(served(fd), -1);
+	close(fd);
+	assert_int_equal(h_wait_log(&d, ": v1: ", H_TIMEOUT_MS), 0);
+	/* Late: closed after proxy_timeout (0.3 s), not before 0.2 s. */
+	t0 = h_now_ms();
+	assert_true((fd3 = h_connect("127.0.0.1", pp, H_TIMEOUT_MS)) >= 0);
+	assert_int_equal(h_recv_eof(fd3, 3000), 0);
+	assert_true(h_now_ms() - t0 >= 200);
+	close(fd3);
+	/* The plain listener is untouched by all this. */
+	assert_int_equal(h_echo_once("127.0.0.1", probe, "fine\n"), 0);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -355,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_no_reader_memory),
+		cmocka_unit_test(test_proxy_protocol),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -10,6 +10,13 @@
  * buffer).  Idle timeouts compare a last-activity stamp in a periodic sweep
  * instead of re-arming a timer per read.
  *
+ * On a PROXY listener the connection first waits for the balancer's
+ * header, peeking at the socket (the bytes after the header stay in the
+ * kernel for the first "data"), in a block allocated with the connection:
+ * no allocation, copy or extra read on the way.  Only once the header has
+ * said who the client is are the listener's rules applied and the service
+ * told; until then nothing is emitted on the connection.
+ *
  * Handlers may end, destroy or write to the connection from inside any of
  * its events: "busy" counts the dispatches and emits running on the
  * connection (every pf_emit on its emitter pins it, whoever calls it), and
@@ -33,6 +40,8 @@
 
 #include "common/emitter.h"
 #include "common/log.h"
+#include "common/proxyproto.h"
+#include "worker/admit.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
 #include "worker/worker.h"
@@ -56,6 +65,13 @@
 #define C_HAD_ERROR	0x0800
 #define C_IDLE		0x1000	/* idle_timeout passed: close */
 #define C_YIELD		0x2000	/* pf_conn_yield(): "drain" next turn */
+#define C_PROXY		0x4000	/* awaiting the PROXY header: not announced */
+
+/* What a PROXY header said; the TLVs kept point into raw. */
+struct conn_proxy {
+	struct pp_header	hdr;
+	uint8_t			raw[PP_HEADER_MAX];
+};
 
 struct pf_conn {
 	struct pf_emitter	 em;
@@ -65,12 +81,17 @@ struct pf_conn {
 	struct pf_listener	*listener;
 	struct evbuffer		*out;		/* NULL while nothing queued */
 	void			*data;
+	struct conn_proxy	*pp;		/* PROXY listener, else NULL */
+	const char		*why;		/* why it closed */
+	uint64_t		 start_ms;
 	uint64_t		 last_ms;
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
 	uint32_t		 timeout_ms;
 	uint32_t		 high_water;
 	int			 fd;
 	int			 err;
-	uint16_t		 flags;
+	uint32_t		 flags;
 	uint32_t		 busy;		/* dispatches and emits running */
 	struct ipl_ref		 ipl;		/* per-address count */
 };
@@ -82,7 +103,7 @@ static struct conn_list	timed = TAILQ_HEAD_INITIALIZER(timed);
 static char		rbuf[CONN_READ_SIZE];
 
 static void	conn_cb(evutil_socket_t, short, void *);
-static void	conn_close(struct pf_conn *, int);
+static void	conn_close(struct pf_conn *, int, const char *);
 static void	conn_release(struct pf_conn *);
 static void	conn_shutdown_write(struct pf_conn *);
 static void	conn_unpinned(void *);
@@ -110,20 +131,39 @@ conn_touch(struct pf_conn *c)
 	c->flags &= ~C_TIMED_OUT;
 }
 
+/* Tell the listener's service: from now on the connection is its. */
+static void
+conn_announce(struct pf_conn *c)
+{
+	struct pf_event_arg	arg = { 0 };
+
+	worker_stats.conns_total++;
+	c->busy++;
+	arg.conn = c;
+	pf_emit(&c->listener->em, PF_EV_CONNECTION, &arg);
+	conn_release(c);
+}
+
 void
 conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
 {
-	struct pf_event_arg	 arg = { 0 };
-	struct pf_conn		*c;
+	struct pf_conn	*c;
+	size_t		 size = sizeof(*c);
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if (ref == NULL)
+		size += sizeof(struct conn_proxy);
+	if ((c = calloc(1, size)) == NULL) {
 		log_warn("accept on %s: connection", l->conf->name);
-		worker_stats.errors++;
-		iplimit_release(ref);
-		close(fd);
-		return;
+		goto err;
 	}
-	c->ipl = *ref;
+	if (ref != NULL)
+		c->ipl = *ref;
+	else {
+		c->ipl.idx[0] = c->ipl.idx[1] = UINT16_MAX;
+		c->pp = (struct conn_proxy *)(c + 1);
+		c->flags = C_PROXY;
+		c->timeout_ms = l->conf->proxy_timeout_ms;
+	}
 	emitter_init(&c->em, c);
 	/* Any emit on c, whoever makes it, holds c (busy) until it ends. */
 	emitter_set_pin(&c->em, &c->busy, conn_unpinned);
@@ -137,22 +177,22 @@ conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
 	if (event_add(&c->ev, NULL) == -1) {
 		log_warnx("accept on %s: cannot add event for fd %d",
 		    l->conf->name, fd);
-		worker_stats.errors++;
-		iplimit_release(ref);
-		close(fd);
 		free(c);
-		return;
+		goto err;
 	}
 	conn_touch(c);
+	c->start_ms = c->last_ms;
 	timed_update(c);
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	worker_stats.conns_active++;
-	worker_stats.conns_total++;
-
-	c->busy++;
-	arg.conn = c;
-	pf_emit(&l->em, PF_EV_CONNECTION, &arg);
-	conn_release(c);
+	if (ref != NULL)
+		conn_announce(c);
+	return;
+err:
+	worker_stats.errors++;
+	if (ref != NULL)
+		iplimit_release(ref);
+	close(fd);
 }
 
 /* The one teardown: events off, unlinked, "close" emitted, memory freed. */
@@ -172,9 +212,12 @@ conn_teardown(struct pf_conn *c)
 	iplimit_release(&c->ipl);
 	worker_conn_closed();
 
-	arg.code = (c->flags & C_HAD_ERROR) != 0;
-	c->busy++;
-	pf_emit(&c->em, PF_EV_CLOSE, &arg);
+	/* Never announced, never closed for the service. */
+	if (!(c->flags & C_PROXY)) {
+		arg.code = (c->flags & C_HAD_ERROR) != 0;
+		c->busy++;
+		pf_emit(&c->em, PF_EV_CLOSE, &arg);
+	}
 	emitter_clear(&c->em);
 	if (c->out != NULL)
 		evbuffer_free(c->out);
@@ -212,6 +255,9 @@ conn_release(struct pf_conn *c)
 	if ((c->flags & (C_FAILED | C_CLOSED)) == C_FAILED) {
 		conn_report_error(c);
 		c->flags |= C_CLOSED;
+		c->why = c->err == ECONNRESET || c->err == EPIPE ? "reset" :
+		    c->err == ENOBUFS ? "cap" : c->err == ETIMEDOUT ?
+		    "timeout" : "error";
 	}
 	c->busy--;
 	if (c->flags & C_CLOSED)
@@ -237,11 +283,12 @@ conn_unpinned(void *owner)
 }
 
 static void
-conn_close(struct pf_conn *c, int had_error)
+conn_close(struct pf_conn *c, int had_error, const char *why)
 {
 	if (c->flags & C_CLOSED)
 		return;
 	c->flags |= C_CLOSED | (had_error ? C_HAD_ERROR : 0);
+	c->why = why;
 	if (c->busy == 0)
 		conn_teardown(c);
 }
@@ -279,6 +326,7 @@ conn_read(struct pf_conn *c, int to_eagain)
 		n = read(c->fd, rbuf, sizeof(rbuf));
 		if (n > 0) {
 			worker_stats.bytes_in += n;
+			c->bytes_in += n;
 			/* After our FIN, a trickle must not hold the linger. */
 			if (!(c->flags & C_WR_SHUT))
 				conn_touch(c);
@@ -294,7 +342,7 @@ conn_read(struct pf_conn *c, int to_eagain)
 			timed_update(c);
 			pf_emit(&c->em, PF_EV_END, NULL);
 			if (c->flags & C_WR_SHUT)
-				conn_close(c, 0);
+				conn_close(c, 0, "end");
 			else if (!(c->flags & C_HALF_OPEN))
 				pf_conn_end(c);
 			return;
@@ -329,6 +377,7 @@ conn_flush(struct pf_conn *c)
 			return;
 		}
 		worker_stats.bytes_out += n;
+		c->bytes_out += n;
 		conn_touch(c);
 	}
 	evbuffer_free(c->out);
@@ -352,12 +401,87 @@ static void
 conn_timeout(struct pf_conn *c)
 {
 	if ((c->flags & (C_WR_SHUT | C_READ_EOF)) == C_WR_SHUT)
-		conn_close(c, 0);
+		conn_close(c, 0, "timeout");	/* no FIN after ours */
 	else {
 		pf_emit(&c->em, PF_EV_TIMEOUT, NULL);
-		if (c->flags & C_IDLE)
-			conn_close(c, 0);	/* idle_timeout: not an error */
+		if (c->flags & C_IDLE)	/* idle_timeout: not an error */
+			conn_close(c, 0, "idle");
 	}
+}
+
+/*
+ * The balancer's header, read without taking the client's bytes: peek,
+ * parse what is there, and once it is whole take exactly the header off
+ * the socket.  Every new segment is a new edge, so an incomplete header
+ * simply waits for the next one, bounded by proxy_timeout.
+ */
+static void
+conn_proxy_read(struct pf_conn *c, short what)
+{
+	struct conn_proxy	*pp = c->pp;
+	struct sockaddr_storage	 ss;
+	struct ipl_ref		 ref;
+	const char		*why = NULL;
+	socklen_t		 len;
+	ssize_t			 n;
+	int			 hlen;
+
+	if (what & EV_TIMEOUT) {
+		why = "no PROXY header in time";
+		goto drop;
+	}
+	do
+		n = recv(c->fd, pp->raw, sizeof(pp->raw), MSG_PEEK);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN)
+			return;
+		why = strerror(errno);
+		goto drop;
+	}
+	if (n == 0) {
+		why = "closed before its PROXY header";
+		goto drop;
+	}
+	if ((hlen = pp_parse(pp->raw, (size_t)n, &pp->hdr, &why)) == 0) {
+		if (!(what & EV_CLOSED) && (size_t)n < sizeof(pp->raw))
+			return;
+		why = (what & EV_CLOSED) ? "closed within its PROXY header" :
+		    "PROXY header too long";
+		goto drop;
+	}
+	if (hlen < 0)
+		goto drop;
+	if (recv(c->fd, pp->raw, (size_t)hlen, 0) != hlen) {
+		why = "cannot take the PROXY header";
+		goto drop;
+	}
+	c->flags &= ~C_PROXY;
+	c->timeout_ms = 0;
+	conn_touch(c);
+	timed_update(c);
+	if (pf_conn_peer_addr(c, &ss, &len) == -1) {
+		why = "no client address";
+		goto drop;
+	}
+	if (admit_client(c->listener, (struct sockaddr *)&ss, len,
+	    &ref) == -1) {
+		conn_close(c, 0, "refused");
+		return;
+	}
+	c->ipl = ref;
+	conn_announce(c);
+	/* The client's first bytes may have come with the header. */
+	conn_read(c, 1);
+	return;
+drop:
+	len = sizeof(ss);
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == -1) {
+		ss.ss_family = AF_UNSPEC;
+		len = sizeof(ss.ss_family);
+	}
+	admit_refused(c->listener, (struct sockaddr *)&ss, len, why, 1);
+	conn_close(c, 0, why);
 }
 
 static void
@@ -366,6 +490,12 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 	struct pf_conn	*c = arg;
 
 	c->busy++;
+	if (c->flags & C_PROXY) {
+		if ((what & (EV_READ | EV_CLOSED | EV_TIMEOUT)) && conn_live(c))
+			conn_proxy_read(c, what);
+		conn_release(c);
+		return;
+	}
 	/* Each step may close c: check again before the next one. */
 	if ((what & EV_TIMEOUT) && conn_live(c))
 		conn_timeout(c);
@@ -391,7 +521,7 @@ conn_shutdown_write(struct pf_conn *c)
 		return;
 	}
 	if (c->flags & C_READ_EOF) {
-		conn_close(c, 0);
+		conn_close(c, 0, "end");
 		return;
 	}
 	/* Wait for the peer's FIN, bounded, so unread data is not reset. */
@@ -459,7 +589,7 @@ conn_close_all(void)
 		}
 		if (c == NULL)
 			return;
-		pf_conn_destroy(c);
+		conn_close(c, 0, "stop");
 	}
 }
 
@@ -503,6 +633,7 @@ pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
 			n = 0;
 		}
 		worker_stats.bytes_out += n;
+		c->bytes_out += n;
 		conn_touch(c);
 		if ((size_t)n == len)
 			return 1;
@@ -539,7 +670,7 @@ pf_conn_end(struct pf_conn *c)
 void
 pf_conn_destroy(struct pf_conn *c)
 {
-	conn_close(c, 0);
+	conn_close(c, 0, "destroyed");
 }
 
 void
@@ -602,10 +733,25 @@ pf_conn_buffered(const struct pf_conn *c)
 	return c->out == NULL ? 0 : evbuffer_get_length(c->out);
 }
 
+/* The header's address if it carried one (not LOCAL, not UNSPEC). */
+static int
+conn_proxy_addr(const struct sockaddr_storage *from, socklen_t fromlen,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (fromlen == 0)
+		return 0;
+	memcpy(ss, from, fromlen);
+	*len = fromlen;
+	return 1;
+}
+
 int
 pf_conn_peer_addr(const struct pf_conn *c, struct sockaddr_storage *ss,
     socklen_t *len)
 {
+	if (c->pp != NULL &&
+	    conn_proxy_addr(&c->pp->hdr.src, c->pp->hdr.srclen, ss, len))
+		return 0;
 	*len = sizeof(*ss);
 	return getpeername(c->fd, (struct sockaddr *)ss, len);
 }
@@ -614,8 +760,57 @@ int
 pf_conn_local_addr(const struct pf_conn *c, struct sockaddr_storage *ss,
     socklen_t *len)
 {
+	if (c->pp != NULL &&
+	    conn_proxy_addr(&c->pp->hdr.dst, c->pp->hdr.dstlen, ss, len))
+		return 0;
 	*len = sizeof(*ss);
 	return getsockname(c->fd, (struct sockaddr *)ss, len);
+}
+
+int
+pf_conn_proxy_addr(const struct pf_conn *c, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	*len = sizeof(*ss);
+	return getpeername(c->fd, (struct sockaddr *)ss, len);
+}
+
+const void *
+pf_conn_proxy_tlv(const struct pf_conn *c, int type, size_t *len)
+{
+	const struct pp_tlv	*t;
+
+	if (c->pp == NULL || (c->flags & C_PROXY))
+		return NULL;
+	switch (type) {
+	case PF_PROXY_TLV_ALPN:
+		t = &c->pp->hdr.alpn;
+		break;
+	case PF_PROXY_TLV_AUTHORITY:
+		t = &c->pp->hdr.authority;
+		break;
+	case PF_PROXY_TLV_UNIQUE_ID:
+		t = &c->pp->hdr.unique_id;
+		break;
+	default:
+		return NULL;
+	}
+	if (t->off == 0)
+		return NULL;
+	*len = t->len;
+	return c->pp->raw + t->off;
+}
+
+uint64_t
+pf_conn_bytes_read(const struct pf_conn *c)
+{
+	return c->bytes_in;
+}
+
+uint64_t
+pf_conn_bytes_written(const struct pf_conn *c)
+{
+	return c->bytes_out;
 }
 
 const char *

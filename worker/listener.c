@@ -21,6 +21,7 @@
 #include "common/cidr.h"
 #include "common/iplimit.h"
 #include "common/log.h"
+#include "worker/admit.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
 #include "worker/module.h"
@@ -58,44 +59,22 @@ listener_backoff(struct pf_listener *l, int err)
 		l->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
 }
 
-/*
- * Judge a new client before any service sees it: deny, then allow, then
- * the per-address count.  A refused one is closed and reported as "drop"
- * (ev->data/len: its address, ev->msg: why).
- */
-static int
-listener_admit(struct pf_listener *l, int fd, const struct sockaddr *sa,
-    socklen_t salen, struct ipl_ref *ref)
+/* A PROXY listener: only a trusted balancer may speak for clients; the
+ * client is judged once its header has said who it is. */
+static void
+listener_proxied(struct pf_listener *l, int fd, const struct sockaddr *sa,
+    socklen_t salen)
 {
 	const struct listen_conf	*lc = l->conf;
-	struct pf_event_arg		 arg = { 0 };
-	const char			*why = NULL;
 
-	ref->idx[0] = ref->idx[1] = UINT16_MAX;
-	if (sa->sa_family == AF_UNIX)
-		return 0;
-	if (lc->ndeny > 0 && cidr_match_any(lc->deny, lc->ndeny, sa))
-		why = "address denied";
-	else if (lc->nallow > 0 && !cidr_match_any(lc->allow, lc->nallow, sa))
-		why = "address not allowed";
-	else if (lc->max_per_ip > 0 &&
-	    iplimit_acquire(sa, lc->max_per_ip, ref) == -1)
-		why = "too many connections from this address";
-	if (why == NULL)
-		return 0;
-	worker_stats.drops++;
-	arg.data = sa;
-	arg.len = salen;
-	arg.msg = why;
-	pf_emit(&l->em, PF_EV_DROP, &arg);
-	if (log_enabled(LOG_LEVEL_DEBUG)) {
-		char	peer[128];
-
-		log_debug("%s: refused %s: %s", lc->name,
-		    pf_addr_str(sa, salen, peer, sizeof(peer)), why);
+	if (sa->sa_family != AF_UNIX && !cidr_match_any(lc->proxy_trusted,
+	    lc->nproxy_trusted, sa)) {
+		admit_refused(l, sa, salen, "not a trusted PROXY sender",
+		    1);
+		close(fd);
+		return;
 	}
-	close(fd);
-	return -1;
+	conn_accepted(l, fd, NULL);
 }
 
 /*
@@ -140,9 +119,13 @@ listener_take(struct pf_listener *l, int fd, int max, int capped)
 		}
 		l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
 		worker_stats.accepts++;
-		if (listener_admit(l, cfd, (struct sockaddr *)&ss, len,
+		if (l->conf->proxy_protocol)
+			listener_proxied(l, cfd, (struct sockaddr *)&ss, len);
+		else if (admit_client(l, (struct sockaddr *)&ss, len,
 		    &ref) == 0)
 			conn_accepted(l, cfd, &ref);
+		else
+			close(cfd);
 	}
 }
 

@@ -20,6 +20,8 @@ struct pf_listener {
 	struct event		*retry;		/* re-arm after EMFILE... */
 	const struct listen_conf *conf;
 	unsigned int		 backoff_ms;
+	uint64_t		 quiet_until_ms;	/* refusals logged */
+	unsigned int		 quieted;
 };
 
 /* The worker in slot `slot` of `nslots` accepts on its share of ls. */

@@ -34,6 +34,7 @@
 #define PREFORKD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #define PREFORKD_API_VERSION	1
@@ -131,10 +132,32 @@ void	 pf_conn_set_timeout(struct pf_conn *c, unsigned int ms);
 void	 pf_conn_set_allow_half_open(struct pf_conn *c, int on);
 void	 pf_conn_set_high_water(struct pf_conn *c, size_t bytes);
 size_t	 pf_conn_buffered(const struct pf_conn *c);
+/* Bytes received from and sent to the peer so far (Node's bytesRead,
+ * bytesWritten); queued bytes count once the kernel has taken them. */
+uint64_t pf_conn_bytes_read(const struct pf_conn *c);
+uint64_t pf_conn_bytes_written(const struct pf_conn *c);
+/*
+ * The client's address and the address it connected to.  On a listener
+ * with proxy_protocol these are what the balancer's PROXY header said
+ * (unless it said LOCAL or UNKNOWN: then the connection's own); 0, or -1
+ * with errno set.
+ */
 int	 pf_conn_peer_addr(const struct pf_conn *c,
 	    struct sockaddr_storage *ss, socklen_t *len);
 int	 pf_conn_local_addr(const struct pf_conn *c,
 	    struct sockaddr_storage *ss, socklen_t *len);
+/* The transport peer: the balancer on a proxy_protocol listener, else the
+ * same as pf_conn_peer_addr(). */
+int	 pf_conn_proxy_addr(const struct pf_conn *c,
+	    struct sockaddr_storage *ss, socklen_t *len);
+/* A PROXY v2 TLV the balancer sent (its value, *len bytes, not NUL-
+ * terminated), or NULL: not sent, not a proxy_protocol listener, or a
+ * type not kept. */
+#define PF_PROXY_TLV_ALPN	0x01
+#define PF_PROXY_TLV_AUTHORITY	0x02
+#define PF_PROXY_TLV_UNIQUE_ID	0x05
+const void *pf_conn_proxy_tlv(const struct pf_conn *c, int type,
+	    size_t *len);
 /* "127.0.0.1:5000", "[::1]:5000" or "unix"; returns buf. */
 const char *pf_addr_str(const struct sockaddr *sa, socklen_t len,
 	    char *buf, size_t size);
