@@ -592,3 +592,17 @@ accesslog_conn(const struct listen_conf *lc, const struct alog_rec *r)
 	if (s->len > ALOG_BUF - ALOG_LINE_MAX)
 		sink_flush(s);
 }
+
+void
+accesslog_refused(const struct listen_conf *lc, const struct sockaddr *sa,
+    socklen_t salen, const char *why)
+{
+	struct alog_rec	r = { 0 };
+
+	r.listener = lc->name;
+	r.service = lc->service;
+	r.peer = sa;
+	r.peerlen = salen;
+	r.reason = why;
+	accesslog_conn(lc, &r);
+}

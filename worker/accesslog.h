@@ -66,8 +66,11 @@ void	accesslog_flush(void);
 int	accesslog_reopen(uint64_t key, int fd);
 /* The first reopen error since the last call (0: none), then cleared. */
 int	accesslog_reopen_error(void);
-/* A connection of lc closed or was refused; r's time and slot are
- * filled in here.  Callers test lc->alog_file != NULL first. */
+/* A connection of lc closed; r's time and slot are filled in here.
+ * Callers test lc->alog_file != NULL first (no access log: no cost). */
 void	accesslog_conn(const struct listen_conf *lc, const struct alog_rec *r);
+/* A client of lc refused before any service saw it, and why. */
+void	accesslog_refused(const struct listen_conf *lc,
+	    const struct sockaddr *sa, socklen_t salen, const char *why);
 
 #endif

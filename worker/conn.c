@@ -41,6 +41,7 @@
 #include "common/emitter.h"
 #include "common/log.h"
 #include "common/proxyproto.h"
+#include "worker/accesslog.h"
 #include "worker/admit.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
@@ -66,6 +67,15 @@
 #define C_IDLE		0x1000	/* idle_timeout passed: close */
 #define C_YIELD		0x2000	/* pf_conn_yield(): "drain" next turn */
 #define C_PROXY		0x4000	/* awaiting the PROXY header: not announced */
+#define C_ANNOUNCED	0x8000	/* "connection" emitted (refused: never) */
+
+/* The client's address from accept(), kept (after the PROXY block, if
+ * any) only when the listener has an access log: a reset connection has
+ * no peer name left to ask for.  A named Unix peer keeps its family. */
+struct conn_peer {
+	socklen_t		len;
+	struct sockaddr_in6	sa;
+};
 
 /* What a PROXY header said; the TLVs kept point into raw. */
 struct conn_proxy {
@@ -138,20 +148,55 @@ conn_announce(struct pf_conn *c)
 	struct pf_event_arg	arg = { 0 };
 
 	worker_stats.conns_total++;
+	c->flags |= C_ANNOUNCED;
 	c->busy++;
 	arg.conn = c;
 	pf_emit(&c->listener->em, PF_EV_CONNECTION, &arg);
 	conn_release(c);
 }
 
+static struct conn_peer *
+conn_peer(const struct pf_conn *c)
+{
+	return (struct conn_peer *)((char *)(c + 1) +
+	    (c->pp != NULL ? sizeof(struct conn_proxy) : 0));
+}
+
+/* c's line in the access log: the client as the PROXY header gave it, or
+ * as accept() did. */
+static void
+conn_alog(struct pf_conn *c)
+{
+	struct alog_rec		 r = { 0 };
+	struct conn_peer	*p = conn_peer(c);
+
+	r.listener = c->listener->conf->name;
+	r.service = c->listener->conf->service;
+	if (c->pp != NULL && c->pp->hdr.srclen > 0) {
+		r.peer = (struct sockaddr *)&c->pp->hdr.src;
+		r.peerlen = c->pp->hdr.srclen;
+	} else if (p->len > 0) {
+		r.peer = (struct sockaddr *)&p->sa;
+		r.peerlen = p->len;
+	}
+	r.duration_ms = worker_now_ms() - c->start_ms;
+	r.bytes_in = c->bytes_in;
+	r.bytes_out = c->bytes_out;
+	r.reason = c->why;
+	accesslog_conn(c->listener->conf, &r);
+}
+
 void
-conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
+conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref,
+    const struct sockaddr *sa, socklen_t salen)
 {
 	struct pf_conn	*c;
 	size_t		 size = sizeof(*c);
 
 	if (ref == NULL)
 		size += sizeof(struct conn_proxy);
+	if (l->conf->alog_file != NULL)
+		size += sizeof(struct conn_peer);
 	if ((c = calloc(1, size)) == NULL) {
 		log_warn("accept on %s: connection", l->conf->name);
 		goto err;
@@ -163,6 +208,11 @@ conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
 		c->pp = (struct conn_proxy *)(c + 1);
 		c->flags = C_PROXY;
 		c->timeout_ms = l->conf->proxy_timeout_ms;
+	}
+	if (l->conf->alog_file != NULL && sa != NULL) {
+		conn_peer(c)->len = salen <= sizeof(conn_peer(c)->sa) ? salen :
+		    sizeof(sa_family_t);
+		memcpy(&conn_peer(c)->sa, sa, conn_peer(c)->len);
 	}
 	emitter_init(&c->em, c);
 	/* Any emit on c, whoever makes it, holds c (busy) until it ends. */
@@ -201,6 +251,8 @@ conn_teardown(struct pf_conn *c)
 {
 	struct pf_event_arg	arg = { 0 };
 
+	if ((c->flags & C_ANNOUNCED) && c->listener->conf->alog_file != NULL)
+		conn_alog(c);
 	/* Closing first makes the kernel side of event_del a cheap EBADF. */
 	close(c->fd);
 	event_del(&c->ev);

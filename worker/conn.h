@@ -5,6 +5,8 @@
 #ifndef PF_CONN_H
 #define PF_CONN_H
 
+#include <sys/socket.h>
+
 #include <stdint.h>
 
 #include "common/iplimit.h"
@@ -12,9 +14,11 @@
 struct pf_listener;
 
 /* Take ownership of an accepted fd, and of its per-address count (ref),
- * and emit "connection" on l. */
+ * and emit "connection" on l; sa is the client as accept() gave it (kept
+ * for the access log; NULL: unknown). */
 void	conn_accepted(struct pf_listener *l, int fd,
-	    const struct ipl_ref *ref);
+	    const struct ipl_ref *ref, const struct sockaddr *sa,
+	    socklen_t salen);
 /* Idle timeouts and lingering closes; called periodically. */
 void	conn_sweep(uint64_t now_ms);
 /* Emit "shutdown" on every connection (from the loop). */
