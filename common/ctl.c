@@ -39,6 +39,7 @@ static const struct ctl_type_desc types[] = {
 	{ CTL_DRAINING, "draining", 1, { U64(u.draining.conns_active) } },
 	{ CTL_GOODBYE, "goodbye", 1, { U32(u.goodbye.reason) } },
 	{ CTL_REOPENED, "reopened", 1, { U32(u.reopened.error) } },
+	{ CTL_DRAIN_ACK, "drain-ack", 1, { U32(u.drain_ack.retired) } },
 	{ CTL_DRAIN, "drain", 1, { U32(u.drain.deadline_ms) } },
 	{ CTL_STATS_REQUEST, "stats-request", 0, { { 0, 0 } } },
 	{ CTL_REOPEN, "reopen", 1, { U32(u.reopen.target) } },

@@ -38,6 +38,9 @@ enum ctl_type {
 	CTL_DRAINING = 4,	/* active connections left */
 	CTL_GOODBYE = 5,	/* reason */
 	CTL_REOPENED = 6,	/* logs reopened; error (0 or errno) */
+	CTL_DRAIN_ACK = 7,	/* DRAIN taken: accepts nothing under its own
+				 * config any more; retired listeners still in
+				 * their grace (see worker.c) */
 	/* master -> worker */
 	CTL_DRAIN = 64,		/* deadline */
 	CTL_STATS_REQUEST = 65,
@@ -81,6 +84,7 @@ struct ctl_msg {
 		struct { uint64_t conns_active; }		draining;
 		struct { uint32_t reason; }			goodbye;
 		struct { uint32_t error; }			reopened;
+		struct { uint32_t retired; }			drain_ack;
 		struct { uint32_t deadline_ms; }		drain;
 		struct { uint32_t target; }			reopen;
 		struct { uint32_t slot, on; }			cover;

@@ -237,6 +237,9 @@ child_drain(struct child *c)
 	msg.u.drain.deadline_ms = master.cfg->shutdown_timeout_ms;
 	if (c->peer == NULL || peer_send(c->peer, &msg) == -1)
 		child_signal(c, SIGTERM);
+	/* One that never accepted has nothing to confirm. */
+	if (c->accepting)
+		c->owes_ack = 1;
 	c->state = CHILD_DRAINING;
 	c->accepting = 0;
 	c->signalled_ms = master_now_ms();
@@ -335,12 +338,26 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 		    c->stats.conns_total >= s->recycle_at)
 			child_retire(c, "connection limit reached");
 		break;
+	case CTL_DRAIN_ACK:
+		log_debug("worker %d (pid %ld) no longer accepts; %u retired "
+		    "listeners in their grace", c->slot, (long)c->pid,
+		    msg->u.drain_ack.retired);
+		if (c->owes_ack) {
+			c->owes_ack = 0;
+			reload_child_stopped(c);
+		}
+		break;
 	case CTL_DRAINING:
 		log_debug("worker %d (pid %ld) draining, %llu connections",
 		    c->slot, (long)c->pid,
 		    (unsigned long long)msg->u.draining.conns_active);
 		c->released = 1;
 		listeners_reap(listeners_held);
+		/* Holding no listener, it accepts nothing at all. */
+		if (c->owes_ack) {
+			c->owes_ack = 0;
+			reload_child_stopped(c);
+		}
 		break;
 	case CTL_REOPENED:
 		if (msg->u.reopened.error != 0) {

@@ -46,6 +46,8 @@ struct child {
 	int			 stalled;	/* ready, heartbeat late */
 	int			 accepting;	/* told ACCEPT, not DRAIN */
 	int			 released;	/* drained: holds no listener */
+	int			 owes_ack;	/* told DRAIN after ACCEPT, has
+						 * not said DRAIN_ACK yet */
 	int			 was_ready;	/* reported READY once */
 };
 

@@ -10,7 +10,18 @@
  * accepting): only then does N+1 accept and N drain.  A new worker that
  * dies before READY, or a generation not ready by the deadline, aborts the
  * reload: the new workers, which never accepted a client, exit, and N goes
- * on as if nothing happened.  One reload at a time; another one asked for
+ * on as if nothing happened.
+ *
+ * A committed reload is reported done only once every worker of N that
+ * was accepting has confirmed (DRAIN_ACK) that it accepts nothing more
+ * under the old file: whoever is told "reloaded" may rely on every client
+ * from then on meeting the new rules (a deny, a limit per address).  N+1
+ * accepts from the commit on; only the report waits.  A worker that exits
+ * or is killed meanwhile counts as confirmed; one that says nothing within
+ * reload_ack_wait_ms() (stopped, stuck) is named in the log and the reply,
+ * and the reload is reported anyway.
+ *
+ * One reload at a time, until it is reported; another one asked for
  * meanwhile is refused with that reason.  Every outcome is logged, kept
  * for "status", and handed to whoever asked.
  */
@@ -33,10 +44,13 @@
 #include "worker/service.h"
 
 #define RELOAD_MIN_WAIT_MS	5000
+#define RELOAD_ACK_MIN_WAIT_MS	1000
 
 static struct {
 	struct event		*deadline;
-	int			 pending;
+	int			 pending;	/* N+1 starting */
+	int			 settling;	/* committed; N's acks owed */
+	char			 committed[64];	/* "generation N+1" */
 	const char		*why;
 	reload_done_fn		 done;		/* who asked, if anyone */
 	void			*done_arg;
@@ -112,6 +126,7 @@ reload_finish(int ok, const char *result)
 	uint64_t	took = clock_mono_us() / 1000 - r.started_ms;
 
 	r.pending = 0;
+	r.settling = 0;
 	r.done = NULL;
 	evtimer_del(r.deadline);
 	r.last.when = time(NULL);
@@ -125,8 +140,10 @@ reload_finish(int ok, const char *result)
 		log_info("reload (%s): done, %s", r.why, result);
 	else
 		log_warnx("reload (%s) failed: %s", r.why, result);
-	notify_send("READY=1\nSTATUS=%s: %s", ok ? "reloaded" :
-	    "reload failed, still serving the old generation", result);
+	/* Stopping: the supervisor was told so, and nothing is ready. */
+	if (!master.stopping)
+		notify_send("READY=1\nSTATUS=%s: %s", ok ? "reloaded" :
+		    "reload failed, still serving the old generation", result);
 	if (done != NULL)
 		done(r.done_arg, ok, result);
 }
@@ -141,12 +158,73 @@ reload_abort(const char *why)
 	reload_finish(0, why);
 }
 
+/*
+ * Workers of older generations that were accepting and have not said
+ * DRAIN_ACK.  One being killed counts as confirmed.  With report, the
+ * reload is being reported: each one left is named and stops being
+ * waited for; the count is of those that did not answer.
+ */
+static int
+acks_owed(int report)
+{
+	struct child	*c;
+	int		 n = 0;
+
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (c->generation >= master.generation || !c->owes_ack)
+			continue;
+		if (c->state == CHILD_KILLED) {
+			if (report) {
+				log_info("reload (%s): worker %d (pid %ld) of "
+				    "generation %u killed before it confirmed; "
+				    "counted as stopped", r.why, c->slot,
+				    (long)c->pid, c->generation);
+				c->owes_ack = 0;
+			}
+			continue;
+		}
+		n++;
+		if (report) {
+			log_warnx("reload (%s): worker %d (pid %ld) of "
+			    "generation %u did not confirm it stopped "
+			    "accepting within %d ms; reporting the reload "
+			    "anyway", r.why, c->slot, (long)c->pid,
+			    c->generation, reload_ack_wait_ms(master.cfg));
+			c->owes_ack = 0;
+		}
+	}
+	return n;
+}
+
+/* The committed reload is reported once nothing owes an ack, or at the
+ * deadline. */
+static void
+reload_settle(int timed_out)
+{
+	char	result[sizeof(r.committed) + 64];
+	int	late;
+
+	if (!r.settling || (!timed_out && acks_owed(0) > 0))
+		return;
+	if ((late = acks_owed(1)) > 0)
+		snprintf(result, sizeof(result), "%s; %d old worker%s did not "
+		    "confirm in time (see the log)", r.committed, late,
+		    late == 1 ? "" : "s");
+	else
+		snprintf(result, sizeof(result), "%s", r.committed);
+	reload_finish(1, result);
+	if (r.log_changed)
+		master_reopen_logged();
+}
+
 static void
 reload_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	if (r.pending)
 		reload_abort("the new workers were not ready in time; kept "
 		    "the old generation");
+	else
+		reload_settle(1);
 }
 
 static void	reload_child_online(void *, const struct pf_event_arg *, void *);
@@ -178,6 +256,13 @@ reload_cancel(const char *why)
 {
 	if (r.pending)
 		reload_abort(why);
+	else if (r.settling) {
+		/* Committed; the stop closes the door to every new client,
+		 * under either file, before the reply leaves. */
+		snprintf(r.committed + strlen(r.committed),
+		    sizeof(r.committed) - strlen(r.committed), ", %s", why);
+		reload_finish(1, r.committed);
+	}
 }
 
 int
@@ -186,6 +271,21 @@ reload_wait_ms(const struct config *cfg)
 	int	wait_ms = cfg->worker_timeout_ms * 2;
 
 	return wait_ms < RELOAD_MIN_WAIT_MS ? RELOAD_MIN_WAIT_MS : wait_ms;
+}
+
+/*
+ * A healthy worker answers DRAIN within a loop pass; the master calls one
+ * whose heartbeat is this late stalled (children.c's cover), so waiting
+ * longer would only hold the reply for a worker that is not coming.  The
+ * floor is for slowed runs (valgrind) with short heartbeats.
+ */
+int
+reload_ack_wait_ms(const struct config *cfg)
+{
+	int	wait_ms = 2 * cfg->heartbeat_interval_ms + 100;
+
+	return wait_ms < RELOAD_ACK_MIN_WAIT_MS ? RELOAD_ACK_MIN_WAIT_MS :
+	    wait_ms;
 }
 
 void
@@ -197,11 +297,11 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 	char		 err[CONFIG_ERRLEN];
 	int		 nworkers;
 
-	if (r.pending || master.stopping) {
-		log_warnx("reload (%s) refused: %s", why, r.pending ?
+	if (r.pending || r.settling || master.stopping) {
+		log_warnx("reload (%s) refused: %s", why, !master.stopping ?
 		    "a reload is already in progress" : "stopping");
 		if (done != NULL)
-			done(arg, 0, r.pending ?
+			done(arg, 0, !master.stopping ?
 			    "a reload is already in progress" : "stopping");
 		return;
 	}
@@ -264,7 +364,7 @@ all_ready(void)
 static void
 reload_progress(int died)
 {
-	char	result[64];
+	struct timeval	tv;
 
 	if (!r.pending) {
 		/* The first generation: tell the supervisor once it serves. */
@@ -281,15 +381,21 @@ reload_progress(int died)
 	}
 	if (!all_ready())
 		return;
-	snprintf(result, sizeof(result), "generation %u", master.generation);
+	snprintf(r.committed, sizeof(r.committed), "generation %u",
+	    master.generation);
 	if (master_end_generation(1) == -1) {
 		reload_abort("cannot listen on the new listeners (see the "
 		    "log); kept the old generation");
 		return;
 	}
-	reload_finish(1, result);
-	if (r.log_changed)
-		master_reopen_logged();
+	r.pending = 0;
+	r.settling = 1;
+	log_debug("reload (%s): generation %u accepting; %d old workers to "
+	    "confirm they stopped", r.why, master.generation, acks_owed(0));
+	evtimer_del(r.deadline);
+	clock_ms_to_tv(reload_ack_wait_ms(master.cfg), &tv);
+	evtimer_add(r.deadline, &tv);
+	reload_settle(0);
 }
 
 static void
@@ -308,6 +414,19 @@ reload_child_exit(void *self, const struct pf_event_arg *ev, void *udata)
 
 	if (c->state == CHILD_STARTING && c->generation == master.generation)
 		reload_progress(1);
+	if (r.settling && c->owes_ack && c->generation < master.generation) {
+		log_info("reload (%s): worker %d (pid %ld) of generation %u "
+		    "exited before it confirmed; counted as stopped", r.why,
+		    c->slot, (long)c->pid, c->generation);
+		reload_settle(0);
+	}
+}
+
+void
+reload_child_stopped(const struct child *c)
+{
+	if (c->generation < master.generation)
+		reload_settle(0);
 }
 
 

@@ -10,6 +10,7 @@
 
 #include "conf/config.h"
 
+struct child;
 struct event_base;
 
 /* Told the outcome: ok, and the reason or "generation N". */
@@ -34,6 +35,11 @@ void		 reload_start(const char *why, reload_done_fn done, void *arg);
 void		 reload_cancel(const char *why);
 /* The longest a reload may take on cfg before it is given up. */
 int		 reload_wait_ms(const struct config *cfg);
+/* The longest a committed reload waits for the old workers' DRAIN_ACK
+ * before it is reported. */
+int		 reload_ack_wait_ms(const struct config *cfg);
+/* c (told DRAIN) said it accepts nothing more (children.c). */
+void		 reload_child_stopped(const struct child *c);
 const struct reload_last *reload_last(void);
 
 #endif

@@ -6,15 +6,16 @@
  * without half-open, end flushing queued output, pause/resume, the idle
  * sweep, asynchronous error reporting, destroy and end from inside
  * handlers, emits on another connection whose handlers destroy it or fail
- * it, conn_close_all() and the worker counters, pf_addr_str(), and the
+ * it, conn_close_all(&wx) and the worker counters, pf_addr_str(), and the
  * PROXY header stage of a proxy_protocol listener (split headers, TLVs,
  * LOCAL, bytes after the header, drops for a bad, late or cut-off header,
  * admission on the header's address).
  *
- * The test stands in for worker/worker.c: it provides worker_base(),
- * worker_now_ms() and worker_stats, and hands one end of a socketpair (or
- * of a loopback TCP connection) to conn_accepted() on a fake listener; the
- * other end is the "peer" the test reads and writes directly.  Every wait
+ * The test stands in for worker/worker.c: it makes the worker context
+ * (event base, counters, connection lists) and hands one end of a
+ * socketpair (or of a loopback TCP connection) to conn_accepted() on a
+ * fake listener; the other end is the "peer" the test reads and writes
+ * directly.  Every wait
  * runs the loop until a condition holds or a deadline passes; nothing
  * sleeps.
  */
@@ -113,25 +114,8 @@ static struct listen_conf lconf_pp = {
 /* Not counted per address. */
 static const struct ipl_ref no_ipl = { { UINT16_MAX, UINT16_MAX } };
 
-/* Stand-ins for worker/worker.c. */
-struct ctl_stats	 worker_stats;
-
-struct event_base *
-worker_base(void)
-{
-	return fx.base;
-}
-
-uint64_t
-worker_now_ms(void)
-{
-	return clock_coarse_ms();
-}
-
-void
-worker_conn_closed(void)
-{
-}
+/* The worker's context, as worker/worker.c would make it. */
+static struct wctx	 wx;
 
 static uint64_t
 mono_ms(void)
@@ -619,7 +603,6 @@ setup(void **state)
 	int		i;
 
 	memset(&fx, 0, sizeof(fx));
-	memset(&worker_stats, 0, sizeof(worker_stats));
 	for (i = 0; i < PF_EV_MAX_; i++)
 		ids[i] = i;
 	for (i = 0; i < MAXCONN; i++)
@@ -633,6 +616,8 @@ setup(void **state)
 	if ((fx.l = calloc(1, sizeof(*fx.l))) == NULL)
 		return -1;
 	emitter_init(&fx.l->em, fx.l);
+	wctx_init(&wx, fx.base);
+	fx.l->w = &wx;
 	fx.l->conf = &lconf;
 	if (pf_on(&fx.l->em, PF_EV_CONNECTION, h_connection, NULL) == -1 ||
 	    pf_on(&fx.l->em, PF_EV_DROP, h_rec, &ids[PF_EV_DROP]) == -1)
@@ -645,7 +630,7 @@ teardown(void **state)
 {
 	int	i;
 
-	conn_close_all();
+	conn_close_all(&wx);
 	for (i = 0; i < MAXCONN; i++)
 		if (fx.peer[i] != -1)
 			close(fx.peer[i]);
@@ -691,7 +676,7 @@ test_data(void **state)
 	run_for(3 * TICK_MS);
 	assert_int_equal(fx.rxlen, strlen(hello));
 	assert_int_equal(fx.nrec, 1);
-	assert_int_equal(worker_stats.bytes_in, strlen(hello));
+	assert_int_equal(wx.stats.bytes_in, strlen(hello));
 
 	/* More than one read's worth, in as many "data" events as it takes. */
 	assert_non_null(big = malloc(bigsz));
@@ -705,7 +690,7 @@ test_data(void **state)
 	assert_int_equal(count_self(PF_EV_DATA, c), count(PF_EV_DATA));
 	assert_int_equal(count(PF_EV_END) + count(PF_EV_CLOSE) +
 	    count(PF_EV_ERROR), 0);
-	assert_int_equal(worker_stats.bytes_in, strlen(hello) + bigsz);
+	assert_int_equal(wx.stats.bytes_in, strlen(hello) + bigsz);
 	assert_false(fx.rec_overflow);
 	assert_false(fx.rx_overflow);
 }
@@ -725,7 +710,7 @@ test_write_through(void **state)
 	/* Already in the socket: no loop iteration needed. */
 	assert_int_equal(read(fx.peer[0], buf, sizeof(buf)), strlen(msg));
 	assert_memory_equal(buf, msg, strlen(msg));
-	assert_int_equal(worker_stats.bytes_out, strlen(msg));
+	assert_int_equal(wx.stats.bytes_out, strlen(msg));
 
 	assert_int_equal(pf_conn_write(c, msg, 0), 1);
 	assert_int_equal(pf_conn_write(c, msg, 4), 1);
@@ -810,7 +795,7 @@ test_backpressure(void **state)
 	assert_ptr_equal(find(PF_EV_DRAIN)->self, c);
 	assert_int_equal(pf_conn_buffered(c), 0);
 	assert_true(peer_empty(fx.peer[0]));
-	assert_int_equal(worker_stats.bytes_out, off);
+	assert_int_equal(wx.stats.bytes_out, off);
 	assert_int_equal(count(PF_EV_ERROR) + count(PF_EV_CLOSE), 0);
 
 	/* Below the mark again: straight through. */
@@ -885,7 +870,7 @@ test_end(void **state)
 	assert_int_equal(count(PF_EV_ERROR) + count(PF_EV_DATA), 0);
 	run_for(3 * TICK_MS);
 	assert_int_equal(count(PF_EV_CLOSE), 1);
-	assert_int_equal(worker_stats.conns_active, 0);
+	assert_int_equal(wx.stats.conns_active, 0);
 }
 
 /* 5. allow_half_open: still writable after the peer's FIN, until end(). */
@@ -914,7 +899,7 @@ test_half_open(void **state)
 	assert_true(first(PF_EV_END) < first(PF_EV_CLOSE));
 	assert_int_equal(find(PF_EV_CLOSE)->code, 0);
 	assert_int_equal(count(PF_EV_ERROR), 0);
-	assert_int_equal(worker_stats.conns_active, 0);
+	assert_int_equal(wx.stats.conns_active, 0);
 }
 
 /* 6. end() flushes the queue before the FIN; no writes after it. */
@@ -945,7 +930,7 @@ test_end_flushes(void **state)
 	assert_int_equal(wait_event(PF_EV_CLOSE, 1, WAIT_MS), 1);
 	assert_int_equal(find(PF_EV_CLOSE)->code, 0);
 	assert_true(first(PF_EV_END) < first(PF_EV_CLOSE));
-	assert_int_equal(worker_stats.bytes_out, off);
+	assert_int_equal(wx.stats.bytes_out, off);
 }
 
 /* 7. Paused: no "data" and no "end" until resume, then both. */
@@ -992,26 +977,26 @@ test_timeout(void **state)
 
 	c = open_conn(0);
 	/* Without a timeout the sweep never fires. */
-	conn_sweep(worker_now_ms() + 1000000);
+	conn_sweep(&wx, worker_now_ms() + 1000000);
 	run_for(3 * TICK_MS);
 	assert_int_equal(count(PF_EV_TIMEOUT), 0);
 
 	pf_conn_set_timeout(c, 50);
-	conn_sweep(worker_now_ms());		/* not idle yet */
+	conn_sweep(&wx, worker_now_ms());		/* not idle yet */
 	run_for(3 * TICK_MS);
 	assert_int_equal(count(PF_EV_TIMEOUT), 0);
 
-	conn_sweep(worker_now_ms() + 100);
+	conn_sweep(&wx, worker_now_ms() + 100);
 	assert_int_equal(count(PF_EV_TIMEOUT), 0);	/* from the loop */
 	assert_int_equal(wait_event(PF_EV_TIMEOUT, 1, WAIT_MS), 1);
 	assert_ptr_equal(find(PF_EV_TIMEOUT)->self, c);
-	conn_sweep(worker_now_ms() + 200);	/* the same idle spell */
+	conn_sweep(&wx, worker_now_ms() + 200);	/* the same idle spell */
 	run_for(5 * TICK_MS);
 	assert_int_equal(count(PF_EV_TIMEOUT), 1);
 
 	peer_write(fx.peer[0], "x", 1);
 	assert_int_equal(wait_rx(1, WAIT_MS), 1);
-	conn_sweep(worker_now_ms() + 100);
+	conn_sweep(&wx, worker_now_ms() + 100);
 	assert_int_equal(wait_event(PF_EV_TIMEOUT, 2, WAIT_MS), 2);
 	assert_true(first(PF_EV_DATA) < fx.nrec - 1);
 	assert_int_equal(fx.rec[fx.nrec - 1].id, PF_EV_TIMEOUT);
@@ -1021,11 +1006,11 @@ test_timeout(void **state)
 	assert_int_equal(pf_conn_write(c, "ok", 2), 1);
 	assert_int_equal(peer_read(fx.peer[0], buf, 2, &eof), 2);
 	assert_memory_equal(buf, "ok", 2);
-	assert_int_equal(worker_stats.conns_active, 1);
+	assert_int_equal(wx.stats.conns_active, 1);
 
 	/* 0 disables. */
 	pf_conn_set_timeout(c, 0);
-	conn_sweep(worker_now_ms() + 1000000);
+	conn_sweep(&wx, worker_now_ms() + 1000000);
 	run_for(5 * TICK_MS);
 	assert_int_equal(count(PF_EV_TIMEOUT), 2);
 }
@@ -1047,8 +1032,8 @@ assert_error_then_close(struct pf_conn *c)
 	assert_true(e->has_msg);
 	assert_string_equal(e->msg, strerror(e->code));
 	assert_int_equal(cl->code, 1);
-	assert_int_equal(worker_stats.errors, 1);
-	assert_int_equal(worker_stats.conns_active, 0);
+	assert_int_equal(wx.stats.errors, 1);
+	assert_int_equal(wx.stats.conns_active, 0);
 }
 
 /* 9a. A write to a closed peer fails; the error comes from the loop. */
@@ -1118,8 +1103,8 @@ test_error_unhandled(void **state)
 	assert_int_equal(count(PF_EV_CLOSE), 1);
 	assert_int_equal(find(PF_EV_CLOSE)->code, 1);
 	assert_int_equal(count(PF_EV_ERROR), 0);
-	assert_int_equal(worker_stats.errors, 1);
-	assert_int_equal(worker_stats.conns_active, 0);
+	assert_int_equal(wx.stats.errors, 1);
+	assert_int_equal(wx.stats.conns_active, 0);
 }
 
 /* 10. destroy() inside "data": close once, after the handler returns. */
@@ -1149,7 +1134,7 @@ test_destroy_in_handler(void **state)
 	expect_seq(PF_EV_DATA, MARK_A, PF_EV_CLOSE);
 	assert_ptr_equal(fx.rec[2].self, c);
 	assert_int_equal(fx.rec[2].code, 0);
-	assert_int_equal(worker_stats.conns_active, 0);
+	assert_int_equal(wx.stats.conns_active, 0);
 }
 
 /* The other connection of test_destroy_cross, and what its emit gave. */
@@ -1202,9 +1187,9 @@ test_destroy_cross(void **state)
 	fx.conn[1] = NULL;
 
 	/* A is still open and served. */
-	assert_int_equal(worker_stats.conns_active, 1);
+	assert_int_equal(wx.stats.conns_active, 1);
 	assert_int_equal(pf_conn_write(a, "ok", 2), 1);
-	assert_int_equal(worker_stats.errors, 0);
+	assert_int_equal(wx.stats.errors, 0);
 }
 
 /* "data" on A: emit "shutdown" on B, and see what B emitted meanwhile. */
@@ -1249,7 +1234,7 @@ test_fail_cross(void **state)
 	assert_ptr_equal(fx.rec[4].self, b);
 	assert_int_equal(fx.rec[4].code, 1);
 	fx.conn[1] = NULL;
-	assert_int_equal(worker_stats.conns_active, 1);
+	assert_int_equal(wx.stats.conns_active, 1);
 	assert_int_equal(pf_conn_write(a, "ok", 2), 1);
 }
 
@@ -1267,7 +1252,7 @@ test_destroy_outside(void **state)
 	assert_int_equal(count(PF_EV_CLOSE), 1);
 	assert_ptr_equal(find(PF_EV_CLOSE)->self, c);
 	assert_int_equal(find(PF_EV_CLOSE)->code, 0);
-	assert_int_equal(worker_stats.conns_active, 0);
+	assert_int_equal(wx.stats.conns_active, 0);
 	run_for(3 * TICK_MS);
 	assert_int_equal(fx.nrec, 1);
 	/* The peer gets what was in the socket, then EOF. */
@@ -1299,7 +1284,7 @@ close_timeout_child(void)
 	if (count(PF_EV_CLOSE) != 1 || count(MARK_A) != 1)
 		_exit(3);
 	/* c is freed: this must not look at it (ASan says if it does). */
-	conn_sweep(worker_now_ms() + 1000);
+	conn_sweep(&wx, worker_now_ms() + 1000);
 	/* Nor may a new conn, likely at the same address, be confused. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
 		_exit(2);
@@ -1308,7 +1293,7 @@ close_timeout_child(void)
 	if ((c = fx.accepted) == NULL)
 		_exit(2);
 	pf_conn_set_timeout(c, 1);
-	conn_sweep(worker_now_ms() + 1000);
+	conn_sweep(&wx, worker_now_ms() + 1000);
 	pf_conn_destroy(c);
 	_exit(0);
 }
@@ -1334,7 +1319,7 @@ test_close_handler_calls(void **state)
 	assert_int_equal(count(PF_EV_CLOSE), 1);
 	assert_int_equal(count(MARK_A), 1);
 	assert_int_equal(fx.wr, -1);
-	assert_int_equal(worker_stats.conns_active, 0);
+	assert_int_equal(wx.stats.conns_active, 0);
 	run_for(3 * TICK_MS);
 	assert_int_equal(fx.nrec, 2);
 
@@ -1373,9 +1358,9 @@ destroy_with_write_pending(int event)
 	assert_true(peer_empty(fx.peer[0]));
 	if (event == PF_EV_TIMEOUT) {
 		pf_conn_set_timeout(c, 50);
-		conn_sweep(worker_now_ms() + 100);
+		conn_sweep(&wx, worker_now_ms() + 100);
 	} else
-		conn_shutdown_all();
+		conn_shutdown_all(&wx);
 	assert_int_equal(fx.nrec, 0);
 	assert_int_equal(wait_event(PF_EV_CLOSE, 1, WAIT_MS), 1);
 	expect_seq(event, MARK_A, PF_EV_CLOSE);	/* no "drain" */
@@ -1423,7 +1408,7 @@ test_end_in_handler(void **state)
 	assert_int_equal(count(PF_EV_DATA), 1);
 }
 
-/* 12. conn_close_all() and the counters. */
+/* 12. conn_close_all(&wx) and the counters. */
 static void
 test_close_all(void **state)
 {
@@ -1435,8 +1420,8 @@ test_close_all(void **state)
 		c[i] = open_conn(0);
 	assert_int_equal(fx.connections, 3);
 	assert_true(c[0] != c[1] && c[1] != c[2] && c[0] != c[2]);
-	assert_int_equal(worker_stats.conns_active, 3);
-	assert_int_equal(worker_stats.conns_total, 3);
+	assert_int_equal(wx.stats.conns_active, 3);
+	assert_int_equal(wx.stats.conns_total, 3);
 
 	peer_write(fx.peer[0], "0123456789", 10);
 	peer_write(fx.peer[1], "abcdefghijklmnopqrst", 20);
@@ -1444,33 +1429,33 @@ test_close_all(void **state)
 	assert_int_equal(count_self(PF_EV_DATA, c[2]), 0);
 	assert_int_equal(pf_conn_write(c[2], "hello", 5), 1);
 	assert_int_equal(peer_read(fx.peer[2], buf, 5, &eof), 5);
-	assert_int_equal(worker_stats.bytes_in, 30);
-	assert_int_equal(worker_stats.bytes_out, 5);
+	assert_int_equal(wx.stats.bytes_in, 30);
+	assert_int_equal(wx.stats.bytes_out, 5);
 
 	/* One ends on its own first. */
 	assert_int_equal(shutdown(fx.peer[1], SHUT_WR), 0);
 	assert_int_equal(wait_event(PF_EV_CLOSE, 1, WAIT_MS), 1);
-	assert_int_equal(worker_stats.conns_active, 2);
+	assert_int_equal(wx.stats.conns_active, 2);
 
-	conn_close_all();
+	conn_close_all(&wx);
 	assert_int_equal(count(PF_EV_CLOSE), 3);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(count_self(PF_EV_CLOSE, c[i]), 1);
 		assert_true(peer_eof(fx.peer[i]));
 	}
-	assert_int_equal(worker_stats.conns_active, 0);
-	assert_int_equal(worker_stats.conns_total, 3);
-	assert_int_equal(worker_stats.errors, 0);
-	conn_close_all();		/* nothing left */
+	assert_int_equal(wx.stats.conns_active, 0);
+	assert_int_equal(wx.stats.conns_total, 3);
+	assert_int_equal(wx.stats.errors, 0);
+	conn_close_all(&wx);		/* nothing left */
 	assert_int_equal(count(PF_EV_CLOSE), 3);
 
 	/* A new connection after it works. */
 	c[0] = open_conn(0);
-	assert_int_equal(worker_stats.conns_total, 4);
-	assert_int_equal(worker_stats.conns_active, 1);
+	assert_int_equal(wx.stats.conns_total, 4);
+	assert_int_equal(wx.stats.conns_active, 1);
 }
 
-/* 12b. conn_shutdown_all(): "shutdown" once per open conn, from the loop. */
+/* 12b. conn_shutdown_all(&wx): "shutdown" once per open conn, from the loop. */
 static void
 test_shutdown_all(void **state)
 {
@@ -1484,7 +1469,7 @@ test_shutdown_all(void **state)
 	pf_conn_destroy(c[2]);
 	assert_int_equal(count(PF_EV_CLOSE), 1);
 
-	conn_shutdown_all();
+	conn_shutdown_all(&wx);
 	assert_int_equal(count(PF_EV_SHUTDOWN), 0);
 	assert_int_equal(wait_event(PF_EV_SHUTDOWN, 2, WAIT_MS), 2);
 	run_for(5 * TICK_MS);
@@ -1498,7 +1483,7 @@ test_shutdown_all(void **state)
 	assert_int_equal(peer_read(fx.peer[1], buf, 2, &eof), 2);
 	assert_memory_equal(buf, "up", 2);
 	assert_int_equal(count(PF_EV_CLOSE), 1);
-	assert_int_equal(worker_stats.conns_active, 2);
+	assert_int_equal(wx.stats.conns_active, 2);
 }
 
 /* 13. Addresses as text. */
@@ -1571,7 +1556,7 @@ open_pp(void)
 	fx.l->conf = &lconf_pp;
 	conn_accepted(fx.l, sv[0], NULL, NULL, 0);
 	assert_int_equal(fx.connections, 0);
-	assert_int_equal(worker_stats.conns_active, 1);
+	assert_int_equal(wx.stats.conns_active, 1);
 	return fx.nconn++;
 }
 
@@ -1606,9 +1591,9 @@ assert_pp_dropped(int i, const char *why)
 	assert_true(peer_gone(fx.peer[i]));
 	assert_int_equal(fx.connections, 0);
 	assert_int_equal(count(PF_EV_CLOSE), 0);
-	assert_int_equal(worker_stats.drops, 1);
-	assert_int_equal(worker_stats.conns_active, 0);
-	assert_int_equal(worker_stats.conns_total, 0);
+	assert_int_equal(wx.stats.drops, 1);
+	assert_int_equal(wx.stats.conns_active, 0);
+	assert_int_equal(wx.stats.conns_total, 0);
 }
 
 /* 27. A v1 header a byte at a time, the client's bytes behind it. */
@@ -1638,7 +1623,7 @@ test_proxy_v1_split(void **state)
 	assert_int_equal(pf_conn_proxy_addr(fx.accepted, &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_UNIX);
 	assert_null(pf_conn_proxy_tlv(fx.accepted, PF_PROXY_TLV_ALPN, &i));
-	assert_int_equal(worker_stats.conns_total, 1);
+	assert_int_equal(wx.stats.conns_total, 1);
 	assert_int_equal(pf_conn_write(fx.accepted, "ok", 2), 1);
 	assert_int_equal(pf_conn_bytes_written(fx.accepted), 2);
 }
@@ -1748,10 +1733,10 @@ test_proxy_timeout(void **state)
 
 	peer_write(fx.peer[p], pp_v1, 10);
 	run_for(3 * TICK_MS);
-	conn_sweep(worker_now_ms() + 50);	/* not late yet */
+	conn_sweep(&wx, worker_now_ms() + 50);	/* not late yet */
 	run_for(3 * TICK_MS);
 	assert_int_equal(count(PF_EV_DROP), 0);
-	conn_sweep(worker_now_ms() + lconf_pp.proxy_timeout_ms);
+	conn_sweep(&wx, worker_now_ms() + lconf_pp.proxy_timeout_ms);
 	assert_pp_dropped(p, "no PROXY header in time");
 }
 
@@ -1765,7 +1750,7 @@ test_proxy_cut(void **state)
 	shutdown(fx.peer[p], SHUT_WR);
 	assert_pp_dropped(p, "closed within its PROXY header");
 	fx.nrec = 0;
-	worker_stats.drops = 0;
+	wx.stats.drops = 0;
 	p = open_pp();
 	shutdown(fx.peer[p], SHUT_WR);
 	assert_pp_dropped(p, "closed before its PROXY header");

@@ -2,10 +2,11 @@
  * test_ctl.c -- unit tests for the control-channel codec (common/ctl.c):
  * decode(encode(m)) == m for every message type with distinctive, zero and
  * maximal values; the little-endian wire layout of ctl.h checked byte by
- * byte; rejection of unknown types, bad versions, wrong payload lengths and
- * oversized frames as soon as the bytes that show it have arrived; "need
- * more" for every strict prefix of a frame without reading past it; frames
- * back to back; zeroing of fields a type does not carry; type names.
+ * byte (STATS, READY, STATS_REQUEST, DRAIN_ACK); rejection of unknown
+ * types, bad versions, wrong payload lengths and oversized frames as soon
+ * as the bytes that show it have arrived; "need more" for every strict
+ * prefix of a frame without reading past it; frames back to back; zeroing
+ * of fields a type does not carry; type names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +35,7 @@ static const struct tcase {
 	{ CTL_DRAINING, "draining", 8, 8 },
 	{ CTL_GOODBYE, "goodbye", 4, 4 },
 	{ CTL_REOPENED, "reopened", 4, 4 },
+	{ CTL_DRAIN_ACK, "drain-ack", 4, 4 },
 	{ CTL_DRAIN, "drain", 4, 4 },
 	{ CTL_STATS_REQUEST, "stats-request", 0, 0 },
 	{ CTL_REOPEN, "reopen", 4, 4 },
@@ -114,6 +116,9 @@ msg_make(struct ctl_msg *m, uint8_t type, enum fill f)
 	case CTL_REOPENED:
 		m->u.reopened.error = v32(4, f);
 		break;
+	case CTL_DRAIN_ACK:
+		m->u.drain_ack.retired = v32(10, f);
+		break;
 	case CTL_DRAIN:
 		m->u.drain.deadline_ms = v32(5, f);
 		break;
@@ -178,6 +183,10 @@ msg_check(const struct ctl_msg *want, const struct ctl_msg *got)
 		break;
 	case CTL_REOPENED:
 		assert_int_equal(got->u.reopened.error, want->u.reopened.error);
+		break;
+	case CTL_DRAIN_ACK:
+		assert_int_equal(got->u.drain_ack.retired,
+		    want->u.drain_ack.retired);
 		break;
 	case CTL_DRAIN:
 		assert_int_equal(got->u.drain.deadline_ms,
@@ -344,10 +353,49 @@ test_layout_small(void **state)
 	assert_string_equal(ctl_type_name(CTL_ALOG_REOPEN), "alog-reopen");
 }
 
+/* DRAIN_ACK, the worker's word that it stopped accepting, by hand; its
+ * frame is refused one byte short or long of its payload. */
+static void
+test_layout_drain_ack(void **state)
+{
+	static const uint8_t ack[CTL_HDR_LEN + 4] = {
+		0x01, 0x07, 0x04, 0x00,
+		0x01, 0x00, 0x00, 0x00,
+		0xd2, 0x04, 0x00, 0x00,
+		0x05, 0x00, 0x00, 0x00,
+		0x02, 0x00, 0x00, 0x00,
+	};
+	struct ctl_msg	m;
+	uint8_t		buf[CTL_MAX_FRAME];
+
+	memset(&m, 0, sizeof(m));
+	m.type = CTL_DRAIN_ACK;
+	m.slot = 1;
+	m.pid = 1234;
+	m.seq = 5;
+	m.u.drain_ack.retired = 2;
+	assert_int_equal(ctl_encode(&m, buf, sizeof(buf)), sizeof(ack));
+	assert_memory_equal(buf, ack, sizeof(ack));
+	memset(&m, 0xff, sizeof(m));
+	assert_int_equal(ctl_decode(ack, sizeof(ack), &m), sizeof(ack));
+	assert_int_equal(m.type, CTL_DRAIN_ACK);
+	assert_int_equal(m.u.drain_ack.retired, 2);
+	assert_string_equal(ctl_type_name(CTL_DRAIN_ACK), "drain-ack");
+
+	memcpy(buf, ack, sizeof(ack));
+	buf[2] = 0x03;
+	assert_int_equal(ctl_decode(buf, sizeof(ack), &m), -1);
+	buf[2] = 0x05;
+	buf[sizeof(ack)] = 0;
+	assert_int_equal(ctl_decode(buf, sizeof(ack) + 1, &m), -1);
+	buf[2] = 0x04;
+	assert_int_equal(ctl_decode(buf, sizeof(ack) - 1, &m), 0);
+}
+
 static void
 test_encode_unknown_type(void **state)
 {
-	static const uint8_t	bad[] = { 0, 7, 63, 70, 127, 128, 255 };
+	static const uint8_t	bad[] = { 0, 8, 63, 70, 127, 128, 255 };
 	struct ctl_msg		m;
 	uint8_t			buf[CTL_MAX_FRAME];
 	size_t			i;
@@ -611,7 +659,7 @@ static void
 test_type_name(void **state)
 {
 	static const int	unknown[] = {
-		0, 7, 63, 70, 127, 255, 256, 256 + CTL_READY, -1, -256
+		0, 8, 63, 70, 127, 255, 256, 256 + CTL_READY, -1, -256
 	};
 	size_t			i;
 
@@ -627,6 +675,7 @@ test_direction(void **state)
 {
 	assert_true(CTL_FROM_WORKER(CTL_READY));
 	assert_true(CTL_FROM_WORKER(CTL_REOPENED));
+	assert_true(CTL_FROM_WORKER(CTL_DRAIN_ACK));
 	assert_false(CTL_FROM_WORKER(CTL_DRAIN));
 	assert_false(CTL_FROM_WORKER(CTL_REOPEN));
 	assert_false(CTL_FROM_WORKER(CTL_ALOG_REOPEN));
@@ -641,6 +690,7 @@ main(void)
 		cmocka_unit_test(test_cases_are_all_types),
 		cmocka_unit_test(test_layout_stats),
 		cmocka_unit_test(test_layout_small),
+		cmocka_unit_test(test_layout_drain_ack),
 		cmocka_unit_test(test_encode_unknown_type),
 		cmocka_unit_test(test_encode_cap),
 		cmocka_unit_test(test_bad_version),

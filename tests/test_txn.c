@@ -3,7 +3,9 @@
  * does hurts a client that completed a handshake: failed reloads, resizing
  * reloads, listeners removed and re-added, kill -9 storms, stop during a
  * reload and a graceful stop, all under continuous connect + echo load
- * (counted by a load process: refused, reset, EOF, corrupt, hung).
+ * (counted by a load process: refused, reset, EOF, corrupt, hung); and a
+ * reload's reply, under the same load, only once no client can meet the
+ * old rules any more.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -662,6 +664,193 @@ test_capacity_hysteresis(void **state)
 	assert_int_equal(h_daemon_stop(&t.d), 0);
 }
 
+#define RULES_LISTENER	"workers = 2;\nlisteners = ({ " \
+			"address = \"127.0.0.1\"; port = %d; " \
+			"service = \"failinit\"; backlog = 1024;%s });\n"
+#define DENY_SECOND	" deny = [ \"127.0.0.2\" ];"
+#define RULE_RELOADS	10
+#define RULE_PROBES	24
+
+/* Reload through the admin socket and read the reply to its end, with
+ * nothing in between (preforkctl's exit would be seen a poll step late). */
+static void
+reload_direct(struct tx *t)
+{
+	struct pollfd	pfd;
+	char		reply[512];
+	size_t		got = 0;
+	ssize_t		n;
+	long		deadline = h_now_ms() + 2 * H_TIMEOUT_MS;
+	int		fd = h_connect(t->sock, 0, H_TIMEOUT_MS);
+
+	assert_true(fd != -1);
+	assert_int_equal(h_send_all(fd, "reload\n", 7, H_TIMEOUT_MS), 0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		assert_true(h_now_ms() < deadline);
+		if (poll(&pfd, 1, (int)(deadline - h_now_ms())) != 1)
+			continue;
+		n = recv(fd, reply + got, sizeof(reply) - 1 - got, 0);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	reply[got] = '\0';
+	if (strncmp(reply, "OK\n", 3) != 0)
+		print_message("reload: %s\n", reply);
+	assert_memory_equal(reply, "OK\n", 3);
+}
+
+/* A probe sent "x": 1 if it came back (admitted), 0 if the server closed
+ * or reset it (refused); neither within the bound fails the test. */
+static int
+probe_admitted(int fd)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	char		c;
+	ssize_t		n;
+
+	assert_int_equal(poll(&pfd, 1, H_TIMEOUT_MS), 1);
+	n = recv(fd, &c, 1, MSG_DONTWAIT);
+	if (n == 1 && c == 'x')
+		return 1;
+	assert_true(n == 0 || (n == -1 && errno == ECONNRESET));
+	return 0;
+}
+
+/*
+ * Reloads that add and remove "deny 127.0.0.2", under a steady stream of
+ * clients from 127.0.0.1: once the reply says the reload is done, every
+ * new client from 127.0.0.2 is judged by the new rules.  A client an old
+ * worker still admitted (or refused) under the old ones would be the
+ * reload reported before it had taken effect.
+ */
+static void
+test_reload_rules_at_reply(void **state)
+{
+	struct load_result	res;
+	struct load		l;
+	struct tx		t;
+	int			p = h_free_port(4), fd[RULE_PROBES];
+	int			i, j, deny, wrong = 0, probes = 0;
+
+	tx_init(&t);
+	tx_write(&t, RULES_LISTENER, p, "");
+	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", p), 0);
+	load_start(&l, p, 16);
+	wait_accepts(&t, 50);
+	for (i = 0; i < RULE_RELOADS; i++) {
+		deny = i % 2 == 0;
+		tx_write(&t, RULES_LISTENER, p, deny ? DENY_SECOND : "");
+		reload_direct(&t);
+		/* Back to back: the first ones land right after the reply. */
+		for (j = 0; j < RULE_PROBES; j++) {
+			fd[j] = h_connect_from("127.0.0.2", p);
+			assert_true(fd[j] != -1);
+			(void)send(fd[j], "x", 1, MSG_NOSIGNAL);
+		}
+		for (j = 0; j < RULE_PROBES; j++) {
+			if (probe_admitted(fd[j]) == deny) {
+				wrong++;
+				print_message("reload %d: probe %d %s under "
+				    "the old rules\n", i, j,
+				    deny ? "admitted" : "refused");
+			}
+			close(fd[j]);
+			probes++;
+		}
+	}
+	load_stop(&l, &res, "reloads changing deny");
+	print_message("%d probes after the reload replies, %d judged by the "
+	    "old rules\n", probes, wrong);
+	load_assert_clean(&res, 50);
+	assert_int_equal(res.refused, 0);
+	assert_true(probes >= RULE_RELOADS * RULE_PROBES);
+	assert_int_equal(wrong, 0);
+	assert_int_equal(h_daemon_stop(&t.d), 0);
+}
+
+/* preforkctl reload in a child: exits 0 if the reply is OK and holds
+ * want. */
+static pid_t
+reload_async(struct tx *t, const char *want)
+{
+	pid_t	pid = fork();
+	char	*out = NULL;
+	int	rc;
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		rc = h_ctl(t->sock, &out, "reload", (char *)NULL);
+		if (rc == 0 && out != NULL && strstr(out, want) != NULL)
+			_exit(0);
+		fprintf(stderr, "reload: %d: %s\n", rc, out != NULL ? out :
+		    "(no output)");
+		_exit(3);
+	}
+	return pid;
+}
+
+/*
+ * An old worker that never confirms it stopped accepting (SIGSTOP) holds
+ * the reply for the bound (1 s here) and no longer, and is named in the
+ * log and the reply; a second reload meanwhile is refused as in progress.
+ * A graceful stop while a confirmation is awaited reports the committed
+ * reload at once, and the stop goes on as usual.
+ */
+static void
+test_reload_unconfirmed(void **state)
+{
+	struct tx	 t;
+	char		*out = NULL, who[64];
+	pid_t		 kids[4], ctl;
+	long		 t0, took;
+	int		 p = h_free_port(4), st;
+
+	tx_start(&t, 2, p);
+	assert_int_equal(h_children(t.d.pid, kids, 4), 2);
+	assert_int_equal(kill(kids[0], SIGSTOP), 0);
+	t0 = h_now_ms();
+	ctl = reload_async(&t, "generation 2; 1 old worker did not confirm");
+	assert_int_equal(h_wait_log_count(&t.d, "ready, generation 2", 2,
+	    H_TIMEOUT_MS), 0);
+	assert_int_equal(h_ctl(t.sock, &out, "reload", (char *)NULL), 1);
+	assert_non_null(strstr(out, "a reload is already in progress"));
+	free(out);
+	st = h_wait_exit(ctl, H_TIMEOUT_MS);
+	took = h_now_ms() - t0;
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	print_message("reply with a stopped old worker after %ld ms\n", took);
+	assert_true(took >= 1000 && took < 1000 + H_TIMEOUT_MS);
+	snprintf(who, sizeof(who), "(pid %ld) of generation 1 did not confirm",
+	    (long)kids[0]);
+	assert_int_equal(h_log_count(&t.d, who), 1);
+	assert_int_equal(kill(kids[0], SIGCONT), 0);
+	assert_int_equal(h_wait_children(t.d.pid, 2, H_TIMEOUT_MS), 0);
+
+	/* Stop while waiting for a (stopped) old worker's word. */
+	assert_int_equal(h_children(t.d.pid, kids, 4), 2);
+	assert_int_equal(kill(kids[1], SIGSTOP), 0);
+	ctl = reload_async(&t, "generation 3, stopping");
+	assert_int_equal(h_wait_log_count(&t.d, "ready, generation 3", 2,
+	    H_TIMEOUT_MS), 0);
+	assert_int_equal(kill(t.d.pid, SIGQUIT), 0);
+	st = h_wait_exit(ctl, H_TIMEOUT_MS);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(kill(kids[1], SIGCONT), 0);
+	st = h_wait_exit(t.d.pid, H_TIMEOUT_MS);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	t.d.pid = 0;
+	assert_int_equal(h_log_count(&t.d, "killing"), 0);
+	assert_int_equal(h_log_count(&t.d, "did not confirm it"), 1);
+	assert_int_equal(h_daemon_stop(&t.d), 0);
+}
+
 /* Lines of the file at path from process pid that contain needle. */
 static int
 pid_said(const char *path, pid_t pid, const char *needle)
@@ -836,6 +1025,8 @@ main(void)
 		cmocka_unit_test(test_capacity_hysteresis),
 		cmocka_unit_test(test_reopen_overlap),
 		cmocka_unit_test(test_log_targets),
+		cmocka_unit_test(test_reload_rules_at_reply),
+		cmocka_unit_test(test_reload_unconfirmed),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -31,7 +31,7 @@ admit_refused(struct pf_listener *l, const struct sockaddr *sa,
 	char			 peer[128];
 	uint64_t		 now;
 
-	worker_stats.drops++;
+	l->w->stats.drops++;
 	if (l->conf->alog_file != NULL)
 		accesslog_refused(l->conf, sa, salen, why);
 	arg.data = sa;

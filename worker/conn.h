@@ -12,6 +12,7 @@
 #include "common/iplimit.h"
 
 struct pf_listener;
+struct wctx;
 
 /* Take ownership of an accepted fd, and of its per-address count (ref),
  * and emit "connection" on l; sa is the client as accept() gave it (kept
@@ -19,11 +20,14 @@ struct pf_listener;
 void	conn_accepted(struct pf_listener *l, int fd,
 	    const struct ipl_ref *ref, const struct sockaddr *sa,
 	    socklen_t salen);
+/* pf_connect() on the worker w. */
+struct pf_connect_opts;
+struct pf_conn	*conn_connect(struct wctx *w, const struct pf_connect_opts *o);
 /* Idle timeouts and lingering closes; called periodically. */
-void	conn_sweep(uint64_t now_ms);
+void	conn_sweep(struct wctx *w, uint64_t now_ms);
 /* Emit "shutdown" on every connection (from the loop). */
-void	conn_shutdown_all(void);
+void	conn_shutdown_all(struct wctx *w);
 /* Close every connection now (fast stop). */
-void	conn_close_all(void);
+void	conn_close_all(struct wctx *w);
 
 #endif

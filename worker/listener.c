@@ -14,7 +14,6 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -41,12 +40,11 @@ listener_retry(evutil_socket_t fd, short what, void *arg)
 static void
 listener_backoff(struct pf_listener *l, int err)
 {
-	static time_t	last_log;
 	struct timeval	tv;
-	time_t		now = time(NULL);
+	uint64_t	now = worker_now_ms();
 
-	if (now != last_log) {
-		last_log = now;
+	if (now >= l->backoff_quiet_ms) {
+		l->backoff_quiet_ms = now + 1000;
 		errno = err;
 		log_warn("accept on %s: pausing for %u ms", l->conf->name,
 		    l->backoff_ms);
@@ -91,7 +89,8 @@ listener_take(struct pf_listener *l, int fd, int max, int capped)
 	int			 i, cfd;
 
 	for (i = 0; i < max; i++) {
-		if (capped && worker_at_capacity())
+		if (capped && l->w->at_capacity != NULL &&
+		    l->w->at_capacity(l->w))
 			return;
 		len = sizeof(ss);
 		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
@@ -118,7 +117,7 @@ listener_take(struct pf_listener *l, int fd, int max, int capped)
 			break;
 		}
 		l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
-		worker_stats.accepts++;
+		l->w->stats.accepts++;
 		if (l->conf->proxy_protocol)
 			listener_proxied(l, cfd, (struct sockaddr *)&ss, len);
 		else if (admit_client(l, (struct sockaddr *)&ss, len,
@@ -137,7 +136,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 }
 
 struct pf_listener *
-listener_new(const struct lsock *ls, int slot, int nslots)
+listener_new(struct wctx *w, const struct lsock *ls, int slot, int nslots)
 {
 	struct pf_listener	*l;
 	int			 i;
@@ -152,6 +151,7 @@ listener_new(const struct lsock *ls, int slot, int nslots)
 		return NULL;
 	}
 	emitter_init(&l->em, l);
+	l->w = w;
 	l->conf = ls->conf;
 	l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
 	l->slot = slot;
@@ -159,11 +159,11 @@ listener_new(const struct lsock *ls, int slot, int nslots)
 	for (l->nev = 0; l->nev < ls->nfds; l->nev++) {
 		i = l->nev;
 		l->use[i] = ls->nfds == 1 || i % l->nslots == slot;
-		if ((l->ev[i] = event_new(worker_base(), ls->fds[i],
+		if ((l->ev[i] = event_new(w->base, ls->fds[i],
 		    EV_READ | EV_PERSIST, listener_accept, l)) == NULL)
 			goto fail;
 	}
-	if ((l->retry = evtimer_new(worker_base(), listener_retry, l)) ==
+	if ((l->retry = evtimer_new(w->base, listener_retry, l)) ==
 	    NULL)
 		goto fail;
 	return l;

@@ -12,6 +12,7 @@
 
 struct pf_listener {
 	struct pf_emitter	 em;
+	struct wctx		*w;
 	struct event		**ev;		/* accept readiness, per socket */
 	uint8_t			*use;		/* accepting on ev[i] */
 	int			 nev;
@@ -20,13 +21,14 @@ struct pf_listener {
 	struct event		*retry;		/* re-arm after EMFILE... */
 	const struct listen_conf *conf;
 	unsigned int		 backoff_ms;
+	uint64_t		 backoff_quiet_ms;	/* next log line */
 	uint64_t		 quiet_until_ms;	/* refusals logged */
 	unsigned int		 quieted;
 };
 
 /* The worker in slot `slot` of `nslots` accepts on its share of ls. */
-struct pf_listener	*listener_new(const struct lsock *ls, int slot,
-			    int nslots);
+struct pf_listener	*listener_new(struct wctx *w, const struct lsock *ls,
+			    int slot, int nslots);
 void			 listener_free(struct pf_listener *l);
 int			 listener_start(struct pf_listener *l);
 void			 listener_stop(struct pf_listener *l);

@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 
 #include <errno.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,9 +40,8 @@
 #define GOODBYE_FLUSH_MS	100
 #define WORKER_DISPATCH_MAX	64	/* callbacks between polls */
 
-struct ctl_stats	worker_stats;
-
 static struct {
+	struct wctx		 ctx;		/* for listeners and connections */
 	const struct worker_spec *spec;
 	struct event_base	*base;
 	struct pf_emitter	 em;
@@ -57,24 +57,12 @@ static struct {
 	uint32_t		 seq;
 	int			 draining;
 	int			 released;	/* listening copies closed */
+	uint32_t		 retired;	/* listeners in their grace */
 	int			 accepting;	/* the master said ACCEPT */
 	int			 capped;	/* accepting paused at the cap */
 } w;
 
 static const int worker_signals[] = { SIGTERM, SIGINT, SIGQUIT };
-
-struct event_base *
-worker_base(void)
-{
-	return w.base;
-}
-
-/* Monotonic: a step of the wall clock must not time out every client. */
-uint64_t
-worker_now_ms(void)
-{
-	return clock_coarse_ms();
-}
 
 static void
 listeners_set(int on)
@@ -101,12 +89,12 @@ capacity_resume_at(int max)
 	return (uint64_t)(max - (max >= 10 ? max / 10 : 1));
 }
 
-int
-worker_at_capacity(void)
+static int
+worker_at_capacity(struct wctx *ctx)
 {
 	int	max = w.spec->cfg->max_connections;
 
-	if (max == 0 || worker_stats.conns_active < (uint64_t)max)
+	if (max == 0 || ctx->stats.conns_active < (uint64_t)max)
 		return 0;
 	if (!w.capped) {
 		w.capped = 1;
@@ -117,11 +105,11 @@ worker_at_capacity(void)
 	return 1;
 }
 
-void
-worker_conn_closed(void)
+static void
+worker_conn_closed(struct wctx *ctx)
 {
 	if (w.capped && w.accepting && !w.draining &&
-	    worker_stats.conns_active <=
+	    ctx->stats.conns_active <=
 	    capacity_resume_at(w.spec->cfg->max_connections)) {
 		w.capped = 0;
 		listeners_set(1);
@@ -138,6 +126,12 @@ int
 pf_worker_slot(void)
 {
 	return w.spec->slot;
+}
+
+struct pf_conn *
+pf_connect(const struct pf_connect_opts *o)
+{
+	return conn_connect(&w.ctx, o);
 }
 
 
@@ -157,7 +151,7 @@ worker_send_stats(void)
 {
 	struct ctl_msg	m = { .type = CTL_STATS };
 
-	m.u.stats = worker_stats;
+	m.u.stats = w.ctx.stats;
 	worker_send(&m);
 }
 
@@ -165,7 +159,7 @@ static void
 worker_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	log_info("drain deadline: closing %llu connections",
-	    (unsigned long long)worker_stats.conns_active);
+	    (unsigned long long)w.ctx.stats.conns_active);
 	event_base_loopbreak(w.base);
 }
 
@@ -191,10 +185,31 @@ worker_release(evutil_socket_t fd, short what, void *arg)
 	w.released = 1;
 	for (i = 0; i < w.nlisteners; i++)
 		listener_release(w.listeners[i], w.accepting);
-	m.u.draining.conns_active = worker_stats.conns_active;
+	m.u.draining.conns_active = w.ctx.stats.conns_active;
 	worker_send_stats();	/* fresh counters for the master's view */
 	worker_send(&m);
-	conn_shutdown_all();
+	conn_shutdown_all(&w.ctx);
+}
+
+/*
+ * DRAIN_ACK: the master reports a reload done only once every old worker
+ * has said this, so that from the reply on no client is judged by the old
+ * configuration.  Sent once the kept listeners are released (the last
+ * clients queued on them taken in, under our rules, before the reply),
+ * without waiting for the grace of the retired ones: a retired socket
+ * drops every packet from the commit on, so a client it can still hand us
+ * began its handshake before the commit, and the new configuration has no
+ * rules for that listener to judge it by; holding the reply for the grace
+ * would add RELEASE_GRACE_MS to every reload that removes a listener and
+ * change nothing a client sees.
+ */
+static void
+worker_drain_ack(uint32_t retired)
+{
+	struct ctl_msg	m = { .type = CTL_DRAIN_ACK };
+
+	m.u.drain_ack.retired = retired;
+	worker_send(&m);
 }
 
 /* Stop accepting, warn the connections, exit when they are done. */
@@ -204,11 +219,14 @@ worker_drain(unsigned int deadline_ms, const char *why)
 	struct timeval	tv;
 	size_t		i, retired;
 
-	if (w.draining)
+	/* Draining already (SIGQUIT, say): the kept listeners are gone. */
+	if (w.draining) {
+		worker_drain_ack(w.released ? 0 : w.retired);
 		return;
+	}
 	w.draining = 1;
 	log_info("draining (%s), %llu connections, deadline %u ms", why,
-	    (unsigned long long)worker_stats.conns_active, deadline_ms);
+	    (unsigned long long)w.ctx.stats.conns_active, deadline_ms);
 	/* Kept listeners serve the new generation's rules from now on. */
 	for (i = 0, retired = 0; i < w.nlisteners; i++) {
 		if (w.accepting && listener_retired(w.listeners[i]))
@@ -216,6 +234,8 @@ worker_drain(unsigned int deadline_ms, const char *why)
 		else
 			listener_release(w.listeners[i], w.accepting);
 	}
+	w.retired = retired;
+	worker_drain_ack(retired);
 	if (retired > 0) {
 		clock_ms_to_tv(RELEASE_GRACE_MS, &tv);
 		evtimer_add(w.release, &tv);
@@ -336,11 +356,11 @@ worker_sweep(evutil_socket_t fd, short what, void *arg)
 	/* The parent-death signal can be lost in a race; check here too. */
 	if (getppid() != w.spec->master && !w.draining)
 		worker_drain(w.spec->cfg->shutdown_timeout_ms, "master gone");
-	if (w.released && worker_stats.conns_active == 0) {
+	if (w.released && w.ctx.stats.conns_active == 0) {
 		event_base_loopbreak(w.base);
 		return;
 	}
-	conn_sweep(worker_now_ms());
+	conn_sweep(&w.ctx, worker_now_ms());
 }
 
 /* Heartbeat with the loop's lag: how late this timer fired. */
@@ -452,6 +472,9 @@ worker_setup(void)
 		log_warnx("cannot create event base");
 		return -1;
 	}
+	wctx_init(&w.ctx, w.base);
+	w.ctx.at_capacity = worker_at_capacity;
+	w.ctx.conn_closed = worker_conn_closed;
 	if (worker_events() == -1) {
 		log_warnx("cannot set up worker events");
 		return -1;
@@ -478,7 +501,7 @@ worker_setup(void)
 			    spec->ls[i].conf->name, spec->ls[i].conf->service);
 			return -1;
 		}
-		if ((l = listener_new(&spec->ls[i], spec->slot,
+		if ((l = listener_new(&w.ctx, &spec->ls[i], spec->slot,
 		    spec->nslots)) == NULL)
 			return -1;
 		w.listeners[w.nlisteners++] = l;
@@ -497,7 +520,10 @@ worker_cleanup(void)
 	struct ctl_msg	m = { .type = CTL_GOODBYE };
 	size_t		i;
 
-	conn_close_all();
+	conn_close_all(&w.ctx);
+	/* Lookups still pending hold their connections: fail them. */
+	if (w.ctx.dns != NULL)
+		evdns_base_free(w.ctx.dns, 1);
 	accesslog_stop();	/* the lines of those closed just now too */
 	if (w.peer != NULL) {
 		worker_send_stats();

@@ -4,15 +4,19 @@
 #ifndef PF_WORKER_H
 #define PF_WORKER_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/clock.h"
 #include "common/ctl.h"
 #include "conf/config.h"
 #include "worker/accesslog.h"
 
 struct event_base;
+struct evdns_base;
 
 /*
  * A listener's sockets as a worker receives them: one shared socket, or
@@ -26,16 +30,43 @@ struct lsock {
 	const struct listen_conf *conf;
 };
 
-/* The counters, in the very form the STATS message carries them. */
-extern struct ctl_stats	 worker_stats;
+#define WORKER_READ_SIZE	(64 * 1024)
 
-struct event_base	*worker_base(void);
-/* Milliseconds, monotonic and coarse (vDSO): no syscall. */
-uint64_t		 worker_now_ms(void);
-/* max_connections: at the cap, stop accepting (returns 1); a closing
- * connection resumes it. */
-int			 worker_at_capacity(void);
-void			 worker_conn_closed(void);
+struct pf_conn;
+TAILQ_HEAD(conn_list, pf_conn);
+
+/*
+ * What the connection and listener code share with the worker that runs
+ * them, handed to them rather than reached through globals, so a test can
+ * drive them with a context of its own.
+ */
+struct wctx {
+	struct event_base	*base;
+	/* The counters, in the very form the STATS message carries them. */
+	struct ctl_stats	 stats;
+	struct {
+		uint64_t	 active;	/* pf_connect() made, still open */
+		uint64_t	 total;		/* connected */
+	} stats_out;
+	struct evdns_base	*dns;		/* made at the first name */
+	struct conn_list	 conns;		/* every connection */
+	struct conn_list	 timed;		/* with a timeout, or lingering */
+	/* max_connections: at the cap, stop accepting (returns 1); a
+	 * closing connection resumes it.  Either may be NULL. */
+	int			(*at_capacity)(struct wctx *);
+	void			(*conn_closed)(struct wctx *);
+	char			 rbuf[WORKER_READ_SIZE];	/* every read */
+};
+
+void	wctx_init(struct wctx *w, struct event_base *base);
+
+/* Milliseconds, monotonic (a step of the wall clock must not time out
+ * every client) and coarse (vDSO): no syscall. */
+static inline uint64_t
+worker_now_ms(void)
+{
+	return clock_coarse_ms();
+}
 
 /* What the master hands a new worker. */
 struct worker_spec {

@@ -61,6 +61,7 @@ enum pf_event {
 	PF_EV_ONLINE,		/* master: a worker reported ready; code = pid */
 	PF_EV_EXIT,		/* master: a worker exited; code = pid */
 	PF_EV_DEGRADED,		/* master: a slot keeps failing; code = slot */
+	PF_EV_CONNECT,		/* conn: pf_connect() is through */
 	PF_EV_MAX_
 };
 
@@ -132,6 +133,31 @@ void	 pf_conn_set_timeout(struct pf_conn *c, unsigned int ms);
 void	 pf_conn_set_allow_half_open(struct pf_conn *c, int on);
 void	 pf_conn_set_high_water(struct pf_conn *c, size_t bytes);
 size_t	 pf_conn_buffered(const struct pf_conn *c);
+/*
+ * Outbound connections (Node's net.connect), from a worker: to host (a
+ * numeric IPv4/IPv6 address, or a name, looked up without blocking) and
+ * port, or to the Unix socket at path.  The connection is returned at
+ * once and emits "connect" when it is through, then the events of an
+ * accepted one; what is written before is queued.  A connection that
+ * cannot be made emits "error" (ev->code: an errno, ETIMEDOUT after
+ * timeout_ms, default 10 s; EHOSTUNREACH with the resolver's message for
+ * a name not found), then "close" -- from the loop, never from inside
+ * pf_connect().  NULL with errno EINVAL for bad options (or outside a
+ * worker), ENOMEM.  pf_conn_listener() is NULL for it.
+ */
+struct pf_connect_opts {
+	const char	*host;
+	unsigned int	 port;
+	const char	*path;		/* instead of host and port */
+	unsigned int	 timeout_ms;	/* to connect; 0: 10 s */
+};
+struct pf_conn *pf_connect(const struct pf_connect_opts *o);
+/* TCP_NODELAY (accepted: as the listener's tcp_nodelay; outbound: on),
+ * SO_KEEPALIVE with the idle time before the first probe (0: the
+ * system's); 0, or -1 with errno (a Unix socket has neither). */
+int	 pf_conn_set_nodelay(struct pf_conn *c, int on);
+int	 pf_conn_set_keepalive(struct pf_conn *c, int on,
+	    unsigned int idle_s);
 /* Bytes received from and sent to the peer so far (Node's bytesRead,
  * bytesWritten); queued bytes count once the kernel has taken them. */
 uint64_t pf_conn_bytes_read(const struct pf_conn *c);
