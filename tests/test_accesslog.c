@@ -245,6 +245,7 @@ test_writer(void **state)
 	struct event_base	*base = event_base_new();
 	struct config		*cfg;
 	struct alog_fd		 fds[3];
+	struct accesslog	*al;
 	struct alog_rec		 r = rec4();
 	char			 err[CONFIG_ERRLEN], text[512], path[128];
 	size_t			 i, n;
@@ -267,69 +268,76 @@ test_writer(void **state)
 	snprintf(path, sizeof(path), "%s/b.log", dir);
 	fds[1] = (struct alog_fd){ alog_key(path), open_log("b.log") };
 	fds[2] = (struct alog_fd){ alog_key("/elsewhere"), open_log("c.log") };
-	assert_int_equal(accesslog_start(base, cfg, 3, fds, 3), 0);
+	al = accesslog_new(base, cfg, 3, fds, 3);
+	assert_non_null(al);
 	/* Not ours: closed at start. */
 	assert_int_equal(fcntl(fds[2].fd, F_GETFD), -1);
 
 	for (i = 0; i < 100; i++) {
-		accesslog_conn(&cfg->listeners[i % 4], &r);
+		accesslog_conn(al, &cfg->listeners[i % 4], &r);
 	}
 	/* Buffered: nothing written yet. */
 	assert_int_equal(count_lines("a.log", NULL), 0);
 	assert_int_equal(count_lines("b.log", NULL), 0);
-	accesslog_flush();
+	accesslog_flush(al);
 	assert_int_equal(count_lines("a.log", " slot=3 "), 25);
 	assert_int_equal(count_lines("a.log", "\"slot\":3,"), 25);
 	assert_int_equal(count_lines("b.log", "{\"time\":\"20"), 25);
 	/* An unknown listener pointer is ignored. */
-	accesslog_conn((const struct listen_conf *)&r, &r);
+	accesslog_conn(al, (const struct listen_conf *)&r, &r);
 
 	/* Nearly full: written without waiting for the timer. */
 	for (i = 0, n = 0; i < 2000; i++)
-		accesslog_conn(&cfg->listeners[0], &r);
+		accesslog_conn(al, &cfg->listeners[0], &r);
 	n = count_lines("a.log", NULL);
 	assert_true(n > 50 && n < 2050);
 
 	/* Reopen: what was buffered goes to the old file, then the new. */
 	snprintf(path, sizeof(path), "%s/a.log", dir);
-	accesslog_conn(&cfg->listeners[0], &r);
-	assert_int_equal(accesslog_reopen(alog_key(path), open_log("a2.log")),
+	accesslog_conn(al, &cfg->listeners[0], &r);
+	assert_int_equal(accesslog_reopen(al, alog_key(path), open_log("a2.log")),
 	    0);
 	assert_int_equal(count_lines("a.log", NULL), 2051);
-	assert_int_equal(accesslog_reopen(alog_key("/not/ours"),
+	assert_int_equal(accesslog_reopen(al, alog_key("/not/ours"),
 	    open_log("d.log")), 0);
-	assert_int_equal(accesslog_reopen(alog_key(path), -1), EBADF);
-	assert_int_equal(accesslog_reopen_error(), EBADF);
-	assert_int_equal(accesslog_reopen_error(), 0);
-	accesslog_conn(&cfg->listeners[0], &r);
-	accesslog_conn(&cfg->listeners[3], &r);
-	/* Stop flushes. */
-	accesslog_stop();
+	assert_int_equal(accesslog_reopen(al, alog_key(path), -1), EBADF);
+	assert_int_equal(accesslog_reopen_error(al), EBADF);
+	assert_int_equal(accesslog_reopen_error(al), 0);
+	accesslog_conn(al, &cfg->listeners[0], &r);
+	accesslog_conn(al, &cfg->listeners[3], &r);
+	/* Free flushes. */
+	accesslog_free(al);
 	assert_int_equal(count_lines("a2.log", NULL), 2);
-	accesslog_conn(&cfg->listeners[0], &r);	/* after stop: nothing */
-	assert_int_equal(count_lines("a2.log", NULL), 2);
+	/* None at all: every call is a no-op. */
+	accesslog_conn(NULL, &cfg->listeners[0], &r);
+	accesslog_flush(NULL);
+	assert_int_equal(accesslog_reopen(NULL, 1, open_log("e.log")), 0);
+	assert_int_equal(accesslog_reopen_error(NULL), 0);
+	accesslog_free(NULL);
 	config_free(cfg);
 	event_base_free(base);
 	snprintf(text, sizeof(text), "rm -rf %s", dir);
 	assert_int_equal(system(text), 0);
 }
 
-/* No access log anywhere: nothing allocated, every call a no-op. */
+/* No access log anywhere: no file, no timer, every call a no-op. */
 static void
 test_writer_off(void **state)
 {
 	struct event_base	*base = event_base_new();
 	struct config		*cfg;
 	struct alog_rec		 r = rec4();
+	struct accesslog	*al;
 	char			 err[CONFIG_ERRLEN];
 
 	cfg = config_parse("listeners = ( { port = 1; service = \"e\"; } );",
 	    "t.conf", err, sizeof(err));
 	assert_non_null(cfg);
-	assert_int_equal(accesslog_start(base, cfg, 0, NULL, 0), 0);
-	accesslog_conn(&cfg->listeners[0], &r);
-	accesslog_flush();
-	accesslog_stop();
+	al = accesslog_new(base, cfg, 0, NULL, 0);
+	assert_non_null(al);
+	accesslog_conn(al, &cfg->listeners[0], &r);
+	accesslog_flush(al);
+	accesslog_free(al);
 	config_free(cfg);
 	event_base_free(base);
 }

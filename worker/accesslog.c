@@ -369,8 +369,7 @@ struct alog_sink {
 	uint64_t	 warned_ms;
 };
 
-/* The worker's access log; its state is nowhere else. */
-static struct {
+struct accesslog {
 	const struct config	*cfg;
 	int			 slot;
 	struct alog_sink	*sinks;
@@ -378,7 +377,7 @@ static struct {
 	struct alog_sink	**dest;		/* per listener of cfg */
 	struct event		*timer;
 	int			 reopen_error;
-} al;
+};
 
 static void
 sink_flush(struct alog_sink *s)
@@ -414,33 +413,33 @@ sink_flush(struct alog_sink *s)
 }
 
 void
-accesslog_flush(void)
+accesslog_flush(struct accesslog *al)
 {
 	size_t	i;
 
-	for (i = 0; i < al.nsinks; i++) {
-		if (al.sinks[i].len > 0)
-			sink_flush(&al.sinks[i]);
+	for (i = 0; al != NULL && i < al->nsinks; i++) {
+		if (al->sinks[i].len > 0)
+			sink_flush(&al->sinks[i]);
 	}
 }
 
 static void
 accesslog_tick(evutil_socket_t fd, short what, void *arg)
 {
-	accesslog_flush();
+	accesslog_flush(arg);
 }
 
 static struct alog_sink *
-sink_get(const char *path)
+sink_get(struct accesslog *al, const char *path)
 {
 	struct alog_sink	*s;
 	size_t			 i;
 
-	for (i = 0; i < al.nsinks; i++) {
-		if (strcmp(al.sinks[i].path, path) == 0)
-			return &al.sinks[i];
+	for (i = 0; i < al->nsinks; i++) {
+		if (strcmp(al->sinks[i].path, path) == 0)
+			return &al->sinks[i];
 	}
-	s = &al.sinks[al.nsinks++];
+	s = &al->sinks[al->nsinks++];
 	s->path = path;
 	s->key = alog_key(path);
 	s->fd = -1;
@@ -450,118 +449,139 @@ sink_get(const char *path)
 	return s;
 }
 
-int
-accesslog_start(struct event_base *base, const struct config *cfg,
-    int slot, const struct alog_fd *fds, size_t nfds)
+/* Our files from the master's; the others (a file of the generation
+ * before ours, still held by the master) are not ours to keep open. */
+static void
+claim(struct accesslog *al, const struct alog_fd *fds, size_t nfds)
 {
-	struct timeval	 tv;
-	size_t		 i, j;
-	int		 files = 0;
+	size_t	i, j;
 
-	al.cfg = cfg;
-	al.slot = slot;
+	for (j = 0; j < nfds; j++) {
+		for (i = 0; i < al->nsinks; i++) {
+			if (!al->sinks[i].syslog && al->sinks[i].fd == -1 &&
+			    al->sinks[i].key == fds[j].key)
+				break;
+		}
+		if (i < al->nsinks)
+			al->sinks[i].fd = fds[j].fd;
+		else
+			close(fds[j].fd);
+	}
+}
+
+struct accesslog *
+accesslog_new(struct event_base *base, const struct config *cfg, int slot,
+    const struct alog_fd *fds, size_t nfds)
+{
+	struct accesslog	*al;
+	struct timeval		 tv;
+	size_t			 i;
+	int			 files = 0;
+
+	if ((al = calloc(1, sizeof(*al))) == NULL)
+		goto err;
+	al->cfg = cfg;
+	al->slot = slot;
 	for (i = 0; i < cfg->nlisteners; i++) {
 		if (cfg->listeners[i].alog_file != NULL)
 			break;
 	}
 	if (i < cfg->nlisteners) {
-		al.sinks = calloc(cfg->nlisteners, sizeof(*al.sinks));
-		al.dest = calloc(cfg->nlisteners, sizeof(*al.dest));
-		if (al.sinks == NULL || al.dest == NULL)
+		al->sinks = calloc(cfg->nlisteners, sizeof(*al->sinks));
+		al->dest = calloc(cfg->nlisteners, sizeof(*al->dest));
+		if (al->sinks == NULL || al->dest == NULL)
 			goto err;
 	}
-	for (i = 0; i < cfg->nlisteners && al.dest != NULL; i++) {
+	for (i = 0; i < cfg->nlisteners && al->dest != NULL; i++) {
 		if (cfg->listeners[i].alog_file != NULL &&
-		    (al.dest[i] = sink_get(cfg->listeners[i].alog_file)) ==
+		    (al->dest[i] = sink_get(al, cfg->listeners[i].alog_file)) ==
 		    NULL)
 			goto err;
 	}
-	/* Claim our files; the others (a file of the generation before
-	 * ours, still held by the master) are not ours to keep open. */
-	for (j = 0; j < nfds; j++) {
-		for (i = 0; i < al.nsinks; i++) {
-			if (!al.sinks[i].syslog && al.sinks[i].fd == -1 &&
-			    al.sinks[i].key == fds[j].key)
-				break;
-		}
-		if (i < al.nsinks)
-			al.sinks[i].fd = fds[j].fd;
-		else
-			close(fds[j].fd);
-	}
-	for (i = 0; i < al.nsinks; i++)
-		files += !al.sinks[i].syslog;
+	claim(al, fds, nfds);
+	nfds = 0;		/* the sinks own them now */
+	for (i = 0; i < al->nsinks; i++)
+		files += !al->sinks[i].syslog;
 	if (files > 0) {
-		if ((al.timer = event_new(base, -1, EV_PERSIST, accesslog_tick,
-		    NULL)) == NULL)
+		if ((al->timer = event_new(base, -1, EV_PERSIST,
+		    accesslog_tick, al)) == NULL)
 			goto err;
 		clock_ms_to_tv(ALOG_FLUSH_MS, &tv);
-		if (event_add(al.timer, &tv) == -1)
+		if (event_add(al->timer, &tv) == -1)
 			goto err;
 	}
-	return 0;
+	return al;
 err:
 	log_warn("access log");
-	accesslog_stop();
-	return -1;
+	for (i = 0; i < nfds; i++)
+		close(fds[i].fd);
+	accesslog_free(al);
+	return NULL;
 }
 
 void
-accesslog_stop(void)
+accesslog_free(struct accesslog *al)
 {
 	size_t	i;
 
-	accesslog_flush();
-	for (i = 0; i < al.nsinks; i++) {
-		if (al.sinks[i].fd != -1)
-			close(al.sinks[i].fd);
-		free(al.sinks[i].buf);
+	if (al == NULL)
+		return;
+	accesslog_flush(al);
+	for (i = 0; i < al->nsinks; i++) {
+		if (al->sinks[i].fd != -1)
+			close(al->sinks[i].fd);
+		free(al->sinks[i].buf);
 	}
-	if (al.timer != NULL)
-		event_free(al.timer);
-	free(al.sinks);
-	free(al.dest);
-	memset(&al, 0, sizeof(al));
+	if (al->timer != NULL)
+		event_free(al->timer);
+	free(al->sinks);
+	free(al->dest);
+	free(al);
 }
 
 int
-accesslog_reopen(uint64_t key, int fd)
+accesslog_reopen(struct accesslog *al, uint64_t key, int fd)
 {
-	size_t	i;
+	struct alog_sink	*s = NULL;
+	size_t			 i;
 
 	if (fd == -1) {		/* the descriptor did not come */
-		if (al.reopen_error == 0)
-			al.reopen_error = EBADF;
+		if (al != NULL && al->reopen_error == 0)
+			al->reopen_error = EBADF;
 		return EBADF;
 	}
-	for (i = 0; i < al.nsinks; i++) {
-		if (!al.sinks[i].syslog && al.sinks[i].key == key)
-			break;
+	for (i = 0; al != NULL && i < al->nsinks && s == NULL; i++) {
+		if (!al->sinks[i].syslog && al->sinks[i].key == key)
+			s = &al->sinks[i];
 	}
-	if (i == al.nsinks) {
+	if (s == NULL) {
 		close(fd);	/* not a file of ours */
 		return 0;
 	}
-	if (al.sinks[i].len > 0 && al.sinks[i].fd != -1)
-		sink_flush(&al.sinks[i]);
-	if (al.sinks[i].fd != -1)
-		close(al.sinks[i].fd);
-	al.sinks[i].fd = fd;
-	al.sinks[i].len = 0;
+	if (s->len > 0 && s->fd != -1)
+		sink_flush(s);
+	if (s->fd != -1)
+		close(s->fd);
+	s->fd = fd;
+	s->len = 0;
 	return 0;
 }
 
 int
-accesslog_reopen_error(void)
+accesslog_reopen_error(struct accesslog *al)
 {
-	int	e = al.reopen_error;
+	int	e;
 
-	al.reopen_error = 0;
+	if (al == NULL)
+		return 0;
+	e = al->reopen_error;
+	al->reopen_error = 0;
 	return e;
 }
 
 void
-accesslog_conn(const struct listen_conf *lc, const struct alog_rec *r)
+accesslog_conn(struct accesslog *al, const struct listen_conf *lc,
+    const struct alog_rec *r)
 {
 	struct alog_sink	*s;
 	struct alog_rec		 rec;
@@ -570,16 +590,17 @@ accesslog_conn(const struct listen_conf *lc, const struct alog_rec *r)
 	uintptr_t		 off;
 	size_t			 n;
 
+	if (al == NULL || al->dest == NULL)
+		return;
 	/* The listener's index by its place in cfg: no lookup by name. */
-	off = (uintptr_t)lc - (uintptr_t)(al.cfg ? al.cfg->listeners : NULL);
-	if (al.dest == NULL || off % sizeof(*lc) != 0 ||
-	    off / sizeof(*lc) >= al.cfg->nlisteners ||
-	    (s = al.dest[off / sizeof(*lc)]) == NULL)
+	off = (uintptr_t)lc - (uintptr_t)al->cfg->listeners;
+	if (off % sizeof(*lc) != 0 || off / sizeof(*lc) >= al->cfg->nlisteners ||
+	    (s = al->dest[off / sizeof(*lc)]) == NULL)
 		return;
 	rec = *r;
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	rec.time_ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	rec.slot = al.slot;
+	rec.slot = al->slot;
 	if (s->syslog) {
 		n = alog_format(line, sizeof(line), &rec, lc->alog_json);
 		syslog(LOG_DAEMON | LOG_INFO, "%.*s", (int)n - 1, line);
@@ -594,8 +615,8 @@ accesslog_conn(const struct listen_conf *lc, const struct alog_rec *r)
 }
 
 void
-accesslog_refused(const struct listen_conf *lc, const struct sockaddr *sa,
-    socklen_t salen, const char *why)
+accesslog_refused(struct accesslog *al, const struct listen_conf *lc,
+    const struct sockaddr *sa, socklen_t salen, const char *why)
 {
 	struct alog_rec	r = { 0 };
 
@@ -604,5 +625,5 @@ accesslog_refused(const struct listen_conf *lc, const struct sockaddr *sa,
 	r.peer = sa;
 	r.peerlen = salen;
 	r.reason = why;
-	accesslog_conn(lc, &r);
+	accesslog_conn(al, lc, &r);
 }

@@ -17,6 +17,7 @@
 
 #include "conf/config.h"
 
+struct accesslog;
 struct event_base;
 
 /* Names are bounded (listener 128, service 64 bytes), so a line fits in
@@ -51,26 +52,30 @@ struct alog_fd {
 uint64_t	alog_key(const char *path);
 
 /*
- * The worker's log: a writer per distinct file of cfg's listeners (fds
- * are the master's open files, inherited; those not used are closed),
- * flushed by a timer on base.  -1 on allocation failure.
+ * A worker's access log: a writer per distinct file of cfg's listeners
+ * (fds are the master's open files, inherited; those it does not use are
+ * closed), flushed by a timer on base.  NULL on allocation failure.  The
+ * worker keeps it in its context (struct wctx); every call takes NULL
+ * for "none".
  */
-int	accesslog_start(struct event_base *base, const struct config *cfg,
-	    int slot, const struct alog_fd *fds, size_t nfds);
+struct accesslog *accesslog_new(struct event_base *base,
+		    const struct config *cfg, int slot,
+		    const struct alog_fd *fds, size_t nfds);
 /* Write what is buffered, close the files. */
-void	accesslog_stop(void);
-void	accesslog_flush(void);
+void	accesslog_free(struct accesslog *al);
+void	accesslog_flush(struct accesslog *al);
 /* The master reopened the file of key as fd: flush to the old one, then
  * write to fd (ours from now on).  0, or an errno kept for
  * accesslog_reopen_error(). */
-int	accesslog_reopen(uint64_t key, int fd);
+int	accesslog_reopen(struct accesslog *al, uint64_t key, int fd);
 /* The first reopen error since the last call (0: none), then cleared. */
-int	accesslog_reopen_error(void);
+int	accesslog_reopen_error(struct accesslog *al);
 /* A connection of lc closed; r's time and slot are filled in here.
  * Callers test lc->alog_file != NULL first (no access log: no cost). */
-void	accesslog_conn(const struct listen_conf *lc, const struct alog_rec *r);
+void	accesslog_conn(struct accesslog *al, const struct listen_conf *lc,
+	    const struct alog_rec *r);
 /* A client of lc refused before any service saw it, and why. */
-void	accesslog_refused(const struct listen_conf *lc,
+void	accesslog_refused(struct accesslog *al, const struct listen_conf *lc,
 	    const struct sockaddr *sa, socklen_t salen, const char *why);
 
 #endif

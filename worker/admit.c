@@ -33,7 +33,7 @@ admit_refused(struct pf_listener *l, const struct sockaddr *sa,
 
 	l->w->stats.drops++;
 	if (l->conf->alog_file != NULL)
-		accesslog_refused(l->conf, sa, salen, why);
+		accesslog_refused(l->w->alog, l->conf, sa, salen, why);
 	arg.data = sa;
 	arg.len = salen;
 	arg.msg = why;

@@ -271,5 +271,5 @@ conn_alog(const struct pf_conn *c)
 	r.bytes_in = c->bytes_in;
 	r.bytes_out = c->bytes_out;
 	r.reason = c->why;
-	accesslog_conn(c->listener->conf, &r);
+	accesslog_conn(c->w->alog, c->listener->conf, &r);
 }

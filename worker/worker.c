@@ -264,7 +264,8 @@ worker_reopen(struct peer *p, uint32_t target)
 		log_set_fd(fd);
 	/* The access logs' files came just before (CTL_ALOG_REOPEN). */
 	if (m.u.reopened.error == 0)
-		m.u.reopened.error = (uint32_t)accesslog_reopen_error();
+		m.u.reopened.error = (uint32_t)accesslog_reopen_error(
+		    w.ctx.alog);
 	if (m.u.reopened.error == 0)
 		log_info("log reopened");
 	worker_send(&m);
@@ -326,7 +327,8 @@ worker_dispatch(struct peer *p, const struct ctl_msg *m, const char *reason,
 		worker_accept(m->u.accept.generation);
 		break;
 	case CTL_ALOG_REOPEN:
-		(void)accesslog_reopen(m->u.alog_reopen.key, peer_take_fd(p));
+		(void)accesslog_reopen(w.ctx.alog, m->u.alog_reopen.key,
+		    peer_take_fd(p));
 		break;
 	case CTL_COVER:
 		if (w.accepting && !w.draining)
@@ -481,8 +483,8 @@ worker_setup(void)
 	}
 	if ((w.peer = peer_new(w.base, spec->ctl_fd, worker_dispatch,
 	    NULL)) == NULL ||
-	    accesslog_start(w.base, spec->cfg, spec->slot, spec->alogs,
-	    spec->nalogs) == -1)
+	    (w.ctx.alog = accesslog_new(w.base, spec->cfg, spec->slot,
+	    spec->alogs, spec->nalogs)) == NULL)
 		return -1;
 	if ((w.listeners = calloc(spec->nls, sizeof(*w.listeners))) == NULL) {
 		log_warn("listeners");
@@ -524,7 +526,8 @@ worker_cleanup(void)
 	/* Lookups still pending hold their connections: fail them. */
 	if (w.ctx.dns != NULL)
 		evdns_base_free(w.ctx.dns, 1);
-	accesslog_stop();	/* the lines of those closed just now too */
+	accesslog_free(w.ctx.alog);	/* with the lines of those just closed */
+	w.ctx.alog = NULL;
 	if (w.peer != NULL) {
 		worker_send_stats();
 		worker_send(&m);

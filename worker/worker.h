@@ -49,6 +49,7 @@ struct wctx {
 		uint64_t	 total;		/* connected */
 	} stats_out;
 	struct evdns_base	*dns;		/* made at the first name */
+	struct accesslog	*alog;		/* NULL: none */
 	struct conn_list	 conns;		/* every connection */
 	struct conn_list	 timed;		/* with a timeout, or lingering */
 	/* max_connections: at the cap, stop accepting (returns 1); a
