@@ -85,6 +85,7 @@ struct config {
 	char			*alog_file;	/* access log: path, "syslog" */
 	int			 alog_json;
 	int			 shutdown_timeout_ms;
+	int			 drain_delay_ms;	/* quit: 503 first */
 	int			 heartbeat_interval_ms;
 	int			 worker_timeout_ms;
 	int			 min_uptime_ms;	/* shorter lives are failures */

@@ -286,7 +286,7 @@ client_line(struct admin_client *cl, const char *line, size_t len)
 		break;
 	case ADMIN_RELOAD:
 		client_wait(cl);
-		reload_start("admin", client_reloaded, cl);
+		master_reload("admin", client_reloaded, cl);
 		break;
 	case ADMIN_REOPEN:
 		client_wait(cl);

@@ -171,6 +171,7 @@ signal_master(const struct config *cfg, const char *what)
 	}
 	if (sigs[i].sig == SIGTERM || sigs[i].sig == SIGQUIT) {
 		if (wait_gone(pid, cfg->shutdown_timeout_ms +
+		    (sigs[i].sig == SIGQUIT ? cfg->drain_delay_ms : 0) +
 		    SIGNAL_WAIT_SLACK_MS) == -1) {
 			fprintf(stderr, "preforkd: pid %ld has not exited\n",
 			    (long)pid);

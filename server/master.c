@@ -31,6 +31,7 @@
 #include "server/pidfile.h"
 #include "server/privs.h"
 #include "server/reload.h"
+#include "server/removal.h"
 #include "server/round.h"
 #include "worker/module.h"
 #include "worker/worker.h"
@@ -91,6 +92,7 @@ master_drop(void)
 	if (master.stop_timer != NULL)
 		event_free(master.stop_timer);
 	master.monitor = master.stop_timer = NULL;
+	removal_free();
 	rounds_free();
 	emitter_clear(&master.em);
 	emitter_clear(&master.life);
@@ -257,6 +259,11 @@ master_stop(int graceful)
 		}
 		return;
 	}
+	/* Behind a load balancer: fail /health first, stop when it ends. */
+	if (graceful && removal_begin())
+		return;
+	removal_end(graceful ? "cut short by another quit" :
+	    "cut short by a stop request");
 	master.stopping = graceful ? 2 : 1;
 	log_info("%s stop", graceful ? "graceful" : "fast");
 	notify_send("STOPPING=1\nSTATUS=stopping");
@@ -290,6 +297,23 @@ master_stop(int graceful)
 		event_base_loopbreak(master.base);
 }
 
+/*
+ * A reload would start workers that the coming stop drains at once, and
+ * the new generation's /health would say ok again: refused, as during
+ * the stop itself.
+ */
+void
+master_reload(const char *why, reload_done_fn done, void *arg)
+{
+	if (removal_pending(NULL)) {
+		log_warnx("reload (%s) refused: stopping (drain delay)", why);
+		if (done != NULL)
+			done(arg, 0, "stopping (draining for removal)");
+		return;
+	}
+	reload_start(why, done, arg);
+}
+
 static void
 master_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -298,7 +322,7 @@ master_signal(evutil_socket_t sig, short what, void *arg)
 		master_reap();
 		break;
 	case SIGHUP:
-		reload_start("SIGHUP", NULL, NULL);
+		master_reload("SIGHUP", NULL, NULL);
 		break;
 	case SIGUSR1:
 		master_reopen_logged();

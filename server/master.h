@@ -14,6 +14,7 @@
 #include "common/emitter.h"
 #include "conf/config.h"
 #include "server/alogfiles.h"
+#include "server/reload.h"
 #include "server/round.h"
 #include "server/totals.h"
 #include "worker/worker.h"
@@ -115,8 +116,11 @@ int		 master_workers(const struct config *cfg);
 int		 master_begin_generation(struct config *cfg, struct lsock *ls,
 		    int n);
 int		 master_end_generation(int commit);
-/* Stop: graceful lets connections finish (bounded by shutdown_timeout). */
+/* Stop: graceful lets connections finish (bounded by shutdown_timeout),
+ * after drain_delay if set (server/removal.c). */
 void		 master_stop(int graceful);
+/* reload_start, unless a stop is under way (done hears why). */
+void		 master_reload(const char *why, reload_done_fn done, void *arg);
 /* Ask every worker for fresh stats; done runs when all answered or after
  * a short bound. */
 void		 master_refresh_stats(round_done_fn done, void *arg);

@@ -5,6 +5,8 @@
  * The JSON of "status --json" is an interface (documented in README):
  *	{ "pid", "uptime_s", "config", "generation", "listeners": [...],
  *	  "last_reload": null or { "time", "ok", "result" },
+ *	  "phase": "serving", "draining for removal: stopping in N.N s",
+ *	    "stopping (graceful)" or "stopping (fast)",
  *	  "workers": [ { "slot", "pid", "generation", "state", "uptime_s",
  *	    "failures", "heartbeat_age_ms", "loop_lag_ms",
  *	    "connections_active", "connections_total", "accepts",
@@ -32,6 +34,7 @@
 #include "server/admin.h"
 #include "server/master.h"
 #include "server/reload.h"
+#include "server/removal.h"
 #include "server/totals.h"
 
 struct row {
@@ -236,6 +239,7 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
     const struct ctl_stats *sum, uint64_t now)
 {
 	const struct reload_last	*last = reload_last();
+	char				 phase[64];
 	size_t				 i;
 
 	evbuffer_add_printf(out, "{\"pid\":%ld,\"uptime_s\":%llu,"
@@ -261,6 +265,9 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 		json_str(out, last->result);
 		evbuffer_add(out, "}", 1);
 	}
+	removal_phase(phase, sizeof(phase));
+	evbuffer_add_printf(out, ",\"phase\":");
+	json_str(out, phase);
 	evbuffer_add_printf(out, ",\"workers\":[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
@@ -297,6 +304,7 @@ report_text(struct evbuffer *out, enum admin_cmd cmd, const struct row *rows,
 {
 	const struct child	*c;
 	struct ctl_stats	 since_all;
+	char			 phase[64];
 	size_t			 i;
 
 	if (cmd == ADMIN_STATUS) {
@@ -308,7 +316,8 @@ report_text(struct evbuffer *out, enum admin_cmd cmd, const struct row *rows,
 			evbuffer_add_printf(out, " %s (%s)",
 			    master.cfg->listeners[i].name,
 			    master.cfg->listeners[i].service);
-		evbuffer_add_printf(out, "\n");
+		removal_phase(phase, sizeof(phase));
+		evbuffer_add_printf(out, "\nphase: %s\n", phase);
 		report_last_reload(out);
 	}
 	if (cmd != ADMIN_STATS) {
@@ -513,18 +522,17 @@ slots_ready(const struct slot *slots, int n, int *bad)
 }
 
 /*
- * Healthy while this instance accepts: not stopping, and every slot of
- * the serving generation has a ready worker (during a reload, those of
- * the generation still serving count).
+ * Healthy while this instance accepts: not stopping or about to (the
+ * drain delay), and every slot of the serving generation has a ready
+ * worker (during a reload, those of the generation still serving count).
  */
 int
 master_health(char *why, size_t len)
 {
 	int	bad = 0;
 
-	if (master.stopping) {
-		snprintf(why, len, "stopping (%s)", master.stopping == 2 ?
-		    "graceful" : "fast");
+	if (master.stopping || removal_pending(NULL)) {
+		removal_phase(why, len);
 		return 0;
 	}
 	if (slots_ready(master.slots, master.nslots, &bad) ||

@@ -173,6 +173,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->workers, CONFIG_WORKERS_AUTO);
 	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
 	assert_int_equal(cfg->shutdown_timeout_ms, 10000);
+	assert_int_equal(cfg->drain_delay_ms, 0);
 	assert_int_equal(cfg->nlisteners, 1);
 	assert_string_equal(cfg->listeners[0].address, "0.0.0.0");
 	assert_int_equal(cfg->listeners[0].backlog, 511);
@@ -202,18 +203,20 @@ test_boundaries(void **state)
 {
 	struct config	*cfg;
 
-	cfg = parse_ok("workers = 1; shutdown_timeout = 1;\n"
+	cfg = parse_ok("workers = 1; shutdown_timeout = 1; drain_delay = 0;\n"
 	    "listeners = ( { port = 1; backlog = 1; service = \"e\"; } );");
 	assert_int_equal(cfg->workers, 1);
+	assert_int_equal(cfg->drain_delay_ms, 0);
 	assert_int_equal(cfg->shutdown_timeout_ms, 1000);
 	assert_int_equal(cfg->listeners[0].port, 1);
 	assert_int_equal(cfg->listeners[0].backlog, 1);
 	config_free(cfg);
 
 	cfg = parse_ok("workers = 1024; shutdown_timeout = 3600;\n"
-	    "listeners = ( { port = 65535; backlog = 65535;\n"
-	    "service = \"e\"; } );");
+	    "drain_delay = 3600; listeners = ( { port = 65535;\n"
+	    "backlog = 65535; service = \"e\"; } );");
 	assert_int_equal(cfg->workers, CONFIG_WORKERS_MAX);
+	assert_int_equal(cfg->drain_delay_ms, 3600000);
 	assert_int_equal(cfg->shutdown_timeout_ms, 3600000);
 	assert_int_equal(cfg->listeners[0].port, 65535);
 	assert_int_equal(cfg->listeners[0].backlog, 65535);
@@ -376,6 +379,10 @@ test_out_of_range(void **state)
 	    "'shutdown_timeout' must be 0.01 to 86400 seconds");
 	expect_error("shutdown_timeout = 86401;\n", 1,
 	    "'shutdown_timeout' must be 0.01 to 86400 seconds");
+	expect_error("workers = 2;\n\ndrain_delay = -0.5;\n", 3,
+	    "'drain_delay' must be 0 to 3600 seconds");
+	expect_error("drain_delay = 3600.5;\n", 1,
+	    "'drain_delay' must be 0 to 3600 seconds");
 	expect_error("heartbeat_interval = 2;\nworker_timeout = 1.5;\n"
 	    "listeners = ({ port = 7; service = \"echo\"; });\n", 2,
 	    "'worker_timeout' must be longer than 'heartbeat_interval'");

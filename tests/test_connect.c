@@ -5,7 +5,9 @@
  * queued before the connection is through, a refused port, an address
  * looked up by name (the hosts file, answered at once), a lookup that
  * never answers (the deadline), destroy while looking up and while
- * connecting, a Unix socket, bad options, and the counters.
+ * connecting, a Unix socket, bad options, and the counters; and
+ * pf_conn_pipe() between two of them: a proxy's bytes both ways, half-
+ * close each way, backpressure, a reset on one side.
  *
  * The test makes its own worker context; every wait runs the loop until
  * a condition holds or a deadline passes.
@@ -405,6 +407,150 @@ test_connect_unix_and_bad(void **state)
 	assert_true(TAILQ_EMPTY(&wx.conns));
 }
 
+/* Two outbound connections to our listener, piped into each other:
+ * p[0] talks through x and y to p[1]. */
+static void
+proxy_pair(struct pf_conn **x, struct pf_conn **y, int p[2])
+{
+	unsigned int	port = listen_tcp();
+
+	*x = dial("127.0.0.1", port, NULL, 0);
+	p[0] = accept_one();
+	*y = dial("127.0.0.1", port, NULL, 0);
+	p[1] = accept_one();
+	assert_int_equal(wait_for(&fx.connects, 2, WAIT_MS), 2);
+	assert_int_equal(pf_conn_pipe(*x, *y, 0), 0);
+	assert_int_equal(pf_conn_pipe(*y, *x, 0), 0);
+	assert_true(fcntl(p[0], F_SETFL, O_NONBLOCK) != -1);
+	assert_true(fcntl(p[1], F_SETFL, O_NONBLOCK) != -1);
+}
+
+/* Wait for EOF (1) or a reset (2) at fd, discarding data; 0 at the
+ * deadline. */
+static int
+peer_end(int fd)
+{
+	uint64_t	end = mono_ms() + WAIT_MS;
+	char		buf[4096];
+	ssize_t		r;
+
+	while (mono_ms() < end) {
+		if ((r = read(fd, buf, sizeof(buf))) == 0)
+			return 1;
+		if (r == -1 && errno == ECONNRESET)
+			return 2;
+		if (r == -1)
+			event_base_loop(fx.base, EVLOOP_ONCE);
+	}
+	return 0;
+}
+
+/* 8. Bytes both ways; each side's FIN reaches the other while the other
+ * direction still flows; both connections close cleanly. */
+static void
+test_pipe_proxy(void **state)
+{
+	struct pf_conn	*x, *y;
+	int		 p[2];
+
+	proxy_pair(&x, &y, p);
+	assert_int_equal(pf_conn_pipe(x, x, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(write(p[0], "ping", 4), 4);
+	peer_expect(p[1], "ping", 4);
+	assert_int_equal(write(p[1], "pong", 4), 4);
+	peer_expect(p[0], "pong", 4);
+	/* p[0] is done sending; p[1] goes on. */
+	assert_int_equal(shutdown(p[0], SHUT_WR), 0);
+	assert_int_equal(peer_end(p[1]), 1);
+	assert_int_equal(write(p[1], "late", 4), 4);
+	peer_expect(p[0], "late", 4);
+	assert_int_equal(fx.closes, 0);
+	assert_int_equal(shutdown(p[1], SHUT_WR), 0);
+	assert_int_equal(peer_end(p[0]), 1);
+	assert_int_equal(wait_for(&fx.closes, 2, WAIT_MS), 2);
+	assert_int_equal(fx.errors, 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* 9. p[1] does not read: x is paused, y holds little; then everything
+ * arrives, in order. */
+static void
+test_pipe_backpressure(void **state)
+{
+	enum { TOTAL = 8 << 20 };
+	static unsigned char	 out[65536], in[65536];
+	struct pf_conn		*x, *y;
+	size_t			 sent = 0, got = 0, i, peak = 0;
+	uint64_t		 end;
+	ssize_t			 r;
+	int			 p[2], ok = 1;
+
+	proxy_pair(&x, &y, p);
+	end = mono_ms() + 10000;
+	/* Write until the whole path is full. */
+	while (mono_ms() < end) {
+		for (i = 0; i < sizeof(out); i++)
+			out[i] = (unsigned char)((sent + i) * 7);
+		if ((r = write(p[0], out, sizeof(out))) > 0)
+			sent += r;
+		event_base_loop(fx.base, EVLOOP_NONBLOCK);
+		if (pf_conn_buffered(y) > peak)
+			peak = pf_conn_buffered(y);
+		if (r == -1 && errno == EAGAIN && sent > (1 << 20))
+			break;
+	}
+	print_message("backpressure: %zu bytes in flight, y queued at most "
+	    "%zu\n", sent, peak);
+	assert_true(sent > (1 << 20));
+	/* At most the high water mark and one read beyond it. */
+	assert_true(peak <= 2 * 65536);
+	/* Now read it all, checking every byte, while writing the rest. */
+	while (got < TOTAL && mono_ms() < end) {
+		if (sent < TOTAL) {
+			size_t	n = TOTAL - sent < sizeof(out) ?
+			    TOTAL - sent : sizeof(out);
+
+			for (i = 0; i < n; i++)
+				out[i] = (unsigned char)((sent + i) * 7);
+			if ((r = write(p[0], out, n)) > 0)
+				sent += r;
+		}
+		if ((r = read(p[1], in, sizeof(in))) > 0) {
+			for (i = 0; i < (size_t)r; i++)
+				if (in[i] != (unsigned char)((got + i) * 7))
+					ok = 0;
+			got += r;
+		}
+		event_base_loop(fx.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(got, TOTAL);
+	assert_true(ok);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* 10. A reset on one side: the other is destroyed, not left open. */
+static void
+test_pipe_reset(void **state)
+{
+	struct linger	 lg = { 1, 0 };
+	struct pf_conn	*x, *y;
+	int		 p[2];
+
+	proxy_pair(&x, &y, p);
+	assert_int_equal(write(p[0], "abc", 3), 3);
+	peer_expect(p[1], "abc", 3);
+	assert_int_equal(setsockopt(p[1], SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)), 0);
+	close(p[1]);
+	assert_true(peer_end(p[0]) > 0);
+	assert_int_equal(wait_for(&fx.closes, 2, WAIT_MS), 2);
+	assert_int_equal(fx.errors, 1);
+	close(p[0]);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -418,6 +564,9 @@ main(void)
 		T(test_connect_timeout),
 		T(test_connect_destroy),
 		T(test_connect_unix_and_bad),
+		T(test_pipe_proxy),
+		T(test_pipe_backpressure),
+		T(test_pipe_reset),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

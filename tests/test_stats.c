@@ -3,10 +3,12 @@
  * edge cases: http_parse without sockets, then the real daemon: idle
  * stats clients cannot starve preforkctl, allow/deny and the per-address
  * limit on a stats listener, HEAD/405/400/404/431/408, /health before
- * and after a graceful stop and with no ready worker, and admin requests
- * ended by EOF or too long.
+ * and after a graceful stop and with no ready worker, the drain delay of
+ * a graceful stop (503 while still serving; a second quit or a fast stop
+ * cuts it short), and admin requests ended by EOF or too long.
  */
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -403,6 +405,97 @@ test_health_stop(void **state)
 	assert_int_equal(h_daemon_stop(&e.d), 0);
 }
 
+/*
+ * drain_delay: on quit, /health fails at once with the reason, STOPPING=1
+ * goes out, status shows the phase, a reload is refused, and new clients
+ * are still served; the graceful stop comes no sooner than the delay.
+ */
+static void
+test_drain_delay(void **state)
+{
+	struct env	 e;
+	char		 buf[1024], *out = NULL;
+	long		 t0, t1;
+	int		 fd;
+
+	(void)state;
+	env_start(&e, "drain_delay = 1.2;\n", "%s", "");
+	assert_true(get(e.ps, "GET /health HTTP/1.0\r\n\r\n", buf,
+	    sizeof(buf)) > 0);
+	assert_memory_equal(buf, "HTTP/1.0 200 OK\r\n", 17);
+	assert_int_equal(h_ctl(e.sock, &out, "status", (char *)NULL), 0);
+	assert_non_null(strstr(out, "phase: serving\n"));
+	free(out);
+	t0 = h_now_ms();
+	assert_int_equal(kill(e.d.pid, SIGQUIT), 0);
+	assert_int_equal(h_wait_notify(&e.d, "STOPPING=1", H_TIMEOUT_MS), 0);
+	assert_int_equal(h_wait_log(&e.d, "drain delay: /health fails",
+	    H_TIMEOUT_MS), 0);
+	assert_true(get(e.ps, "GET /health HTTP/1.0\r\n\r\n", buf,
+	    sizeof(buf)) > 0);
+	assert_memory_equal(buf, "HTTP/1.0 503 ", 13);
+	assert_non_null(strstr(buf, "draining for removal: stopping in "));
+	/* Still serving: a new client, and the admin socket. */
+	assert_int_equal(h_echo_once("127.0.0.1", e.pe, "still here"), 0);
+	assert_int_equal(h_ctl(e.sock, &out, "status", (char *)NULL), 0);
+	assert_non_null(strstr(out, "phase: draining for removal"));
+	free(out);
+	assert_int_not_equal(h_ctl(e.sock, &out, "reload", (char *)NULL), 0);
+	assert_non_null(strstr(out, "stopping"));
+	free(out);
+	fd = h_connect("127.0.0.1", e.pe, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	assert_int_equal(h_echo_check(fd, "y", 1, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_wait_log(&e.d, "graceful stop", H_TIMEOUT_MS), 0);
+	t1 = h_now_ms();
+	assert_int_equal(h_log_count(&e.d, "drain delay over after"), 1);
+	/* Not before the delay; the log line came when it ended. */
+	assert_true(t1 - t0 >= 1200);
+	/* The connection opened during the delay is finished, not cut. */
+	assert_int_equal(h_echo_check(fd, "z", 1, H_TIMEOUT_MS), 0);
+	close(fd);
+	assert_true(h_wait_exit(e.d.pid, H_TIMEOUT_MS) >= 0);
+	e.d.pid = 0;
+	assert_int_equal(h_daemon_stop(&e.d), 0);
+}
+
+/* During the delay a second quit stops gracefully at once; a fast stop
+ * (SIGTERM) is as fast as without a delay. */
+static void
+test_drain_delay_cut(void **state)
+{
+	static const struct {
+		int		 sig;
+		const char	*how;
+	} cut[] = {
+		{ SIGQUIT, "drain delay cut short by another quit" },
+		{ SIGTERM, "drain delay cut short by a stop request" },
+	};
+	struct env	 e;
+	size_t		 i;
+	long		 t0;
+	int		 st;
+
+	(void)state;
+	for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+		env_start(&e, "drain_delay = 60;\n", "%s", "");
+		assert_int_equal(kill(e.d.pid, SIGQUIT), 0);
+		assert_int_equal(h_wait_log(&e.d, "drain delay: /health fails",
+		    H_TIMEOUT_MS), 0);
+		t0 = h_now_ms();
+		assert_int_equal(kill(e.d.pid, cut[i].sig), 0);
+		st = h_wait_exit(e.d.pid, H_TIMEOUT_MS);
+		assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		/* Well inside the 60 s delay. */
+		assert_true(h_now_ms() - t0 < H_TIMEOUT_MS);
+		e.d.pid = 0;
+		assert_int_equal(h_log_count(&e.d, cut[i].how), 1);
+		assert_int_equal(h_log_count(&e.d, cut[i].sig == SIGQUIT ?
+		    "graceful stop" : "fast stop"), 1);
+		assert_int_equal(h_daemon_stop(&e.d), 0);
+	}
+}
+
 /* /health: 503 while a slot has no ready worker (workers crash). */
 static void
 test_health_no_worker(void **state)
@@ -489,6 +582,8 @@ main(void)
 		cmocka_unit_test(test_http_answers),
 		cmocka_unit_test(test_metrics_cached),
 		cmocka_unit_test(test_health_stop),
+		cmocka_unit_test(test_drain_delay),
+		cmocka_unit_test(test_drain_delay_cut),
 		cmocka_unit_test(test_health_no_worker),
 		cmocka_unit_test(test_admin_edges),
 	};

@@ -152,6 +152,18 @@ struct pf_connect_opts {
 	unsigned int	 timeout_ms;	/* to connect; 0: 10 s */
 };
 struct pf_conn *pf_connect(const struct pf_connect_opts *o);
+/*
+ * pf_conn_pipe: write what src receives to dst (Node's pipe).  While dst
+ * is above its high water mark src is paused, and resumed on dst's
+ * "drain"; src's end ends dst (not with PF_PIPE_NO_END); src closing with
+ * an error destroys dst, and dst closing ends src (destroys it, on an
+ * error).  src is made half-open (its end no longer ends it: the other
+ * direction may still be flowing).  Two pipes, one each way, are a proxy.
+ * 0, or -1 with errno (EINVAL, ENOMEM).  pf_conn_unpipe undoes it.
+ */
+#define PF_PIPE_NO_END	0x01
+int	 pf_conn_pipe(struct pf_conn *src, struct pf_conn *dst, int flags);
+void	 pf_conn_unpipe(struct pf_conn *src, struct pf_conn *dst);
 /* TCP_NODELAY (accepted: as the listener's tcp_nodelay; outbound: on),
  * SO_KEEPALIVE with the idle time before the first probe (0: the
  * system's); 0, or -1 with errno (a Unix socket has neither). */
