@@ -399,13 +399,13 @@ slot_spawn(struct slot *s)
 		log_warn("worker %d: socketpair", s->id);
 		goto retry;
 	}
-	/* Until the child has its own handlers, a signal sent to it must
-	 * not run the master's (which would write to the master's signal
-	 * pipe, inherited): blocked across fork, defaults in the child. */
 	/* A reload's new access logs, opened for the worker to inherit. */
 	if (alogfiles_sync(&master.alogs, master.cfg, master.prev.cfg, err,
 	    sizeof(err)) == -1)
 		log_warnx("worker %d: %s", s->id, err);
+	/* Until the child has its own handlers, a signal sent to it must
+	 * not run the master's (which would write to the master's signal
+	 * pipe, inherited): blocked across fork, defaults in the child. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
