@@ -3,8 +3,8 @@
  * one line per connection with the right client, listener, byte counts
  * and reason, in text and in JSON (each line checked to be one flat JSON
  * object); a refused client's line with the refusal's reason; SIGUSR1
- * after a rename sends new lines to the new file; and a graceful stop
- * loses no buffered line.  Waits follow the files (inotify), bounded.
+ * after a rename sends new lines to the new file; a reload to another
+ * file; and a graceful stop loses no buffered line.  Waits follow the files (inotify), bounded.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -295,6 +295,56 @@ test_json_reopen(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+/* A reload naming another file: the new generation writes there, the
+ * old one flushed what it had to the old file; the next reopen lets the
+ * master close the file nobody uses any more. */
+static void
+test_reload_new_file(void **state)
+{
+	struct daemon	 d = { 0 };
+	char		 a[192], b[192], conf[1024];
+	int		 port = h_free_port(4), i;
+
+	assert_int_equal(h_daemon_init(&d, ""), 0);
+	snprintf(a, sizeof(a), "%s/a.log", d.dir);
+	snprintf(b, sizeof(b), "%s/b.log", d.dir);
+	assert_int_equal(h_daemon_startf(&d,
+	    "workers = 2;\n"
+	    "access_log = { file = \"%s\"; };\n"
+	    "listeners = (\n"
+	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\"; }\n"
+	    ");\n", a, port), 0);
+	for (i = 0; i < 5; i++)
+		echo_conn(port, 4);
+	wait_lines(d.dir, a, 5);
+	assert_int_equal(h_fd_count(d.pid, a), 1);
+
+	snprintf(conf, sizeof(conf), "workers = 2;\n"
+	    "access_log = { file = \"%s\"; format = \"json\"; };\n"
+	    "listeners = (\n"
+	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\"; }\n"
+	    ");\n", b, port);
+	assert_int_equal(h_write_file(d.conf, conf), 0);
+	assert_int_equal(kill(d.pid, SIGHUP), 0);
+	assert_int_equal(h_wait_log(&d, "done, generation 2", H_TIMEOUT_MS),
+	    0);
+	/* Once the old workers are gone, nobody else accepts. */
+	assert_int_equal(h_wait_log_count(&d, ") exited", 2, H_TIMEOUT_MS),
+	    0);
+	for (i = 0; i < 5; i++)
+		echo_conn(port, 7);
+	wait_lines(d.dir, b, 5);
+	assert_int_equal(lines(b, "\"bytes_in\":7,"), 5);
+	assert_int_equal(lines(a, NULL), 5);
+
+	assert_int_equal(kill(d.pid, SIGUSR1), 0);
+	assert_int_equal(h_wait_log_count(&d, "log reopened", 3,
+	    H_TIMEOUT_MS), 0);
+	assert_int_equal(h_fd_count(d.pid, a), 0);
+	assert_int_equal(h_fd_count(d.pid, b), 1);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
 /* A graceful stop right after a burst: every line is in the file when
  * the master has exited, though the flush timer never ran. */
 static void
@@ -329,6 +379,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_json_reopen),
+		cmocka_unit_test(test_reload_new_file),
 		cmocka_unit_test(test_flush_at_stop),
 	};
 
