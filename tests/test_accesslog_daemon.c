@@ -295,6 +295,59 @@ test_json_reopen(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+/* Behind a balancer: the client is the one the PROXY header names; a
+ * malformed header is refused with the parser's reason, and the line of
+ * a sender not trusted names the sender. */
+static void
+test_proxy(void **state)
+{
+	struct daemon	 d = { 0 };
+	char		 path[192], hdr[128], back[8], needle[160], *l;
+	int		 pp = h_free_port(4), pu = h_free_port(4), fd, n;
+
+	assert_int_equal(h_daemon_init(&d, ""), 0);
+	snprintf(path, sizeof(path), "%s/access.log", d.dir);
+	assert_int_equal(h_daemon_startf(&d,
+	    "workers = 1;\n"
+	    "access_log = { file = \"%s\"; };\n"
+	    "listeners = (\n"
+	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
+	    "    proxy_protocol = true; },\n"
+	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
+	    "    proxy_protocol = true; proxy_trusted = [ \"10.0.0.0/8\" ]; }\n"
+	    ");\n", path, pp, pu), 0);
+	fd = h_connect("127.0.0.1", pp, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	n = snprintf(hdr, sizeof(hdr), "PROXY TCP6 2001:db8::7 ::1 40001 %d"
+	    "\r\nhello", pp);
+	assert_int_equal(h_send_all(fd, hdr, (size_t)n, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_recv_exact(fd, back, 5, H_TIMEOUT_MS), 0);
+	assert_memory_equal(back, "hello", 5);
+	shutdown(fd, SHUT_WR);
+	assert_int_equal(h_recv_eof(fd, H_TIMEOUT_MS), 0);
+	close(fd);
+	fd = h_connect("127.0.0.1", pp, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	assert_int_equal(h_send_all(fd, "PROXY TCP4 1.2.3\r\n", 18,
+	    H_TIMEOUT_MS), 0);
+	/* Closed (reset: the header was only peeked at), unserved. */
+	assert_int_equal(h_recv_exact(fd, back, 1, H_TIMEOUT_MS), -1);
+	close(fd);
+	refused_conn(pu);
+	wait_lines(d.dir, path, 3);
+
+	l = line_with(path, " client=[2001:db8::7]:40001 ");
+	assert_non_null(strstr(l, " bytes_in=5 bytes_out=5 reason=end"));
+	snprintf(needle, sizeof(needle), " listener=127.0.0.1:%d ", pu);
+	l = line_with(path, needle);
+	assert_non_null(strstr(l, " client=127.0.0.1:"));
+	assert_non_null(strstr(l, " reason=\"not a trusted PROXY sender\""));
+	assert_int_equal(lines(path, " bytes_in=0 bytes_out=0 "), 2);
+	l = line_with(path, " reason=\"v1: ");
+	assert_non_null(strstr(l, " client=127.0.0.1:"));
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
 /* A reload naming another file: the new generation writes there, the
  * old one flushed what it had to the old file; the next reopen lets the
  * master close the file nobody uses any more. */
@@ -379,6 +432,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_json_reopen),
+		cmocka_unit_test(test_proxy),
 		cmocka_unit_test(test_reload_new_file),
 		cmocka_unit_test(test_flush_at_stop),
 	};
