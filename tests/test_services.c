@@ -3,7 +3,9 @@
  * the real preforkd: echo (RFC 862), discard (RFC 863), chargen (RFC 864),
  * daytime (RFC 867) and time (RFC 868), one loopback listener each, two
  * workers; that chargen's memory stays flat for a client that never
- * reads; and that neither chargen nor discard holds up a graceful stop.
+ * reads; that neither chargen nor discard holds up a graceful stop; and
+ * the forward example module (pf_connect and pf_conn_pipe) in front of
+ * echo.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -422,6 +424,64 @@ test_graceful_stop(void **state)
 	assert_int_equal(h_daemon_stop(&gd), 0);
 }
 
+/* examples/forward in front of echo: 4 MiB through and back, every byte
+ * checked while both directions flow; the client's FIN goes through and
+ * the end comes back. */
+static void
+test_forward(void **state)
+{
+	enum { TOTAL = 4 << 20 };
+	static unsigned char	 out[65536], in[65536];
+	struct daemon		 fd_d;
+	struct pollfd		 pfd;
+	size_t			 sent = 0, got = 0, i, n;
+	ssize_t			 r;
+	long			 deadline;
+	int			 e = h_free_port(4), f = h_free_port(4), fd;
+	int			 bad = 0;
+
+	memset(&fd_d, 0, sizeof(fd_d));
+	assert_int_equal(h_daemon_startf(&fd_d, "workers = 2;\n"
+	    "modules = ({ name = \"forward\"; path = \"%s\";\n"
+	    "  settings = { host = \"127.0.0.1\"; port = %d; }; });\n"
+	    "listeners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"forward\"; "
+	    "});\n", FORWARD_MODULE, e, e, f), 0);
+	assert_true((fd = h_connect("127.0.0.1", f, H_TIMEOUT_MS)) >= 0);
+	deadline = h_now_ms() + 20000;
+	while (got < TOTAL && h_now_ms() < deadline) {
+		pfd.fd = fd;
+		pfd.events = POLLIN | (sent < TOTAL ? POLLOUT : 0);
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		if ((pfd.revents & POLLOUT) && sent < TOTAL) {
+			n = TOTAL - sent < sizeof(out) ? TOTAL - sent :
+			    sizeof(out);
+			for (i = 0; i < n; i++)
+				out[i] = (unsigned char)((sent + i) * 13);
+			if ((r = send(fd, out, n, MSG_DONTWAIT)) > 0)
+				sent += (size_t)r;
+		}
+		if ((r = recv(fd, in, sizeof(in), MSG_DONTWAIT)) > 0) {
+			for (i = 0; i < (size_t)r; i++)
+				bad += in[i] !=
+				    (unsigned char)((got + i) * 13);
+			got += (size_t)r;
+		} else if (r == 0)
+			break;
+	}
+	assert_int_equal(got, TOTAL);
+	assert_int_equal(bad, 0);
+	assert_int_equal(h_send_all(fd, "bye", 3, H_TIMEOUT_MS), 0);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	assert_int_equal(h_recv_exact(fd, in, 3, H_TIMEOUT_MS), 0);
+	assert_memory_equal(in, "bye", 3);
+	assert_int_equal(h_recv_eof(fd, H_TIMEOUT_MS), 0);
+	close(fd);
+	assert_int_equal(h_daemon_stop(&fd_d), 0);
+}
+
 int
 main(void)
 {
@@ -438,6 +498,7 @@ main(void)
 
 	const struct CMUnitTest standalone[] = {
 		cmocka_unit_test(test_graceful_stop),
+		cmocka_unit_test(test_forward),
 	};
 	int	failed;
 

@@ -34,6 +34,7 @@
 #include "worker/listener.h"
 #include "worker/module.h"
 #include "worker/service.h"
+#include "worker/timer.h"
 #include "worker/worker.h"
 
 #define SWEEP_INTERVAL_MS	100
@@ -128,10 +129,23 @@ pf_worker_slot(void)
 	return w.spec->slot;
 }
 
+/* Outside a worker (check(), master_init) there is no loop: EINVAL. */
 struct pf_conn *
 pf_connect(const struct pf_connect_opts *o)
 {
 	return conn_connect(&w.ctx, o);
+}
+
+struct pf_timer *
+pf_set_timeout(unsigned int ms, pf_timer_fn fn, void *udata)
+{
+	return timer_set(&w.ctx, ms, 0, fn, udata);
+}
+
+struct pf_timer *
+pf_set_interval(unsigned int ms, pf_timer_fn fn, void *udata)
+{
+	return timer_set(&w.ctx, ms, 1, fn, udata);
 }
 
 
@@ -538,6 +552,11 @@ worker_cleanup(void)
 		listener_free(w.listeners[i]);
 	free(w.listeners);
 	emitter_clear(&w.em);
+	/* What services left set (after PF_EV_STOP and the "close" handlers,
+	 * which may clear them), while the base and the modules are there. */
+	if (w.ctx.ntimers > 0)
+		log_debug("timers left set, freed: %zu", w.ctx.ntimers);
+	timer_free_all(&w.ctx);
 	for (i = 0; i < sizeof(w.sigs) / sizeof(w.sigs[0]); i++) {
 		if (w.sigs[i] != NULL)
 			event_free(w.sigs[i]);

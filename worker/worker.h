@@ -34,6 +34,8 @@ struct lsock {
 
 struct pf_conn;
 TAILQ_HEAD(conn_list, pf_conn);
+struct pf_timer;
+LIST_HEAD(timer_list, pf_timer);
 
 /*
  * What the connection and listener code share with the worker that runs
@@ -56,6 +58,11 @@ struct wctx {
 	 * closing connection resumes it.  Either may be NULL. */
 	int			(*at_capacity)(struct wctx *);
 	void			(*conn_closed)(struct wctx *);
+	/* Every live timer (worker/timer.c), freed when the worker stops.
+	 * A LIST because all zeroes is an empty one: wctx_init needs no
+	 * word about it. */
+	struct timer_list	 timers;
+	size_t			 ntimers;
 	char			 rbuf[WORKER_READ_SIZE];	/* every read */
 };
 

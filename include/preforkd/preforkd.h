@@ -212,6 +212,49 @@ const char	*pf_listener_name(const struct pf_listener *l);
 struct pf_emitter *pf_worker_emitter(void);
 int		 pf_worker_slot(void);
 
+/*
+ * Timers, as Node's setTimeout and setInterval, on the worker's loop.
+ * pf_set_timeout calls fn(t, udata) once, ms from now (0: on the next turn
+ * of the loop); pf_set_interval calls it every ms (an interval of 0 is
+ * taken as 1, as Node does).  Both return NULL with errno set: ENOMEM, or
+ * EINVAL if fn is NULL or the caller is not a worker (check() and
+ * master_init run elsewhere); a service's init may set timers.
+ *
+ * A timer never fires before its time, nor in the loop turn that set it;
+ * it may be late by the tick of the loop's clock (1-4 ms, the kernel's
+ * HZ) and by what the loop was busy with.  Timers due at the same moment
+ * fire in no set order: to run b after a, set b from a's callback.
+ *
+ * An interval is planned from when it was due, not from when its callback
+ * ran, so it does not drift.  After a stall longer than the interval (a
+ * slow callback, a busy loop) it fires once, late, and counts again from
+ * then: the calls missed are not made up in a burst.
+ *
+ * A one-shot timer is freed when its callback returns, and its handle is
+ * then invalid (forget it in the callback) -- unless the callback called
+ * pf_timer_refresh() on it, which keeps it for one more round.
+ * pf_clear_timer() stops and frees a timer that has not fired (NULL is
+ * ignored), from anywhere, callbacks included: its own (freed when the
+ * callback returns) or another due in the same turn (it does not fire).
+ * A callback may set and clear any number of timers.  pf_timer_refresh()
+ * restarts the count: the timer fires ms from now, an interval then every
+ * ms from there.
+ *
+ * A timer belongs to no connection: clear it in the connection's "close"
+ * handler.  Timers go on firing while the worker drains; when the worker
+ * stops (its last connection closed, the drain deadline, SIGTERM) every
+ * timer left is freed without being called, after PF_EV_STOP.
+ */
+struct pf_timer;
+typedef void (*pf_timer_fn)(struct pf_timer *t, void *udata);
+
+struct pf_timer *pf_set_timeout(unsigned int ms, pf_timer_fn fn,
+	    void *udata);
+struct pf_timer *pf_set_interval(unsigned int ms, pf_timer_fn fn,
+	    void *udata);
+void	 pf_clear_timer(struct pf_timer *t);
+void	 pf_timer_refresh(struct pf_timer *t);
+
 /* Services: a name and an init function called once per listener. */
 struct pf_service {
 	const char	*name;
