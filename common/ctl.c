@@ -46,6 +46,7 @@ static const struct ctl_type_desc types[] = {
 	{ CTL_REOPEN, "reopen", 1, { U32(u.reopen.target) } },
 	{ CTL_COVER, "cover", 2, { U32(u.cover.slot), U32(u.cover.on) } },
 	{ CTL_ACCEPT, "accept", 1, { U32(u.accept.generation) } },
+	{ CTL_ALOG_REOPEN, "alog-reopen", 1, { U64(u.alog_reopen.key) } },
 };
 
 static const struct ctl_type_desc *

@@ -16,6 +16,12 @@
 #define CONFIG_WORKERS_AUTO	0
 #define CONFIG_WORKERS_MAX	1024
 
+/* Where a setting was read: for checks made after parsing (server/check.c). */
+struct config_pos {
+	char		*file;		/* NULL: not set */
+	int		 line;
+};
+
 struct listen_conf {
 	char		*address;	/* numeric IPv4/IPv6, or NULL */
 	int		 port;
@@ -37,6 +43,12 @@ struct listen_conf {
 	int		 proxy_timeout_ms;	/* to receive it */
 	int		 line;		/* where it was defined */
 	char		 name[128];	/* "127.0.0.1:7007", "[::1]:7", path */
+	/* Access log: a path or "syslog", NULL for none.  The listener's own
+	 * access_log, else a copy of the global one; alog_pos.file is set
+	 * only for its own (file = "off" there: none). */
+	char		*alog_file;
+	int		 alog_json;	/* format = "json" */
+	struct config_pos alog_pos;
 };
 
 /* One scalar of a module's settings group, for the module to judge. */
@@ -65,17 +77,13 @@ struct module_conf {
 	size_t		 nsettings;
 };
 
-/* Where a setting was read: for checks made after parsing (server/check.c). */
-struct config_pos {
-	char		*file;		/* NULL: not set */
-	int		 line;
-};
-
 struct config {
 	char			*file;
 	int			 workers;	/* CONFIG_WORKERS_AUTO or n */
 	enum log_level		 log_level;
 	char			*log_file;	/* path, "stderr", "syslog" */
+	char			*alog_file;	/* access log: path, "syslog" */
+	int			 alog_json;
 	int			 shutdown_timeout_ms;
 	int			 drain_delay_ms;	/* quit: 503 first */
 	int			 heartbeat_interval_ms;
@@ -99,6 +107,7 @@ struct config {
 	size_t			 nmodules;
 	/* Where the settings checked at run time came from. */
 	struct config_pos	 pos_log_file;
+	struct config_pos	 pos_alog_file;
 	struct config_pos	 pos_admin_socket;
 	struct config_pos	 pos_pidfile;
 	struct config_pos	 pos_chroot;

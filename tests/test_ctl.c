@@ -41,6 +41,7 @@ static const struct tcase {
 	{ CTL_REOPEN, "reopen", 4, 4 },
 	{ CTL_COVER, "cover", 8, 8 },
 	{ CTL_ACCEPT, "accept", 4, 4 },
+	{ CTL_ALOG_REOPEN, "alog-reopen", 8, 8 },
 };
 
 enum fill { FILL_DISTINCT, FILL_MAX, FILL_ZERO };
@@ -133,6 +134,9 @@ msg_make(struct ctl_msg *m, uint8_t type, enum fill f)
 	case CTL_ACCEPT:
 		m->u.accept.generation = v32(8, f);
 		break;
+	case CTL_ALOG_REOPEN:
+		m->u.alog_reopen.key = v64(9, f);
+		break;
 	default:
 		break;
 	}
@@ -204,6 +208,10 @@ msg_check(const struct ctl_msg *want, const struct ctl_msg *got)
 	case CTL_ACCEPT:
 		assert_int_equal(got->u.accept.generation,
 		    want->u.accept.generation);
+		break;
+	case CTL_ALOG_REOPEN:
+		assert_int_equal(got->u.alog_reopen.key,
+		    want->u.alog_reopen.key);
 		break;
 	default:
 		break;
@@ -317,6 +325,13 @@ test_layout_small(void **state)
 		0x01, 0x00, 0x00, 0x00,
 		0x00, 0x00, 0x00, 0x00,
 	};
+	static const uint8_t alog[CTL_HDR_LEN + 8] = {
+		0x01, 0x45, 0x08, 0x00,
+		0x02, 0x00, 0x00, 0x00,
+		0x01, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00,
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+	};
 	struct ctl_msg	m;
 	uint8_t		buf[CTL_MAX_FRAME];
 
@@ -335,6 +350,16 @@ test_layout_small(void **state)
 	m.pid = 1;
 	assert_int_equal(ctl_encode(&m, buf, sizeof(buf)), sizeof(empty));
 	assert_memory_equal(buf, empty, sizeof(empty));
+
+	/* An access log's key: 64 bits, little-endian. */
+	memset(&m, 0, sizeof(m));
+	m.type = CTL_ALOG_REOPEN;
+	m.slot = 2;
+	m.pid = 1;
+	m.u.alog_reopen.key = 0x0807060504030201ULL;
+	assert_int_equal(ctl_encode(&m, buf, sizeof(buf)), sizeof(alog));
+	assert_memory_equal(buf, alog, sizeof(alog));
+	assert_string_equal(ctl_type_name(CTL_ALOG_REOPEN), "alog-reopen");
 }
 
 /* DRAIN_ACK, the worker's word that it stopped accepting, by hand; its
@@ -379,7 +404,7 @@ test_layout_drain_ack(void **state)
 static void
 test_encode_unknown_type(void **state)
 {
-	static const uint8_t	bad[] = { 0, 8, 63, 69, 127, 128, 255 };
+	static const uint8_t	bad[] = { 0, 8, 63, 70, 127, 128, 255 };
 	struct ctl_msg		m;
 	uint8_t			buf[CTL_MAX_FRAME];
 	size_t			i;
@@ -643,7 +668,7 @@ static void
 test_type_name(void **state)
 {
 	static const int	unknown[] = {
-		0, 8, 63, 69, 127, 255, 256, 256 + CTL_READY, -1, -256
+		0, 8, 63, 70, 127, 255, 256, 256 + CTL_READY, -1, -256
 	};
 	size_t			i;
 
@@ -662,6 +687,7 @@ test_direction(void **state)
 	assert_true(CTL_FROM_WORKER(CTL_DRAIN_ACK));
 	assert_false(CTL_FROM_WORKER(CTL_DRAIN));
 	assert_false(CTL_FROM_WORKER(CTL_REOPEN));
+	assert_false(CTL_FROM_WORKER(CTL_ALOG_REOPEN));
 	assert_false(CTL_FROM_WORKER(0));
 }
 
