@@ -83,10 +83,11 @@ static int
 ring_build(struct balance *b, const char *const *names)
 {
 	size_t		 i, j, k, per, total = 0;
-	uint64_t	 base;
 
 	for (i = 0; i < b->n; i++)
 		total += (size_t)b->node[i].weight;
+	if (total == 0)		/* cannot be: n >= 1, weights >= 1 */
+		return -1;
 	per = RING_BUDGET / total;
 	if (per > RING_PER_WEIGHT)
 		per = RING_PER_WEIGHT;
@@ -96,7 +97,8 @@ ring_build(struct balance *b, const char *const *names)
 	if ((b->ring = calloc(b->nring, sizeof(*b->ring))) == NULL)
 		return -1;
 	for (i = 0, k = 0; i < b->n; i++) {
-		base = hash_bytes(names[i], strlen(names[i]));
+		uint64_t	base = hash_bytes(names[i], strlen(names[i]));
+
 		for (j = 0; j < (size_t)b->node[i].weight * per; j++, k++) {
 			b->ring[k].hash = (uint32_t)(hash_mix(base +
 			    (j + 1) * 0x9e3779b97f4a7c15ULL) >> 32);
@@ -202,11 +204,12 @@ static int
 pick_leastconn(struct balance *b, uint64_t now, int any)
 {
 	struct bal_node	*nd, *bn;
-	size_t		 k, i;
+	size_t		 k;
 	int		 best = -1;
 
 	for (k = 0; k < b->n; k++) {
-		i = (b->cursor + k) % b->n;
+		size_t	i = (b->cursor + k) % b->n;
+
 		if (!usable(b, i, now, any))
 			continue;
 		nd = &b->node[i];
@@ -229,7 +232,7 @@ pick_source(struct balance *b, const void *key, size_t keylen, uint64_t now,
 {
 	uint32_t	h = (uint32_t)(hash_bytes(key, key != NULL ? keylen : 0) >>
 			    32);
-	size_t		lo = 0, hi = b->nring, k, at;
+	size_t		lo = 0, hi = b->nring, k;
 
 	while (lo < hi) {
 		k = lo + (hi - lo) / 2;
@@ -239,7 +242,8 @@ pick_source(struct balance *b, const void *key, size_t keylen, uint64_t now,
 			hi = k;
 	}
 	for (k = 0; k < b->nring; k++) {
-		at = (lo + k) % b->nring;
+		size_t	at = (lo + k) % b->nring;
+
 		if (usable(b, b->ring[at].node, now, any))
 			return (int)b->ring[at].node;
 	}
