@@ -46,13 +46,14 @@ test_new_args(void **state)
 static void
 test_rr_weights(void **state)
 {
-	int		 w[] = { 1, 3 }, n[2] = { 0, 0 }, i, p, run = 0, maxrun = 0;
+	int		 w[] = { 1, 3 }, n[2] = { 0, 0 }, i, run = 0, maxrun = 0;
 	int		 last = -1;
 	struct balance	*b = mk(BAL_ROUNDROBIN, 2, w, 0);
 
 	(void)state;
 	for (i = 0; i < 400; i++) {
-		p = balance_pick(b, NULL, 0, 0);
+		int	p = balance_pick(b, NULL, 0, 0);
+
 		assert_true(p == 0 || p == 1);
 		n[p]++;
 		run = p == last ? run + 1 : 1;
@@ -188,7 +189,7 @@ static void
 test_source(void **state)
 {
 	static int	 before[NKEYS];
-	int		 w[] = { 1, 3, 2, 2 }, n[4] = { 0, 0, 0, 0 }, i, p, moved;
+	int		 w[] = { 1, 3, 2, 2 }, n[4] = { 0, 0, 0, 0 }, i, moved;
 	unsigned char	 k[4];
 	struct balance	*b = mk(BAL_SOURCE, 4, w, 1);
 	struct balance	*b2 = mk(BAL_SOURCE, 4, w, 1);
@@ -211,7 +212,8 @@ test_source(void **state)
 	assert_int_equal(balance_fail(b, 1, 0), 1);
 	for (i = 0, moved = 0; i < NKEYS; i++) {
 		key_of(i, k);
-		p = balance_pick(b, k, sizeof(k), 10);
+		int	p = balance_pick(b, k, sizeof(k), 10);
+
 		assert_int_not_equal(p, 1);
 		if (before[i] != 1)
 			assert_int_equal(p, before[i]);

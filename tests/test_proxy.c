@@ -96,13 +96,12 @@ py_line(char *buf, size_t size, int timeout_ms)
 {
 	long	end = h_now_ms() + timeout_ms;
 	size_t	n = 0;
-	ssize_t	r;
 
 	while (n + 1 < size && h_now_ms() < end) {
 		if (poll(&(struct pollfd){ t.py_out, POLLIN, 0 }, 1,
 		    (int)(end - h_now_ms())) != 1)
 			continue;
-		if ((r = read(t.py_out, buf + n, 1)) != 1)
+		if (read(t.py_out, buf + n, 1) != 1)
 			return -1;
 		if (buf[n] == '\n') {
 			buf[n] = '\0';
@@ -117,12 +116,13 @@ static int
 py_start(void)
 {
 	char	line[32];
-	int	p[2], null;
+	int	p[2];
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
 	if ((t.py = fork()) == 0) {
-		null = open("/dev/null", O_WRONLY);
+		int	null = open("/dev/null", O_WRONLY);
+
 		dup2(p[1], 1);
 		dup2(null, 2);
 		execlp("python3", "python3", "-c", pyserver, (char *)NULL);
@@ -329,7 +329,6 @@ test_slow_client_bounded(void **state)
 	pid_t		kid;
 	long		before, after, deadline;
 	size_t		sent = 0;
-	ssize_t		n;
 	int		fd;
 
 	assert_int_equal(h_children(t.front.pid, &kid, 1), 1);
@@ -339,7 +338,9 @@ test_slow_client_bounded(void **state)
 	deadline = h_now_ms() + 10000;
 	for (;;) {
 		assert_true(sent < (1u << 30) && h_now_ms() < deadline);
-		n = send(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t	n = send(fd, buf, sizeof(buf), MSG_DONTWAIT |
+			    MSG_NOSIGNAL);
+
 		if (n > 0)
 			sent += (size_t)n;
 		else if (poll(&(struct pollfd){ fd, POLLOUT, 0 }, 1, 300) == 0)
@@ -408,10 +409,12 @@ test_connect_timeout(void **state)
 static void
 test_roundrobin_weights(void **state)
 {
-	int	n[2] = { 0, 0 }, i, r;
+	int	n[2] = { 0, 0 }, i;
 
 	for (i = 0; i < 200; i++) {
-		r = which(t.p_rr, NULL);
+		int	r = which(t.p_rr, NULL);
+
+
 		assert_true(r == 0 || r == 1);
 		n[r]++;
 	}
@@ -426,16 +429,18 @@ static void
 test_source(void **state)
 {
 	char	src[32];
-	int	seen[2] = { 0, 0 }, k, i, first, r;
+	int	seen[2] = { 0, 0 }, k, i;
 
 	for (k = 2; k <= 21; k++) {
+		int	first;
+
 		snprintf(src, sizeof(src), "127.0.0.%d", k);
 		first = which_fd(h_connect_from(src, t.p_source), NULL);
 		assert_true(first == 0 || first == 1);
 		seen[first]++;
 		for (i = 0; i < (k <= 3 ? 10 : 2); i++) {
-			r = which_fd(h_connect_from(src, t.p_source), NULL);
-			assert_int_equal(r, first);
+			assert_int_equal(which_fd(h_connect_from(src,
+			    t.p_source), NULL), first);
 		}
 	}
 	print_message("source: 20 addresses, %d on echo, %d on python\n",
@@ -496,13 +501,14 @@ check_peer(int port, const char *src)
 	socklen_t		len = sizeof(sin);
 	char			want[64], got[64];
 	int			fd = h_connect_from(src, port);
-	ssize_t			n;
 	size_t			have = 0;
 
 	assert_true(fd >= 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	snprintf(want, sizeof(want), "%s:%d\n", src, ntohs(sin.sin_port));
 	while (have < sizeof(got) - 1) {
+		ssize_t	n;
+
 		if (poll(&(struct pollfd){ fd, POLLIN, 0 }, 1,
 		    H_TIMEOUT_MS) != 1)
 			break;
@@ -525,44 +531,116 @@ test_send_proxy(void **state)
 }
 
 /*
- * Reload from the echo backend to python while clients keep coming: not
- * one fails, a connection opened before still talks to echo after, and
- * once the reload is done new clients go to python.
+ * A load process for the reload test: clients one after the other until
+ * stop is readable, writing 'N' to out on its first client served by the
+ * new backend (python), then its counts: "served errors old new".
+ */
+static void
+loader(int port, int stop, int out)
+{
+	char	buf[64];
+	int	n[2] = { 0, 0 }, errors = 0, told = 0, len;
+
+	while (poll(&(struct pollfd){ stop, POLLIN, 0 }, 1, 0) == 0) {
+		int	r = which(port, NULL);
+
+		if (r == -1) {
+			errors++;
+			continue;
+		}
+		n[r]++;
+		if (r == 1 && !told++)
+			(void)write(out, "N", 1);
+	}
+	len = snprintf(buf, sizeof(buf), "%d %d %d %d\n", n[0] + n[1], errors,
+	    n[0], n[1]);
+	(void)write(out, buf, (size_t)len);
+	_exit(0);
+}
+
+#define NLOADERS	2
+
+/*
+ * Reload from the echo backend to python while two processes keep
+ * clients coming: not one fails, a connection opened before still talks
+ * to echo after, and once the reload is done new clients go to python.
  */
 static void
 test_reload_backends(void **state)
 {
 	struct daemon	d;
-	char		buf[2];
-	char		conf[1024];
-	int		p = h_free_port(4), old, r, i, k, before = 0, after = 0;
+	pid_t		kids[NLOADERS];
+	char		conf[1024], buf[256];
+	int		p = h_free_port(4), old, i, after = 0, stop[2], out[2];
+	int		total = 0, errors = 0, on_old = 0, on_new = 0, a, b, c, e;
+	size_t		got = 0;
+	ssize_t		n;
+	long		end;
 
 	memset(&d, 0, sizeof(d));
 	assert_int_equal(h_daemon_startf(&d, "workers = 1;\n"
 	    "shutdown_timeout = 10;\nlisteners = (\n"
 	    PROXY(p, "", BE(t.echo, 1)) ");\n", p, t.echo), 0);
 	assert_int_equal(which(p, &old), 0);
+	assert_int_equal(pipe(stop), 0);
+	assert_int_equal(pipe(out), 0);
+	for (i = 0; i < NLOADERS; i++) {
+		if ((kids[i] = fork()) == 0) {
+			close(stop[1]);
+			close(out[0]);
+			loader(p, stop[0], out[1]);
+		}
+		assert_true(kids[i] > 0);
+	}
+	close(stop[0]);
+	close(out[1]);
 	snprintf(conf, sizeof(conf), "workers = 1;\n"
 	    "shutdown_timeout = 10;\nlisteners = (\n"
 	    PROXY(p, "", BE(t.py_port, 1)) ");\n", p, t.py_port);
 	assert_int_equal(h_write_file(d.conf, conf), 0);
 	assert_int_equal(kill(d.pid, SIGHUP), 0);
-	/* Load until the new generation says it is ready. */
-	for (k = 0; k < 2000; k++) {
-		r = which(p, NULL);
-		assert_true(r == 0 || r == 1);
-		before += r == 0;
-		if (h_wait_notify(&d, "STATUS=reloaded", 1) == 0)
-			break;
-	}
-	assert_true(k < 2000);
+	assert_int_equal(h_wait_notify(&d, "STATUS=reloaded", H_TIMEOUT_MS), 0);
 	for (i = 0; i < 20; i++) {
-		r = which(p, NULL);
+		int	r = which(p, NULL);
+
 		assert_true(r == 0 || r == 1);
 		after += r == 1;
 	}
-	print_message("reload under load: %d clients during (%d on the old "
-	    "backend), %d of 20 after on the new\n", k + 1, before, after);
+	/* Every loader has seen the new backend: then stop them. */
+	end = h_now_ms() + H_TIMEOUT_MS;
+	while (got < NLOADERS && h_now_ms() < end) {
+		if (poll(&(struct pollfd){ out[0], POLLIN, 0 }, 1,
+		    (int)(end - h_now_ms())) == 1 &&
+		    read(out[0], buf, 1) == 1 && buf[0] == 'N')
+			got++;
+	}
+	assert_int_equal(got, NLOADERS);
+	close(stop[1]);
+	for (i = 0; i < NLOADERS; i++)
+		assert_true(h_wait_exit(kids[i], H_TIMEOUT_MS) == 0);
+	got = 0;
+	while (got < sizeof(buf) - 1 &&
+	    (n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(out[0]);
+	for (i = 0, n = 0; i < NLOADERS; i++) {
+		int	used;
+
+		assert_int_equal(sscanf(buf + n, "%d %d %d %d\n%n", &a, &e,
+		    &b, &c, &used), 4);
+		n += used;
+		total += a;
+		errors += e;
+		on_old += b;
+		on_new += c;
+	}
+	print_message("reload under load: %d clients from %d processes, %d "
+	    "errors, %d on the old backend, %d on the new; %d of 20 on the "
+	    "new after READY\n", total, NLOADERS, errors, on_old, on_new,
+	    after);
+	assert_int_equal(errors, 0);
+	assert_true(on_old >= NLOADERS && on_new >= NLOADERS);
 	assert_true(after >= 18);
 	assert_int_equal(which(p, NULL), 1);
 	/* The old connection: still on echo, through the old worker. */
