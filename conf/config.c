@@ -35,6 +35,7 @@ enum kind {
 	K_BACKENDS,	/* a proxy's list of backend groups, at most max */
 	K_BALANCE,	/* "roundrobin", "leastconn" or "source" */
 	K_SENDPROXY,	/* "v1" or "v2" */
+	K_FORMAT,	/* access log format: "text" (0) or "json" (1) */
 };
 
 struct field {
@@ -60,6 +61,19 @@ static const struct field backend_fields[] = {
 	    sizeof(((struct sockaddr_un *)0)->sun_path) - 1, NULL },
 	{ "weight", K_INT, F(backend_conf, weight), 1, PROXY_WEIGHT_MAX,
 	    NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+/* access_log = { file = ...; format = ...; }, in a listener and at the top. */
+static const struct field listener_alog_fields[] = {
+	{ "file", K_STR, F(listen_conf, alog_file), 0, PATH_MAX - 1, NULL },
+	{ "format", K_FORMAT, F(listen_conf, alog_json), 0, 0, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct field alog_fields[] = {
+	{ "file", K_STR, F(config, alog_file), 0, PATH_MAX - 1, NULL },
+	{ "format", K_FORMAT, F(config, alog_json), 0, 0, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -101,6 +115,7 @@ static const struct field listener_fields[] = {
 	    86400000, NULL },
 	{ "send_proxy", K_SENDPROXY, F(listen_conf, proxy.send_proxy), 0, 0,
 	    NULL },
+	{ "access_log", K_GROUP, 0, 0, 0, listener_alog_fields },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -147,6 +162,7 @@ static const struct field root_fields[] = {
 	    NULL },
 	{ "daemon", K_BOOL, F(config, daemon), 0, 1, NULL },
 	{ "log", K_GROUP, 0, 0, 0, log_fields },
+	{ "access_log", K_GROUP, 0, 0, 0, alog_fields },
 	{ "listeners", K_LISTENERS, 0, 0, 0, listener_fields },
 	{ "modules", K_MODULES, 0, 0, 0, module_fields },
 	{ NULL, 0, 0, 0, 0, NULL }
@@ -336,6 +352,14 @@ set_field(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 			return fail(ctx, s, "out of memory");
 		free(*(char **)dst);
 		*(char **)dst = copy;
+		return 0;
+	case K_FORMAT:
+		str = config_setting_type(s) == CONFIG_TYPE_STRING ?
+		    config_setting_get_string(s) : "";
+		if (strcmp(str, "text") != 0 && strcmp(str, "json") != 0)
+			return fail(ctx, s, "'%s' must be \"text\" or \"json\"",
+			    f->name);
+		*(int *)dst = strcmp(str, "json") == 0;
 		return 0;
 	case K_LEVEL:
 		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
@@ -557,6 +581,53 @@ listener_unique(struct ctx *ctx, const config_setting_t *s,
 	return 0;
 }
 
+/*
+ * An access_log group in g (the top, or a listener) needs a file; keep
+ * where it was set, for the checks made at start-up (server/check.c).
+ * "off" is none (a listener's own turns the global one off for it).
+ */
+static int
+alog_check(struct ctx *ctx, const config_setting_t *g, char **file,
+    struct config_pos *pos)
+{
+	const config_setting_t	*s, *fs;
+	const char		*name;
+
+	if ((s = config_setting_get_member(g, "access_log")) == NULL)
+		return 0;
+	if ((fs = config_setting_get_member(s, "file")) == NULL)
+		return fail(ctx, s, "'access_log' needs 'file' (a path or "
+		    "\"syslog\")");
+	if ((name = config_setting_source_file(fs)) == NULL)
+		name = ctx->name;
+	if ((pos->file = strdup(name)) == NULL)
+		return fail(ctx, s, "out of memory");
+	pos->line = config_setting_source_line(fs);
+	if (strcmp(*file, "off") == 0) {
+		free(*file);
+		*file = NULL;
+	}
+	return 0;
+}
+
+/* A listener without an access_log of its own writes to the global one. */
+static int
+alog_inherit(struct ctx *ctx, struct config *cfg)
+{
+	struct listen_conf	*l;
+	size_t			 i;
+
+	for (i = 0; i < cfg->nlisteners && cfg->alog_file != NULL; i++) {
+		l = &cfg->listeners[i];
+		if (l->alog_pos.file != NULL)
+			continue;
+		if ((l->alog_file = strdup(cfg->alog_file)) == NULL)
+			return fail(ctx, NULL, "out of memory");
+		l->alog_json = cfg->alog_json;
+	}
+	return 0;
+}
+
 /* A list of groups: listeners or modules. */
 static int
 parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
@@ -601,7 +672,8 @@ parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 			proxyconf_defaults(&l->proxy);
 			l->line = line;
 			if (parse_group(ctx, e, f->sub, l, cfg) == -1 ||
-			    listener_check(ctx, e, l) == -1 ||
+			    alog_check(ctx, e, &l->alog_file, &l->alog_pos) ==
+			    -1 || listener_check(ctx, e, l) == -1 ||
 			    listener_unique(ctx, e, l, cfg->listeners, i) == -1)
 				return -1;
 		} else if (mds != NULL) {
@@ -696,7 +768,9 @@ config_build(config_t *lc, const char *name, struct ctx *ctx)
 	cfg->admin_mode = 0600;
 	cfg->max_old_generations = 2;
 	if (parse_group(ctx, config_root_setting(lc), root_fields, cfg,
-	    cfg) == -1)
+	    cfg) == -1 || alog_check(ctx, config_root_setting(lc),
+	    &cfg->alog_file, &cfg->pos_alog_file) == -1 ||
+	    alog_inherit(ctx, cfg) == -1)
 		goto err;
 	if (cfg->nlisteners == 0) {
 		/* Nothing to point at: the top of the file. */
@@ -883,6 +957,8 @@ config_free(struct config *cfg)
 		free(cfg->listeners[i].deny);
 		free(cfg->listeners[i].proxy_trusted);
 		proxyconf_free(&cfg->listeners[i].proxy);
+		free(cfg->listeners[i].alog_file);
+		free(cfg->listeners[i].alog_pos.file);
 	}
 	free(cfg->listeners);
 	for (i = 0; i < cfg->nmodules; i++) {
@@ -901,7 +977,9 @@ config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->log_file);
+	free(cfg->alog_file);
 	free(cfg->pos_log_file.file);
+	free(cfg->pos_alog_file.file);
 	free(cfg->pos_admin_socket.file);
 	free(cfg->pos_pidfile.file);
 	free(cfg->pos_chroot.file);

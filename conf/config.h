@@ -45,6 +45,12 @@ struct proxy_conf {
 	int		 send_proxy;		/* 0, or PROXY version 1 or 2 */
 };
 
+/* Where a setting was read: for checks made after parsing (server/check.c). */
+struct config_pos {
+	char		*file;		/* NULL: not set */
+	int		 line;
+};
+
 struct listen_conf {
 	char		*address;	/* numeric IPv4/IPv6, or NULL */
 	int		 port;
@@ -67,6 +73,12 @@ struct listen_conf {
 	struct proxy_conf proxy;		/* service = "proxy" */
 	int		 line;		/* where it was defined */
 	char		 name[128];	/* "127.0.0.1:7007", "[::1]:7", path */
+	/* Access log: a path or "syslog", NULL for none.  The listener's own
+	 * access_log, else a copy of the global one; alog_pos.file is set
+	 * only for its own (file = "off" there: none). */
+	char		*alog_file;
+	int		 alog_json;	/* format = "json" */
+	struct config_pos alog_pos;
 };
 
 /* One scalar of a module's settings group, for the module to judge. */
@@ -95,17 +107,13 @@ struct module_conf {
 	size_t		 nsettings;
 };
 
-/* Where a setting was read: for checks made after parsing (server/check.c). */
-struct config_pos {
-	char		*file;		/* NULL: not set */
-	int		 line;
-};
-
 struct config {
 	char			*file;
 	int			 workers;	/* CONFIG_WORKERS_AUTO or n */
 	enum log_level		 log_level;
 	char			*log_file;	/* path, "stderr", "syslog" */
+	char			*alog_file;	/* access log: path, "syslog" */
+	int			 alog_json;
 	int			 shutdown_timeout_ms;
 	int			 drain_delay_ms;	/* quit: 503 first */
 	int			 heartbeat_interval_ms;
@@ -129,6 +137,7 @@ struct config {
 	size_t			 nmodules;
 	/* Where the settings checked at run time came from. */
 	struct config_pos	 pos_log_file;
+	struct config_pos	 pos_alog_file;
 	struct config_pos	 pos_admin_socket;
 	struct config_pos	 pos_pidfile;
 	struct config_pos	 pos_chroot;

@@ -538,6 +538,63 @@ runtime_error_at(const char *text, int line, const char *phrase, int caller)
 #define runtime_error(text, line, phrase) \
 	runtime_error_at((text), (line), (phrase), __LINE__)
 
+/* access_log: global, per listener (own, inherited, "off"), errors. */
+static void
+test_access_log(void **state)
+{
+	struct config	*cfg;
+
+	cfg = parse_ok("access_log = { file = \"/tmp/a.log\"; };\n"
+	    "listeners = (\n"
+	    "{ port = 1; service = \"e\"; },\n"
+	    "{ port = 2; service = \"e\";\n"
+	    "  access_log = { file = \"syslog\"; format = \"json\"; }; },\n"
+	    "{ port = 3; service = \"e\"; access_log = { file = \"off\"; }; }"
+	    ");");
+	assert_string_equal(cfg->alog_file, "/tmp/a.log");
+	assert_int_equal(cfg->alog_json, 0);
+	assert_int_equal(cfg->pos_alog_file.line, 1);
+	assert_string_equal(cfg->listeners[0].alog_file, "/tmp/a.log");
+	assert_null(cfg->listeners[0].alog_pos.file);
+	assert_string_equal(cfg->listeners[1].alog_file, "syslog");
+	assert_int_equal(cfg->listeners[1].alog_json, 1);
+	assert_int_equal(cfg->listeners[1].alog_pos.line, 5);
+	assert_null(cfg->listeners[2].alog_file);
+	config_free(cfg);
+
+	/* The global format is inherited with the file. */
+	cfg = parse_ok("access_log = { format = \"json\"; file = \"a\"; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );");
+	assert_int_equal(cfg->listeners[0].alog_json, 1);
+	config_free(cfg);
+	cfg = parse_ok("listeners = ( { port = 1; service = \"e\"; } );");
+	assert_null(cfg->alog_file);
+	assert_null(cfg->listeners[0].alog_file);
+	config_free(cfg);
+
+	expect_error("access_log = {\n format = \"xml\"; file = \"a\"; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 2,
+	    "'format' must be \"text\" or \"json\"");
+	expect_error("access_log = { format = 1; file = \"a\"; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 1,
+	    "'format' must be");
+	expect_error("\naccess_log = { file = \"\"; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 2,
+	    "'file' must not be empty");
+	expect_error("access_log = { format = \"json\"; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 1,
+	    "'access_log' needs 'file'");
+	expect_error("access_log = \"a\";\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 1,
+	    "'access_log' must be a group");
+	expect_error("listeners = (\n{ port = 1; service = \"e\";\n"
+	    "  access_log = { level = \"info\"; }; } );", 3,
+	    "unknown setting 'level'");
+	expect_error("listeners = (\n{ port = 1; service = \"e\";\n"
+	    "  access_log = { format = \"text\"; }; } );", 3,
+	    "'access_log' needs 'file'");
+}
+
 static void
 test_runtime_checks(void **state)
 {
@@ -551,6 +608,17 @@ test_runtime_checks(void **state)
 	snprintf(text, sizeof(text), "%slog = {\n level = \"warning\";\n"
 	    " file = \"/nonexistent/log\"; };", l);
 	runtime_error(text, 4, "log file /nonexistent/log: directory");
+	snprintf(text, sizeof(text), "%s\naccess_log = {\n"
+	    " file = \"/nonexistent/a.log\"; };", l);
+	runtime_error(text, 4, "access log /nonexistent/a.log: directory");
+	runtime_error("listeners = (\n{ port = 1; service = \"e\";\n"
+	    "  access_log = {\n file = \"/nonexistent/b.log\"; }; } );", 4,
+	    "listener 0.0.0.0:1: access log /nonexistent/b.log: directory");
+	snprintf(text, sizeof(text), "%saccess_log = { file = \"/etc\"; };", l);
+	runtime_error(text, 2, "exists and is not a regular file");
+	snprintf(text, sizeof(text), "%saccess_log = { file = \"syslog\"; };",
+	    l);
+	runtime_error(text, 0, NULL);
 	snprintf(text, sizeof(text), "admin_socket = \"/nonexistent/a.sock\";"
 	    "\n%s", l);
 	runtime_error(text, 1, "admin_socket /nonexistent/a.sock");
@@ -1097,6 +1165,7 @@ main(void)
 		cmocka_unit_test(test_empty_listeners),
 		cmocka_unit_test(test_no_listeners),
 		cmocka_unit_test(test_bom),
+		cmocka_unit_test(test_access_log),
 		cmocka_unit_test(test_runtime_checks),
 		cmocka_unit_test(test_load_include_missing),
 		cmocka_unit_test(test_string_limits),
