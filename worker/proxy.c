@@ -284,8 +284,10 @@ proxy_connection(void *l, const struct pf_event_arg *ev, void *arg)
 
 	pf_conn_pause(ev->conn);
 	pf_conn_set_data(ev->conn, px);
-	i = pick(px, ev->conn);
-	proxy_try(px, ev->conn, i, i, 0);
+	if ((i = pick(px, ev->conn)) == -1)	/* cannot be: n >= 1 */
+		proxy_refuse(px, ev->conn, "no backend", "none");
+	else
+		proxy_try(px, ev->conn, i, i, 0);
 }
 
 /* The loop is over; what connections are left close after this: the
