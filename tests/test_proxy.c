@@ -532,14 +532,15 @@ test_send_proxy(void **state)
 
 /*
  * A load process for the reload test: clients one after the other until
- * stop is readable, writing 'N' to out on its first client served by the
- * new backend (python), then its counts: "served errors old new".
+ * stop is readable, writing 'O' to out on its first client served by the
+ * old backend (echo), 'N' on its first by the new one (python), then its
+ * counts: "served errors old new".
  */
 static void
 loader(int port, int stop, int out)
 {
 	char	buf[64];
-	int	n[2] = { 0, 0 }, errors = 0, told = 0, len;
+	int	n[2] = { 0, 0 }, errors = 0, len;
 
 	while (poll(&(struct pollfd){ stop, POLLIN, 0 }, 1, 0) == 0) {
 		int	r = which(port, NULL);
@@ -548,9 +549,8 @@ loader(int port, int stop, int out)
 			errors++;
 			continue;
 		}
-		n[r]++;
-		if (r == 1 && !told++)
-			(void)write(out, "N", 1);
+		if (n[r]++ == 0)
+			(void)write(out, r == 0 ? "O" : "N", 1);
 	}
 	len = snprintf(buf, sizeof(buf), "%d %d %d %d\n", n[0] + n[1], errors,
 	    n[0], n[1]);
@@ -559,6 +559,22 @@ loader(int port, int stop, int out)
 }
 
 #define NLOADERS	2
+
+/* Wait until out has given n bytes of c (others skipped); 0 or -1. */
+static int
+wait_marks(int out, char c, int n)
+{
+	long	end = h_now_ms() + H_TIMEOUT_MS;
+	char	b;
+
+	while (n > 0 && h_now_ms() < end) {
+		if (poll(&(struct pollfd){ out, POLLIN, 0 }, 1,
+		    (int)(end - h_now_ms())) == 1 && read(out, &b, 1) == 1 &&
+		    b == c)
+			n--;
+	}
+	return n == 0 ? 0 : -1;
+}
 
 /*
  * Reload from the echo backend to python while two processes keep
@@ -575,7 +591,6 @@ test_reload_backends(void **state)
 	int		total = 0, errors = 0, on_old = 0, on_new = 0, a, b, c, e;
 	size_t		got = 0;
 	ssize_t		n;
-	long		end;
 
 	memset(&d, 0, sizeof(d));
 	assert_int_equal(h_daemon_startf(&d, "workers = 1;\n"
@@ -598,6 +613,8 @@ test_reload_backends(void **state)
 	    "shutdown_timeout = 10;\nlisteners = (\n"
 	    PROXY(p, "", BE(t.py_port, 1)) ");\n", p, t.py_port);
 	assert_int_equal(h_write_file(d.conf, conf), 0);
+	/* Every loader is through the old backend: reload under them. */
+	assert_int_equal(wait_marks(out[0], 'O', NLOADERS), 0);
 	assert_int_equal(kill(d.pid, SIGHUP), 0);
 	assert_int_equal(h_wait_notify(&d, "STATUS=reloaded", H_TIMEOUT_MS), 0);
 	for (i = 0; i < 20; i++) {
@@ -607,14 +624,7 @@ test_reload_backends(void **state)
 		after += r == 1;
 	}
 	/* Every loader has seen the new backend: then stop them. */
-	end = h_now_ms() + H_TIMEOUT_MS;
-	while (got < NLOADERS && h_now_ms() < end) {
-		if (poll(&(struct pollfd){ out[0], POLLIN, 0 }, 1,
-		    (int)(end - h_now_ms())) == 1 &&
-		    read(out[0], buf, 1) == 1 && buf[0] == 'N')
-			got++;
-	}
-	assert_int_equal(got, NLOADERS);
+	assert_int_equal(wait_marks(out[0], 'N', NLOADERS), 0);
 	close(stop[1]);
 	for (i = 0; i < NLOADERS; i++)
 		assert_true(h_wait_exit(kids[i], H_TIMEOUT_MS) == 0);
