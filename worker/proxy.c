@@ -118,10 +118,11 @@ proxy_refuse(struct proxy *px, struct pf_conn *c, const char *why,
     const char *last)
 {
 	uint64_t	now;
-	char		who[64];
 
 	px->refused++;
 	if ((now = now_ms()) >= px->quiet_until) {
+		char	who[64];
+
 		px->quiet_until = now + QUIET_MS;
 		pf_log(PF_LOG_INFO, "proxy %s: client %s closed: %s (last "
 		    "tried %s); %llu so far", px->listener,
