@@ -1050,6 +1050,101 @@ test_proxy_keys(void **state)
 	    "'proxy_trusted': entry 1 is not an address");
 }
 
+/* service = "proxy": backends, defaults, names, and where each key may be. */
+static void
+test_proxy_service(void **state)
+{
+	const struct proxy_conf	*p;
+	struct config		*cfg;
+	char			 err[512];
+
+	(void)state;
+	cfg = config_parse("listeners = (\n"
+	    "{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { address = \"127.0.0.1\"; port = 7007; },\n"
+	    "    { address = \"0::1\"; port = 7; weight = 256; },\n"
+	    "    { address = \"db-1.example.net\"; port = 5432; },\n"
+	    "    { path = \"/run/x.sock\"; weight = 3; } ); },\n"
+	    "{ port = 2; service = \"proxy\"; balance = \"source\";\n"
+	    "  connect_timeout = 0.25; retries = 0; backend_fail_max = 0;\n"
+	    "  backend_down_time = 30; send_proxy = \"v2\";\n"
+	    "  backends = ( { path = \"/s\"; } ); }\n"
+	    ");\n", "t", err, sizeof(err));
+	assert_non_null(cfg);
+	p = &cfg->listeners[0].proxy;
+	assert_int_equal(p->nbackends, 4);
+	assert_string_equal(p->backends[0].name, "127.0.0.1:7007");
+	assert_int_equal(p->backends[0].weight, 1);
+	assert_int_equal(p->backends[0].line, 3);
+	assert_string_equal(p->backends[1].name, "[::1]:7");
+	assert_int_equal(p->backends[1].weight, 256);
+	assert_string_equal(p->backends[2].name, "db-1.example.net:5432");
+	assert_string_equal(p->backends[3].name, "/run/x.sock");
+	assert_string_equal(p->backends[3].path, "/run/x.sock");
+	assert_int_equal(p->backends[3].weight, 3);
+	assert_int_equal(p->balance, BALANCE_ROUNDROBIN);
+	assert_int_equal(p->connect_timeout_ms, 5000);
+	assert_int_equal(p->retries, 2);
+	assert_int_equal(p->fail_max, 3);
+	assert_int_equal(p->down_ms, 10000);
+	assert_int_equal(p->send_proxy, 0);
+	p = &cfg->listeners[1].proxy;
+	assert_int_equal(p->balance, BALANCE_SOURCE);
+	assert_int_equal(p->connect_timeout_ms, 250);
+	assert_int_equal(p->retries, 0);
+	assert_int_equal(p->fail_max, 0);
+	assert_int_equal(p->down_ms, 30000);
+	assert_int_equal(p->send_proxy, 2);
+	assert_int_equal(cfg->listeners[0].proxy.nbackends, 4);
+	config_free(cfg);
+
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\"; }\n"
+	    ");\n", 2, "proxy listener has no 'backends'");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  balance = \"leastconn\"; } );\n", 3,
+	    "'balance' is a setting of service = \"proxy\" only");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  backends = ( { path = \"/s\"; } ); } );\n", 3,
+	    "'backends' is a setting of service = \"proxy\" only");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( ); } );\n", 3, "'backends' must be a non-empty");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; },\n"
+	    "  { address = \"10.0.0.1\"; port = 1; weight = 0; } ); } );\n",
+	    4, "'weight' is 0, must be 1 to 256");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; },\n"
+	    "  { address = \"10.0.0.1\"; port = 1; weight = 257; } ); } );\n",
+	    4, "'weight' is 257, must be 1 to 256");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; },\n"
+	    "  { address = \"10.0.0.1\"; } ); } );\n",
+	    4, "backend needs 'address' and 'port'");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; port = 3; } ); } );\n",
+	    3, "backend has both 'path' and 'address'/'port'");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = (\n { address = \"a..b\"; port = 3; } ); } );\n",
+	    4, "is neither an IP address nor a host name");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; bogus = 1; } ); } );\n",
+	    3, "unknown setting 'bogus'");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; } );\n"
+	    "  balance = \"random\"; } );\n", 4, "'balance' must be one of");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; } );\n"
+	    "  send_proxy = \"v3\"; } );\n", 4,
+	    "'send_proxy' must be \"v1\" or \"v2\"");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; } );\n"
+	    "  connect_timeout = 0; } );\n", 4,
+	    "'connect_timeout' must be 0.01 to 3600 seconds");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = { path = \"/s\"; }; } );\n", 3,
+	    "'backends' must be a non-empty list");
+}
+
 int
 main(void)
 {
@@ -1084,6 +1179,7 @@ main(void)
 		cmocka_unit_test(test_load_directory),
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_proxy_keys),
+		cmocka_unit_test(test_proxy_service),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
