@@ -392,7 +392,9 @@ test_connect_timeout(void **state)
 	took = h_now_ms() - t0;
 	print_message("connect timeout: first client served after %ld ms\n",
 	    took);
-	assert_true(took >= 300);
+	/* Deadlines are kept on the coarse clock: a tick (4 ms) early at
+	 * most. */
+	assert_true(took >= 300 - 5);
 	snprintf(name, sizeof(name), "backend 127.0.0.1:%d down", t.hole);
 	assert_int_equal(h_wait_log(&t.front, name, H_TIMEOUT_MS), 0);
 	assert_int_equal(h_wait_log(&t.front, "Connection timed out",
