@@ -122,7 +122,9 @@ emitter_make_room(struct pf_emitter *em)
 		errno = ENOMEM;
 		return -1;
 	}
-	ncap = em->cap == 0 ? 2 : em->cap * 2;
+	/* Four at first: a connection's service has a few handlers (a
+	 * proxied one five: a pipe each way), each growth is a realloc. */
+	ncap = em->cap == 0 ? 4 : em->cap * 2;
 	if ((nh = realloc(em->hooks, (size_t)ncap * sizeof(*nh))) == NULL)
 		return -1;
 	em->hooks = nh;

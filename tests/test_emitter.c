@@ -621,10 +621,13 @@ test_on_many_during_emit(void **state)
 {
 	struct pf_emitter	*em = *state;
 
-	/* Two hooks fill the first allocation; the adder forces reallocs. */
+	/* Four hooks fill the first allocation (two of another event); the
+	 * adder forces reallocs. */
 	act.event = PF_EV_DATA;
 	assert_int_equal(pf_on(em, PF_EV_DATA, h_add_many, NULL), 0);
 	assert_int_equal(pf_on(em, PF_EV_DATA, h_rec, ID(1)), 0);
+	assert_int_equal(pf_on(em, PF_EV_END, h_rec, ID(7)), 0);
+	assert_int_equal(pf_on(em, PF_EV_END, h_rec, ID(8)), 0);
 	assert_int_equal(em->n, em->cap);
 
 	assert_int_equal(pf_emit(em, PF_EV_DATA, NULL), 2);
