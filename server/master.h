@@ -50,6 +50,7 @@ struct child {
 	int			 owes_ack;	/* told DRAIN after ACCEPT, has
 						 * not said DRAIN_ACK yet */
 	int			 was_ready;	/* reported READY once */
+	int			 cpu;		/* pinned to (cpu_affinity), -1 */
 };
 
 TAILQ_HEAD(child_list, child);
