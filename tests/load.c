@@ -229,3 +229,29 @@ load_assert_clean(const struct load_result *res, long min_trips)
 	assert_true(res->trips >= min_trips);
 }
 
+
+/* Wait until the load has done at least n more round trips' worth of
+ * work: the daemon's accepts, per stats --json on sock, grew by n. */
+void
+load_wait_accepts(const char *sock, long long n)
+{
+	long		 deadline = h_now_ms() + H_TIMEOUT_MS;
+	long long	 start = -1, now;
+	char		*json;
+
+	for (;;) {
+		json = NULL;
+		if (h_ctl(sock, &json, "stats", "--json", (char *)NULL) == 0) {
+			now = h_json_num(json, "totals", "accepts");
+			if (start == -1)
+				start = now;
+			else if (now - start >= n) {
+				free(json);
+				return;
+			}
+		}
+		free(json);
+		assert_true(h_now_ms() < deadline);
+		poll(NULL, 0, 20);
+	}
+}

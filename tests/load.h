@@ -25,5 +25,7 @@ void	load_start(struct load *l, int port, int n);
 void	load_stop(struct load *l, struct load_result *res, const char *what);
 /* No reset, EOF, corruption or hang, and at least min_trips round trips. */
 void	load_assert_clean(const struct load_result *res, long min_trips);
+/* Until the daemon (admin socket sock) accepted n more clients; bounded. */
+void	load_wait_accepts(const char *sock, long long n);
 
 #endif

@@ -90,32 +90,6 @@ tx_reload(struct tx *t)
 	return h_ctl(t->sock, NULL, "reload", (char *)NULL);
 }
 
-/* Wait until the load has done at least n more round trips' worth of
- * work: the daemon's accepts, per status --json, grew by n. */
-static void
-wait_accepts(struct tx *t, long long n)
-{
-	long		 deadline = h_now_ms() + H_TIMEOUT_MS;
-	long long	 start = -1, now;
-	char		*json;
-
-	for (;;) {
-		json = NULL;
-		if (h_ctl(t->sock, &json, "stats", "--json", (char *)NULL) == 0) {
-			now = h_json_num(json, "totals", "accepts");
-			if (start == -1)
-				start = now;
-			else if (now - start >= n) {
-				free(json);
-				return;
-			}
-		}
-		free(json);
-		assert_true(h_now_ms() < deadline);
-		poll(NULL, 0, 20);
-	}
-}
-
 /*
  * 20 reloads whose new workers fail to start (the module's init fails in
  * workers only), each growing the worker count from 1: every one fails,
@@ -133,13 +107,13 @@ test_failed_reloads(void **state)
 
 	tx_start(&t, 1, p);
 	load_start(&l, p, 24);
-	wait_accepts(&t, 20);
+	load_wait_accepts(t.sock, 20);
 	assert_int_equal(h_write_file(t.flag, "x"), 0);
 	for (i = 0; i < 20; i++) {
 		tx_write(&t, "workers = %d;\n" ECHO_LISTENER, grow[i % 3], p);
 		assert_int_equal(tx_reload(&t), 1);
 	}
-	wait_accepts(&t, 20);
+	load_wait_accepts(t.sock, 20);
 	load_stop(&l, &res, "20 failed reloads");
 	load_assert_clean(&res, 500);
 	assert_int_equal(res.refused, 0);
@@ -163,12 +137,12 @@ test_resizing_reloads(void **state)
 
 	tx_start(&t, 1, p);
 	load_start(&l, p, 24);
-	wait_accepts(&t, 20);
+	load_wait_accepts(t.sock, 20);
 	for (i = 0; i < 20; i++) {
 		tx_write(&t, "workers = %d;\n" ECHO_LISTENER, n[i % 4], p);
 		assert_int_equal(tx_reload(&t), 0);
 	}
-	wait_accepts(&t, 20);
+	load_wait_accepts(t.sock, 20);
 	load_stop(&l, &res, "20 resizing reloads");
 	load_assert_clean(&res, 500);
 	assert_int_equal(res.refused, 0);
@@ -201,7 +175,7 @@ test_listener_remove_readd(void **state)
 	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", pa), 0);
 	load_start(&la, pa, 16);
 	load_start(&lb, pb, 4);
-	wait_accepts(&t, 40);
+	load_wait_accepts(t.sock, 40);
 	for (i = 0; i < 10; i++) {
 		tx_write(&t, TWO_LISTENERS, pa, "");
 		assert_int_equal(tx_reload(&t), 0);
@@ -211,7 +185,7 @@ test_listener_remove_readd(void **state)
 		tx_write(&t, TWO_LISTENERS, pa, second);
 		assert_int_equal(tx_reload(&t), 0);
 	}
-	wait_accepts(&t, 40);
+	load_wait_accepts(t.sock, 40);
 	load_stop(&la, &ra, "kept listener");
 	load_stop(&lb, &rb, "removed and re-added listener");
 	load_assert_clean(&ra, 300);
@@ -319,7 +293,7 @@ test_stop_drains(void **state)
 
 	tx_start(&t, 2, p);
 	load_start(&l, p, 16);
-	wait_accepts(&t, 50);
+	load_wait_accepts(t.sock, 50);
 	assert_int_equal(kill(t.d.pid, SIGQUIT), 0);
 	assert_int_equal(h_wait_log(&t.d, "draining", H_TIMEOUT_MS), 0);
 	load_stop(&l, &res, "graceful stop");
@@ -526,7 +500,7 @@ test_reload_rules_at_reply(void **state)
 	tx_write(&t, RULES_LISTENER, p, "");
 	assert_int_equal(h_daemon_start(&t.d, 2, "127.0.0.1", p), 0);
 	load_start(&l, p, 16);
-	wait_accepts(&t, 50);
+	load_wait_accepts(t.sock, 50);
 	for (i = 0; i < RULE_RELOADS; i++) {
 		deny = i % 2 == 0;
 		tx_write(&t, RULES_LISTENER, p, deny ? DENY_SECOND : "");
