@@ -7,6 +7,9 @@
  *	  "last_reload": null or { "time", "ok", "result" },
  *	  "phase": "serving", "draining for removal: stopping in N.N s",
  *	    "stopping (graceful)" or "stopping (fast)",
+ *	  "worker_count": slots of the serving generation,
+ *	  "workers_override": true if "preforkctl workers N" set that count
+ *	    (the file's "workers" holds again at the next reload),
  *	  "workers": [ { "slot", "pid", "generation", "state", "uptime_s",
  *	    "failures", "heartbeat_age_ms", "loop_lag_ms",
  *	    "connections_active", "connections_total", "accepts",
@@ -278,6 +281,8 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 	removal_phase(phase, sizeof(phase));
 	evbuffer_add_printf(out, ",\"phase\":");
 	json_str(out, phase);
+	evbuffer_add_printf(out, ",\"worker_count\":%d,\"workers_override\":"
+	    "%s", master.nslots, master.workers_override ? "true" : "false");
 	evbuffer_add_printf(out, ",\"workers\":[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
@@ -328,6 +333,13 @@ report_text(struct evbuffer *out, enum admin_cmd cmd, const struct row *rows,
 			    master.cfg->listeners[i].service);
 		removal_phase(phase, sizeof(phase));
 		evbuffer_add_printf(out, "\nphase: %s\n", phase);
+		if (master.workers_override)
+			evbuffer_add_printf(out, "workers: %d, set at run time "
+			    "(the file says %d; a reload goes back to it)\n",
+			    master.nslots, master_workers(master.cfg));
+		else
+			evbuffer_add_printf(out, "workers: %d\n",
+			    master.nslots);
 		report_last_reload(out);
 	}
 	if (cmd != ADMIN_STATS) {

@@ -2,7 +2,10 @@
  * test_workers.c -- integration tests of where and how many workers run:
  * cpu_affinity read back from the kernel (sched_getaffinity of each
  * worker) for "auto" and a list, after a respawn and a reload; a CPU the
- * machine lacks refused by -t with file:line.
+ * machine lacks refused by -t with file:line.  And "preforkctl workers
+ * N/+N/-N" under continuous connect + echo load: no client hurt, the
+ * reply only once the new count is ready, refusals (range, busy, a
+ * failed start), and a reload back to the file's count.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -227,6 +230,252 @@ test_affinity_bad_cpu(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+/* The failinit echo module: fail_if makes new workers fail to start,
+ * slow_if holds them in their start (a pending transaction). */
+struct wt {
+	struct daemon	d;
+	char		flag[160];
+	char		slow[160];
+};
+
+static int
+count_str(const char *s, const char *needle)
+{
+	int	n = 0;
+
+	while ((s = strstr(s, needle)) != NULL) {
+		n++;
+		s += strlen(needle);
+	}
+	return n;
+}
+
+/* status --json, which must be answered. */
+static char *
+status_json(struct wt *t)
+{
+	char	*json = NULL;
+
+	assert_int_equal(h_ctl(t->d.sock, &json, "status", "--json",
+	    (char *)NULL), 0);
+	return json;
+}
+
+/*
+ * preforkctl workers arg: exit 0 and the reply names n workers; at once
+ * (no waiting) status says n slots, all with a ready worker, overridden.
+ */
+static void
+resize_ok(struct wt *t, const char *arg, int n)
+{
+	char	*out = NULL, want[32], *json;
+	long	 t0 = h_now_ms();
+	int	 rc;
+
+	rc = h_ctl(t->d.sock, &out, "workers", arg, (char *)NULL);
+	snprintf(want, sizeof(want), "%d worker%s", n, n == 1 ? "" : "s");
+	if (rc != 0 || out == NULL || strstr(out, want) == NULL)
+		print_error("workers %s: %d: %s\n", arg, rc, out);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, want));
+	out[strcspn(out, "\n")] = '\0';
+	print_message("workers %s: %s (%ld ms)\n", arg, out, h_now_ms() - t0);
+	free(out);
+	json = status_json(t);
+	assert_int_equal(h_json_num(json, NULL, "worker_count"), n);
+	assert_non_null(strstr(json, "\"workers_override\":true"));
+	assert_int_equal(count_str(json, "\"state\":\"ready\""), n);
+	free(json);
+}
+
+/* preforkctl workers arg: exit 1 with why in the reply; the count stays
+ * n. */
+static void
+resize_refused(struct wt *t, const char *arg, const char *why, int n)
+{
+	char	*out = NULL, *json;
+	int	 rc;
+
+	rc = h_ctl(t->d.sock, &out, "workers", arg, (char *)NULL);
+	if (rc != 1 || out == NULL || strstr(out, why) == NULL)
+		print_error("workers %s: %d: %s\n", arg, rc, out);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(out, why));
+	free(out);
+	json = status_json(t);
+	assert_int_equal(h_json_num(json, NULL, "worker_count"), n);
+	free(json);
+}
+
+/* preforkctl args... in a child: its exit status is 0 if it exited 0
+ * and its output holds want, else 3. */
+static pid_t
+ctl_async(struct wt *t, const char *want, const char *a, const char *b)
+{
+	pid_t	 pid = fork();
+	char	*out = NULL;
+	int	 rc;
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		rc = h_ctl(t->d.sock, &out, a, b, (char *)NULL);
+		if (rc == 0 && out != NULL && strstr(out, want) != NULL)
+			_exit(0);
+		fprintf(stderr, "%s %s: %d: %s\n", a, b != NULL ? b : "", rc,
+		    out != NULL ? out : "(no output)");
+		_exit(3);
+	}
+	return pid;
+}
+
+static void
+async_done(pid_t pid)
+{
+	int	st = h_wait_exit(pid, 3 * H_TIMEOUT_MS);
+
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/*
+ * Under 24 clients of continuous connect + echo load: 2 (the file) -> 4
+ * -> 1 -> +1 -> +1 -> -1 -> +1 at run time, each replied only once the
+ * new count is ready and accepting; refusals leave the count alone; a
+ * count whose workers fail to start fails and the old ones serve on;
+ * while one change is pending another, or a reload, is refused, and a
+ * reload pending refuses a change; a reload goes back to the file's 2.
+ * Not one client refused, reset, cut or corrupted.
+ */
+static void
+test_workers_under_load(void **state)
+{
+	struct load_result	 res;
+	struct load		 l;
+	struct wt		 t;
+	char			*json, *out = NULL;
+	pid_t			 ctl;
+	int			 p = h_free_port(4), gen;
+
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(h_daemon_init(&t.d, NULL), 0);
+	snprintf(t.flag, sizeof(t.flag), "%s/fail", t.d.dir);
+	snprintf(t.slow, sizeof(t.slow), "%s/slow", t.d.dir);
+	assert_int_equal(h_daemon_startf(&t.d,
+	    "workers = 2;\nheartbeat_interval = 0.1;\n"
+	    "shutdown_timeout = 30;\nmax_old_generations = 30;\n"
+	    "admin_socket = \"%s\";\n"
+	    "modules = ({ name = \"failinit\"; path = \"%s\";\n"
+	    "    settings = { fail_if = \"%s\"; slow_if = \"%s\"; }; });\n"
+	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"failinit\"; backlog = 1024; });\n",
+	    t.d.sock, FAILINIT_MODULE, t.flag, t.slow, p), 0);
+	json = status_json(&t);
+	assert_int_equal(h_json_num(json, NULL, "worker_count"), 2);
+	assert_non_null(strstr(json, "\"workers_override\":false"));
+	free(json);
+
+	load_start(&l, p, 24);
+	load_wait_accepts(t.d.sock, 20);
+	resize_ok(&t, "4", 4);
+	load_wait_accepts(t.d.sock, 20);
+	resize_ok(&t, "1", 1);
+	load_wait_accepts(t.d.sock, 20);
+	resize_ok(&t, "+1", 2);
+	load_wait_accepts(t.d.sock, 20);
+	resize_ok(&t, "+1", 3);
+	resize_ok(&t, "-1", 2);
+	resize_ok(&t, "+1", 3);
+	load_wait_accepts(t.d.sock, 20);
+
+	/* Out of range, or not a count: the count stays. */
+	resize_refused(&t, "0", "out of range, must be 1 to 1024", 3);
+	resize_refused(&t, "1025", "out of range", 3);
+	resize_refused(&t, "-3", "0 is out of range", 3);
+	resize_refused(&t, "x", "not a count", 3);
+	resize_refused(&t, "+", "not a count", 3);
+
+	/* New workers that fail to start: the change fails, the 3 serve. */
+	assert_int_equal(h_write_file(t.flag, "x"), 0);
+	resize_refused(&t, "5", "failed to start", 3);
+	assert_int_equal(unlink(t.flag), 0);
+	json = status_json(&t);
+	assert_int_equal(count_str(json, "\"state\":\"ready\""), 3);
+	gen = (int)h_json_num(json, NULL, "generation");
+	free(json);
+
+	/* A change pending (its workers held in their start): another one
+	 * and a reload are refused; it completes once they are let go. */
+	assert_int_equal(h_write_file(t.slow, "x"), 0);
+	ctl = ctl_async(&t, "4 workers", "workers", "4");
+	assert_int_equal(h_wait_log_count(&t.d, ": starting 4 workers", 2,
+	    H_TIMEOUT_MS), 0);
+	/* (status shows the count being started, as it shows the
+	 * generation being started during a reload) */
+	resize_refused(&t, "5", "busy: worker count change in progress", 4);
+	assert_int_equal(h_ctl(t.d.sock, &out, "reload", (char *)NULL), 1);
+	assert_non_null(strstr(out, "in progress"));
+	free(out);
+	out = NULL;
+	assert_int_equal(unlink(t.slow), 0);
+	async_done(ctl);
+
+	/* A reload pending: a change is refused.  The reload then goes back
+	 * to the file's count. */
+	assert_int_equal(h_write_file(t.slow, "x"), 0);
+	ctl = ctl_async(&t, "generation", "reload", NULL);
+	assert_int_equal(h_wait_log(&t.d, "reload (admin): reading",
+	    H_TIMEOUT_MS), 0);
+	resize_refused(&t, "1", "busy: reload in progress", 2);
+	assert_int_equal(unlink(t.slow), 0);
+	async_done(ctl);
+	json = status_json(&t);
+	assert_int_equal(h_json_num(json, NULL, "worker_count"), 2);
+	assert_non_null(strstr(json, "\"workers_override\":false"));
+	assert_int_equal(count_str(json, "\"state\":\"ready\""), 2);
+	assert_true(h_json_num(json, NULL, "generation") >= gen + 2);
+	free(json);
+	/* A count change is not a reload. */
+	json = status_json(&t);
+	assert_int_equal(h_json_num(json, "since_start", "reloads"), 1);
+	assert_int_equal(h_json_num(json, "since_start", "reload_failures"),
+	    0);
+	free(json);
+
+	load_wait_accepts(t.d.sock, 20);
+	load_stop(&l, &res, "workers 4, 1, +1, +1, -1, +1, refusals, reload");
+	load_assert_clean(&res, 2000);
+	assert_int_equal(res.refused, 0);
+	assert_int_equal(h_log_count(&t.d, "killing"), 0);
+	assert_int_equal(h_daemon_stop(&t.d), 0);
+}
+
+/* The status text says where the count comes from. */
+static void
+test_workers_status_text(void **state)
+{
+	struct daemon	 d = { 0 };
+	char		*out = NULL;
+	int		 p = h_free_port(4);
+
+	assert_int_equal(h_daemon_startf(&d, "workers = 1;\n"
+	    "admin_socket = \"%s\";\n" ECHO_LISTENER, d.sock, p), 0);
+	assert_int_equal(h_ctl(d.sock, &out, "status", (char *)NULL), 0);
+	assert_non_null(strstr(out, "\nworkers: 1\n"));
+	free(out);
+	out = NULL;
+	assert_int_equal(h_ctl(d.sock, NULL, "workers", "2", (char *)NULL), 0);
+	assert_int_equal(h_ctl(d.sock, &out, "status", (char *)NULL), 0);
+	assert_non_null(strstr(out, "workers: 2, set at run time (the file "
+	    "says 1"));
+	free(out);
+	out = NULL;
+	/* The same count again: nothing to do, said so. */
+	assert_int_equal(h_ctl(d.sock, &out, "workers", "2", (char *)NULL), 0);
+	assert_non_null(strstr(out, "2 workers already"));
+	free(out);
+	assert_int_equal(h_echo_once("127.0.0.1", p, "hi\n"), 0);
+	assert_int_equal(h_daemon_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -234,6 +483,8 @@ main(void)
 		cmocka_unit_test(test_affinity_auto),
 		cmocka_unit_test(test_affinity_list),
 		cmocka_unit_test(test_affinity_bad_cpu),
+		cmocka_unit_test(test_workers_under_load),
+		cmocka_unit_test(test_workers_status_text),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
