@@ -2,7 +2,7 @@
  * test_workers.c -- integration tests of where and how many workers run:
  * cpu_affinity read back from the kernel (sched_getaffinity of each
  * worker) for "auto" and a list, after a respawn and a reload; a CPU the
- * machine lacks refused by -t with file:line.  And "preforkctl workers
+ * machine lacks refused by -t and by a reload with file:line.  And "preforkctl workers
  * N/+N/-N" under continuous connect + echo load: no client hurt, the
  * reply only once the new count is ready, refusals (range, busy, a
  * failed start), and a reload back to the file's count.
@@ -136,14 +136,14 @@ cpu_one(int slot)
 
 /*
  * "auto" with 2 workers: slot i on the i-th allowed CPU, read back from
- * the kernel; the same after a worker is killed and respawned, and after
- * a reload (a new generation).
+ * the kernel; the same after a worker is killed and respawned, after a
+ * reload (a new generation) and for 3 workers set at run time.
  */
 static void
 test_affinity_auto(void **state)
 {
 	struct daemon	 d = { 0 };
-	pid_t		 pids[2], again[2];
+	pid_t		 pids[3], again[3];
 	char		*json;
 	int		 p = h_free_port(4);
 
@@ -170,6 +170,13 @@ test_affinity_auto(void **state)
 	assert_int_equal(h_json_num(json, NULL, "generation"), 2);
 	assert_pinned(json, 2, nth_allowed_cpu, pids);
 	free(json);
+
+	/* A count changed at run time: slot 2 wraps around the CPUs. */
+	assert_int_equal(h_ctl(d.sock, NULL, "workers", "3", (char *)NULL), 0);
+	json = status_when_ready(d.sock, 3, NULL);
+	assert_int_equal(h_json_num(json, NULL, "generation"), 3);
+	assert_pinned(json, 3, nth_allowed_cpu, again);
+	free(json);
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
@@ -181,7 +188,7 @@ test_affinity_list(void **state)
 	struct daemon	 d = { 0 };
 	cpu_set_t	 set;
 	pid_t		 pids[3];
-	char		*json;
+	char		*json, *out = NULL, conf[512];
 	int		 p = h_free_port(4), i;
 
 	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
@@ -193,6 +200,19 @@ test_affinity_list(void **state)
 	    "cpu_affinity = [ 1 ];\nadmin_socket = \"%s\";\n" ECHO_LISTENER,
 	    d.sock, p), 0);
 	json = status_when_ready(d.sock, 3, NULL);
+	assert_pinned(json, 3, cpu_one, pids);
+	free(json);
+	/* A reload to a CPU the machine lacks fails with file:line, and the
+	 * pinned workers serve on. */
+	snprintf(conf, sizeof(conf), "workers = 3;\nadmin_socket = \"%s\";\n"
+	    "cpu_affinity = [ 999 ];\n" ECHO_LISTENER, d.sock, p);
+	assert_int_equal(h_write_file(d.conf, conf), 0);
+	assert_int_equal(h_ctl(d.sock, &out, "reload", (char *)NULL), 1);
+	snprintf(conf, sizeof(conf), "%s:3: cpu_affinity: CPU 999", d.conf);
+	assert_non_null(strstr(out, conf));
+	free(out);
+	json = status_when_ready(d.sock, 3, NULL);
+	assert_int_equal(h_json_num(json, NULL, "generation"), 1);
 	assert_pinned(json, 3, cpu_one, pids);
 	free(json);
 	assert_int_equal(h_daemon_stop(&d), 0);
