@@ -36,6 +36,7 @@ enum kind {
 	K_BALANCE,	/* "roundrobin", "leastconn" or "source" */
 	K_SENDPROXY,	/* "v1" or "v2" */
 	K_FORMAT,	/* access log format: "text" (0) or "json" (1) */
+	K_CPUS,		/* "auto" or a non-empty list of CPU numbers < max */
 };
 
 struct field {
@@ -161,6 +162,8 @@ static const struct field root_fields[] = {
 	{ "rlimit_nofile", K_INT, F(config, rlimit_nofile), 64, 1 << 24,
 	    NULL },
 	{ "daemon", K_BOOL, F(config, daemon), 0, 1, NULL },
+	{ "cpu_affinity", K_CPUS, F(config, cpu_affinity), 0,
+	    CONFIG_CPUS_MAX - 1, NULL },
 	{ "log", K_GROUP, 0, 0, 0, log_fields },
 	{ "access_log", K_GROUP, 0, 0, 0, alog_fields },
 	{ "listeners", K_LISTENERS, 0, 0, 0, listener_fields },
@@ -285,6 +288,51 @@ get_cidrs(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 	return 0;
 }
 
+/*
+ * cpu_affinity: "auto" or [ 0, 2, ... ].  Only the numbers are judged
+ * here; whether each CPU exists for this process is server/check.c's.
+ */
+static int
+get_cpus(struct ctx *ctx, const config_setting_t *s, const struct field *f,
+    struct config *cfg)
+{
+	const config_setting_t	*e;
+	long long		 v;
+	int			 i, n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		if (strcmp(config_setting_get_string(s), "auto") != 0)
+			goto bad;
+		cfg->cpu_affinity = CONFIG_CPUS_AUTO;
+		return 0;
+	}
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		goto bad;
+	if ((n = config_setting_length(s)) == 0)
+		return fail(ctx, s, "'%s' is an empty list", f->name);
+	free(cfg->cpus);
+	if ((cfg->cpus = calloc(n, sizeof(*cfg->cpus))) == NULL)
+		return fail(ctx, s, "out of memory");
+	cfg->ncpus = n;
+	cfg->cpu_affinity = CONFIG_CPUS_LIST;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_INT &&
+		    config_setting_type(e) != CONFIG_TYPE_INT64)
+			return fail(ctx, e, "'%s': entry %d is not a CPU "
+			    "number", f->name, i + 1);
+		v = config_setting_get_int64(e);
+		if (v < f->min || v > f->max)
+			return fail(ctx, e, "'%s': CPU %lld out of range, "
+			    "must be %lld to %lld", f->name, v, f->min, f->max);
+		cfg->cpus[i] = (int)v;
+	}
+	return 0;
+bad:
+	return fail(ctx, s, "'%s' must be \"auto\" or a list of CPU numbers, "
+	    "e.g. [ 0, 2 ]", f->name);
+}
+
 /* A duration in seconds, integer or fractional, kept in milliseconds. */
 static int
 get_ms(struct ctx *ctx, const config_setting_t *s, const struct field *f,
@@ -353,6 +401,8 @@ set_field(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 		free(*(char **)dst);
 		*(char **)dst = copy;
 		return 0;
+	case K_CPUS:
+		return get_cpus(ctx, s, f, base);
 	case K_FORMAT:
 		str = config_setting_type(s) == CONFIG_TYPE_STRING ?
 		    config_setting_get_string(s) : "";
@@ -788,7 +838,8 @@ config_build(config_t *lc, const char *name, struct ctx *ctx)
 	    pos_keep(lc, "pidfile", ctx, &cfg->pos_pidfile) == -1 ||
 	    pos_keep(lc, "chroot", ctx, &cfg->pos_chroot) == -1 ||
 	    pos_keep(lc, "user", ctx, &cfg->pos_user) == -1 ||
-	    pos_keep(lc, "group", ctx, &cfg->pos_group) == -1) {
+	    pos_keep(lc, "group", ctx, &cfg->pos_group) == -1 ||
+	    pos_keep(lc, "cpu_affinity", ctx, &cfg->pos_cpu_affinity) == -1) {
 		fail(ctx, NULL, "out of memory");
 		goto err;
 	}
@@ -985,6 +1036,8 @@ config_free(struct config *cfg)
 	free(cfg->pos_chroot.file);
 	free(cfg->pos_user.file);
 	free(cfg->pos_group.file);
+	free(cfg->pos_cpu_affinity.file);
+	free(cfg->cpus);
 	free(cfg->file);
 	free(cfg);
 }

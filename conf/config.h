@@ -15,6 +15,11 @@
 #define CONFIG_ERRLEN		512
 #define CONFIG_WORKERS_AUTO	0
 #define CONFIG_WORKERS_MAX	1024
+/* cpu_affinity: none, "auto" (the online CPUs in turn) or a list. */
+#define CONFIG_CPUS_NONE	0
+#define CONFIG_CPUS_AUTO	1
+#define CONFIG_CPUS_LIST	2
+#define CONFIG_CPUS_MAX		1024	/* CPU_SETSIZE on Linux */
 
 /* One backend of a proxy listener: host and port, or a Unix path. */
 struct backend_conf {
@@ -131,6 +136,9 @@ struct config {
 	int			 rlimit_nofile;		/* 0: leave it */
 	int			 daemon;
 	int			 admin_mode;
+	int			 cpu_affinity;	/* CONFIG_CPUS_* */
+	int			*cpus;		/* LIST: slot i on cpus[i % n] */
+	size_t			 ncpus;
 	struct listen_conf	*listeners;
 	size_t			 nlisteners;
 	struct module_conf	*modules;
@@ -143,6 +151,7 @@ struct config {
 	struct config_pos	 pos_chroot;
 	struct config_pos	 pos_user;
 	struct config_pos	 pos_group;
+	struct config_pos	 pos_cpu_affinity;
 };
 
 /* Parse and validate; NULL with err filled on any problem. */

@@ -71,7 +71,8 @@ static const struct {
 } commands[] = {
 	{ "help", ADMIN_HELP, "this list" },
 	{ "status", ADMIN_STATUS, "master, workers and totals" },
-	{ "workers", ADMIN_WORKERS, "one line per worker" },
+	{ "workers", ADMIN_WORKERS, "one line per worker; workers N, +N, -N: "
+	    "run N workers (until the next reload)" },
 	{ "stats", ADMIN_STATS, "traffic counters" },
 	{ "stop", ADMIN_STOP, "fast stop" },
 	{ "quit", ADMIN_QUIT, "graceful stop: let connections finish" },
@@ -114,6 +115,24 @@ admin_parse(const char *line, size_t len, struct admin_req *req, char *err,
 	if (w == 0) {
 		snprintf(err, errlen, "empty request; try 'help'");
 		return -1;
+	}
+	/* "workers N", "+N", "-N": digits only, 1 to 4 of them, so the
+	 * number cannot overflow; the range is the master's to judge. */
+	if (w == 2 && strcmp(word[0], "workers") == 0 &&
+	    strcmp(word[1], "--json") != 0) {
+		const char	*p = word[1];
+
+		req->relative = *p == '+' || *p == '-';
+		p += req->relative;
+		n = strspn(p, "0123456789");
+		if (n == 0 || n > 4 || p[n] != '\0') {
+			snprintf(err, errlen, "workers: '%s' is not a count: "
+			    "N, +N or -N", word[1]);
+			return -1;
+		}
+		req->cmd = ADMIN_RESIZE;
+		req->nworkers = atoi(p) * (word[1][0] == '-' ? -1 : 1);
+		return 0;
 	}
 	if (w == 2 && strcmp(word[1], "--json") != 0) {
 		snprintf(err, errlen, "unknown option '%s'", word[1]);
@@ -193,6 +212,7 @@ client_answer(struct admin_client *cl)
 		break;
 	case ADMIN_RELOAD:
 	case ADMIN_REOPEN:
+	case ADMIN_RESIZE:
 	case ADMIN_CMD_MAX_:
 		break;		/* answered by client_reloaded/_reopened */
 	}
@@ -287,6 +307,13 @@ client_line(struct admin_client *cl, const char *line, size_t len)
 	case ADMIN_RELOAD:
 		client_wait(cl);
 		master_reload("admin", client_reloaded, cl);
+		break;
+	case ADMIN_RESIZE:
+		client_wait(cl);
+		log_info("admin: workers %s%d", cl->req.relative &&
+		    cl->req.nworkers > 0 ? "+" : "", cl->req.nworkers);
+		master_resize(cl->req.nworkers, cl->req.relative,
+		    client_reloaded, cl);
 		break;
 	case ADMIN_REOPEN:
 		client_wait(cl);

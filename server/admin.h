@@ -1,5 +1,6 @@
 /*
- * admin.h -- the operators' Unix socket: status, workers, stats, stop.
+ * admin.h -- the operators' Unix socket: status, workers (and a new
+ * worker count), stats, stop.
  *
  * Protocol: the client sends one request line; the reply's first line is
  * "OK" or "ERR <reason>", the body follows, and the master closes.
@@ -27,12 +28,15 @@ enum admin_cmd {
 	ADMIN_QUIT,
 	ADMIN_RELOAD,
 	ADMIN_REOPEN,
+	ADMIN_RESIZE,		/* "workers N", "workers +N", "workers -N" */
 	ADMIN_CMD_MAX_		/* not a command: one past the last */
 };
 
 struct admin_req {
 	enum admin_cmd	cmd;
 	int		json;
+	int		nworkers;	/* ADMIN_RESIZE: N, +N or -N */
+	int		relative;	/* signed: +N or -N */
 };
 
 /* Bind cfg->admin_socket (mode cfg->admin_mode); -1 logged. */

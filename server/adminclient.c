@@ -17,13 +17,27 @@
 
 #define REPLY_TIMEOUT_MS	15000
 /*
- * A reload is bounded by the master itself (2 x worker_timeout, at least
- * 5 s; worker_timeout is at most an hour), which then always answers: the
+ * A reload (and "workers N", the same transaction) is bounded by the
+ * master itself (2 x worker_timeout, at least 5 s; worker_timeout is at
+ * most an hour), which then always answers: the
  * client waits for that answer, never giving up on a slow reload that the
  * master would still report as done.
  */
 #define RELOAD_TIMEOUT_MS	(2 * 3600 * 1000 + REPLY_TIMEOUT_MS)
 #define REPLY_MAX		(4 * 1024 * 1024)
+
+/* "reload", or "workers" with a count (not "workers [--json]"). */
+static int
+waits_for_workers(const char *req)
+{
+	req += strspn(req, " ");
+	if (strncmp(req, "reload", 6) == 0)
+		return 1;
+	if (strncmp(req, "workers ", 8) != 0)
+		return 0;
+	req += 8 + strspn(req + 8, " ");
+	return *req != '\0' && strncmp(req, "--json", 6) != 0;
+}
 
 static int
 send_all(int fd, const char *buf, size_t len)
@@ -118,7 +132,7 @@ admin_request(const char *path, const char *req)
 		close(fd);
 		return 2;
 	}
-	reply = read_reply(fd, path, strncmp(req, "reload", 6) == 0 ?
+	reply = read_reply(fd, path, waits_for_workers(req) ?
 	    RELOAD_TIMEOUT_MS : REPLY_TIMEOUT_MS);
 	close(fd);
 	if (reply == NULL)

@@ -3,7 +3,8 @@
  *
  * conf/ judges the file on its own; this judges what start-up would meet:
  * directories that do not exist, files of the wrong kind, unknown users,
- * groups and chroot directories.  It only looks (stat, access, getpwnam):
+ * groups and chroot directories, CPUs this process may not run on.  It
+ * only looks (stat, access, getpwnam, sched_getaffinity):
  * it binds, opens and writes nothing, so "preforkd -t" may run it next to
  * a live master, and a reload runs it before it changes anything.
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "server/affinity.h"
 #include "server/check.h"
 
 static int
@@ -177,5 +179,16 @@ config_check_runtime(const struct config *cfg, char *err, size_t errlen)
 	if (gr != NULL && geteuid() != 0 && gr->gr_gid != getegid())
 		return fail(cfg, pos->file, pos->line, err, errlen,
 		    "group '%s' needs preforkd to start as root", cfg->group);
+	/* The workers are forked from the master and may only narrow its
+	 * mask: a CPU outside it (offline, another cpuset) cannot be had. */
+	pos = &cfg->pos_cpu_affinity;
+	for (i = 0; cfg->cpu_affinity == CONFIG_CPUS_LIST && i < cfg->ncpus;
+	    i++) {
+		if (!affinity_allowed(cfg->cpus[i]))
+			return fail(cfg, pos->file, pos->line, err, errlen,
+			    "cpu_affinity: CPU %d is not available to "
+			    "preforkd (offline, or outside its CPU set)",
+			    cfg->cpus[i]);
+	}
 	return 0;
 }

@@ -38,6 +38,7 @@
 #include "common/iplimit.h"
 #include "common/log.h"
 #include "common/peer.h"
+#include "server/affinity.h"
 #include "server/children.h"
 #include "server/listeners.h"
 #include "server/master.h"
@@ -394,6 +395,7 @@ slot_spawn(struct slot *s)
 		goto retry;
 	}
 	c->ipl_region = iplimit_region_get();
+	c->cpu = affinity_cpu(master.cfg, s->id);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) == -1) {
 		log_warn("worker %d: socketpair", s->id);
@@ -417,6 +419,7 @@ slot_spawn(struct slot *s)
 	if (pid == 0) {
 		master_forget(&old);
 		spec.ipl_region = c->ipl_region;
+		spec.cpu = c->cpu;
 		close(sv[0]);
 		free(c);
 		spec.cfg = master.cfg;

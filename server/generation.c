@@ -67,12 +67,15 @@ gen_load(const struct gen *g)
 	master.generation = g->generation;
 }
 
+/* A generation started by "workers N" shares the configuration of the
+ * one before it: the one still current keeps it. */
 void
 gen_free(struct gen *g)
 {
 	slots_free(g->slots, g->nslots);
 	lsocks_free(g->ls, g->cfg->nlisteners);
-	config_free(g->cfg);
+	if (g->cfg != master.cfg)
+		config_free(g->cfg);
 	memset(g, 0, sizeof(*g));
 }
 

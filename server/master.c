@@ -314,6 +314,18 @@ master_reload(const char *why, reload_done_fn done, void *arg)
 	reload_start(why, done, arg);
 }
 
+void
+master_resize(int n, int relative, reload_done_fn done, void *arg)
+{
+	if (removal_pending(NULL)) {
+		log_warnx("workers refused: stopping (drain delay)");
+		if (done != NULL)
+			done(arg, 0, "stopping (draining for removal)");
+		return;
+	}
+	reload_workers(n, relative, done, arg);
+}
+
 static void
 master_signal(evutil_socket_t sig, short what, void *arg)
 {

@@ -50,6 +50,7 @@ struct child {
 	int			 owes_ack;	/* told DRAIN after ACCEPT, has
 						 * not said DRAIN_ACK yet */
 	int			 was_ready;	/* reported READY once */
+	int			 cpu;		/* pinned to (cpu_affinity), -1 */
 };
 
 TAILQ_HEAD(child_list, child);
@@ -86,6 +87,8 @@ struct master {
 	struct event_base	*base;
 	struct lsock		*ls;		/* the serving generation's */
 	struct gen		 prev;		/* cfg != NULL: reload pending */
+	int			 workers_override; /* nslots set by "workers N",
+						 * not the file (until a reload) */
 	int			 pidfd;		/* locked pidfile, or -1 */
 	char			*pidfile;	/* as first configured */
 	struct pf_emitter	 em;		/* modules' master hooks */
@@ -121,6 +124,9 @@ int		 master_end_generation(int commit);
 void		 master_stop(int graceful);
 /* reload_start, unless a stop is under way (done hears why). */
 void		 master_reload(const char *why, reload_done_fn done, void *arg);
+/* reload_workers, likewise. */
+void		 master_resize(int n, int relative, reload_done_fn done,
+		    void *arg);
 /* Ask every worker for fresh stats; done runs when all answered or after
  * a short bound. */
 void		 master_refresh_stats(round_done_fn done, void *arg);

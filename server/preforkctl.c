@@ -21,6 +21,7 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: preforkctl [-h] [-s socket] command [--json]\n"
+	    "       preforkctl [-h] [-s socket] workers N | +N | -N\n"
 	    "commands: status, workers, stats, stop, quit, reload, reopen, "
 	    "help\n"
 	    "default socket: %s\n", PF_ADMIN_SOCKET);

@@ -58,6 +58,7 @@ static struct {
 	uint64_t		 started_ms;
 	int			 log_changed;
 	int			 announced;	/* READY=1 sent once */
+	int			 resize;	/* "workers N": same file */
 } r;
 
 static int
@@ -129,6 +130,20 @@ reload_finish(int ok, const char *result)
 	r.settling = 0;
 	r.done = NULL;
 	evtimer_del(r.deadline);
+	if (r.resize) {
+		/* Not a reload: the file was not read; the counters, "last
+		 * reload" and the supervisor are not concerned. */
+		r.resize = 0;
+		if (ok)
+			log_info("workers (%s): done, %s (%llu ms)", r.why,
+			    result, (unsigned long long)took);
+		else
+			log_warnx("workers (%s) failed: %s (%llu ms)", r.why,
+			    result, (unsigned long long)took);
+		if (done != NULL)
+			done(r.done_arg, ok, result);
+		return;
+	}
 	r.last.when = time(NULL);
 	r.last.ok = ok;
 	r.last.took_ms = took;
@@ -153,8 +168,10 @@ static void
 reload_abort(const char *why)
 {
 	master_end_generation(0);
-	master_modules_unload();
-	master_modules_load();
+	if (!r.resize) {
+		master_modules_unload();
+		master_modules_load();
+	}
 	reload_finish(0, why);
 }
 
@@ -346,6 +363,94 @@ fail:
 	reload_finish(0, err);
 }
 
+/*
+ * "preforkctl workers N" (or +N, -N): the same transaction as a reload,
+ * with a different first step.  The file is not read again: generation
+ * N+1 runs the serving generation's own configuration (shared with it,
+ * not copied: gen_free leaves the current one alone) with n slots, its
+ * workers report READY, then it accepts and every older worker drains.
+ *
+ * Why a whole generation rather than adding or removing slots in place:
+ * the transaction (READY before accepting, abort drains workers that
+ * never accepted, DRAIN_ACK before the reply) and the reuseport sets
+ * (grown before the new workers start, never shrunk while a socket may
+ * hold queued clients, steered to the slots that have a ready worker)
+ * are the ones reloads that resize already prove loss-free under load.
+ * In-place slots would need a second path through steering, cover and
+ * drain for a saving (one set of workers restarted) an operator rarely
+ * needs; a count change is rare and not urgent to the millisecond.
+ *
+ * The count is kept until the next reload or restart, when the file's
+ * "workers" wins: the file is the source of truth an operator edits and
+ * reviews, and a run-time change is an override of it (an emergency, a
+ * test), so it is not written anywhere and does not outlive the process.
+ */
+void
+reload_workers(int n, int relative, reload_done_fn done, void *arg)
+{
+	struct lsock	*ls = NULL;
+	struct timeval	 tv;
+	char		 err[128];
+	int		 want = relative ? master.nslots + n : n;
+
+	if (r.pending || r.settling || master.stopping) {
+		snprintf(err, sizeof(err), "%s", master.stopping ? "stopping" :
+		    r.resize ? "busy: worker count change in progress" :
+		    "busy: reload in progress");
+		goto refuse;
+	}
+	if (want < 1 || want > CONFIG_WORKERS_MAX) {
+		snprintf(err, sizeof(err), "workers: %d is out of range, must "
+		    "be 1 to %d (now %d)", want, CONFIG_WORKERS_MAX,
+		    master.nslots);
+		goto refuse;
+	}
+	if (want == master.nslots) {
+		if (done != NULL) {
+			snprintf(err, sizeof(err), "%d worker%s already, "
+			    "generation %u", want, want == 1 ? "" : "s",
+			    master.generation);
+			done(arg, 1, err);
+		}
+		return;
+	}
+	r.why = relative ? (n > 0 ? "admin: more" : "admin: fewer") :
+	    "admin: set";
+	r.started_ms = clock_mono_us() / 1000;
+	r.done = done;
+	r.done_arg = arg;
+	r.resize = 1;
+	log_info("workers (%s): %d -> %d, generation %u", r.why,
+	    master.nslots, want, master.generation + 1);
+	/* The sets grow to want sockets; a larger one keeps its extra
+	 * sockets (their queues drain with the old workers). */
+	if ((ls = calloc(master.cfg->nlisteners, sizeof(*ls))) == NULL ||
+	    listeners_prepare(master.cfg, ls, want) == -1) {
+		snprintf(err, sizeof(err), "cannot set up the listeners for %d "
+		    "workers (see the log); kept %d", want, master.nslots);
+		goto fail;
+	}
+	if (master_begin_generation(master.cfg, ls, want) == -1) {
+		listeners_abort();
+		snprintf(err, sizeof(err), "cannot start a new generation: "
+		    "%s", strerror(errno));
+		goto fail;
+	}
+	r.pending = 1;
+	clock_ms_to_tv(reload_wait_ms(master.cfg), &tv);
+	evtimer_add(r.deadline, &tv);
+	return;
+fail:
+	lsocks_free(ls, master.cfg->nlisteners);
+	reload_finish(0, err);
+	return;
+refuse:
+	log_warnx("workers %s%d refused: %s", relative && n > 0 ? "+" : "", n,
+	    err);
+	if (done != NULL)
+		done(arg, 0, err);
+}
+
 /* Every slot of the current generation has a READY worker. */
 static int
 all_ready(void)
@@ -381,13 +486,21 @@ reload_progress(int died)
 	}
 	if (!all_ready())
 		return;
-	snprintf(r.committed, sizeof(r.committed), "generation %u",
-	    master.generation);
+	if (r.resize)
+		snprintf(r.committed, sizeof(r.committed), "%d worker%s, "
+		    "generation %u", master.nslots, master.nslots == 1 ? "" :
+		    "s", master.generation);
+	else
+		snprintf(r.committed, sizeof(r.committed), "generation %u",
+		    master.generation);
 	if (master_end_generation(1) == -1) {
 		reload_abort("cannot listen on the new listeners (see the "
 		    "log); kept the old generation");
 		return;
 	}
+	/* The file's count holds again after a reload; "workers N"
+	 * overrides it until the next one. */
+	master.workers_override = r.resize;
 	r.pending = 0;
 	r.settling = 1;
 	log_debug("reload (%s): generation %u accepting; %d old workers to "

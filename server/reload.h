@@ -31,6 +31,11 @@ int		 reload_init(struct event_base *base);
 void		 reload_free(void);
 /* Reload from the current file; done (may be NULL) hears the outcome. */
 void		 reload_start(const char *why, reload_done_fn done, void *arg);
+/* "workers N" (relative: +N or -N): a new generation of the serving
+ * configuration with that many workers; done hears the outcome once
+ * they accept and the old ones stopped (reload.c says why). */
+void		 reload_workers(int n, int relative, reload_done_fn done,
+		    void *arg);
 /* Abort a reload in progress, if any (the master is stopping). */
 void		 reload_cancel(const char *why);
 /* The longest a reload may take on cfg before it is given up. */

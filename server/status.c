@@ -7,18 +7,22 @@
  *	  "last_reload": null or { "time", "ok", "result" },
  *	  "phase": "serving", "draining for removal: stopping in N.N s",
  *	    "stopping (graceful)" or "stopping (fast)",
+ *	  "worker_count": slots of the serving generation,
+ *	  "workers_override": true if "preforkctl workers N" set that count
+ *	    (the file's "workers" holds again at the next reload),
  *	  "workers": [ { "slot", "pid", "generation", "state", "uptime_s",
  *	    "failures", "heartbeat_age_ms", "loop_lag_ms",
  *	    "connections_active", "connections_total", "accepts",
  *	    "bytes_in", "bytes_out", "errors", "drops", "outbound_active",
- *	    "outbound_total" } ],
+ *	    "outbound_total", "cpu" } ],
  *	  "totals": { the counters, summed over "workers" },
  *	  "since_start": { the counters but connections_active, since the
  *	    master started (exited workers included), "reloads",
  *	    "reload_failures", "respawns", "respawn_backoffs", "recycles",
  *	    "hung_workers_killed", "slots": [ { "slot", the counters } ] } }
  * Fields may be added; none is removed or changes meaning.
- * A slot waiting for a respawn is listed with pid 0.
+ * A slot waiting for a respawn is listed with pid 0.  "cpu" is the CPU the
+ * worker is pinned to (cpu_affinity), as the kernel says, or -1.
  *
  * The Prometheus text has every counter since the master started, per
  * slot (label "slot" only, so a respawn makes no new series) and in
@@ -33,6 +37,7 @@
 #include <time.h>
 
 #include "server/admin.h"
+#include "server/affinity.h"
 #include "server/master.h"
 #include "server/reload.h"
 #include "server/removal.h"
@@ -236,7 +241,10 @@ row_json(struct evbuffer *out, const struct row *r, uint64_t now)
 	    c != NULL ? (unsigned long long)(now - c->heartbeat_ms) : 0,
 	    c != NULL ? c->loop_lag_us / 1000.0 : 0.0);
 	counters_json(out, c != NULL ? &c->stats : &zero);
-	evbuffer_add(out, "}", 1);
+	/* Read back, not assumed: a pin that failed, or was changed from
+	 * outside, shows as it is. */
+	evbuffer_add_printf(out, ",\"cpu\":%d}", c != NULL && c->cpu >= 0 ?
+	    affinity_of(c->pid) : -1);
 }
 
 static void
@@ -273,6 +281,8 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 	removal_phase(phase, sizeof(phase));
 	evbuffer_add_printf(out, ",\"phase\":");
 	json_str(out, phase);
+	evbuffer_add_printf(out, ",\"worker_count\":%d,\"workers_override\":"
+	    "%s", master.nslots, master.workers_override ? "true" : "false");
 	evbuffer_add_printf(out, ",\"workers\":[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
@@ -323,6 +333,13 @@ report_text(struct evbuffer *out, enum admin_cmd cmd, const struct row *rows,
 			    master.cfg->listeners[i].service);
 		removal_phase(phase, sizeof(phase));
 		evbuffer_add_printf(out, "\nphase: %s\n", phase);
+		if (master.workers_override)
+			evbuffer_add_printf(out, "workers: %d, set at run time "
+			    "(the file says %d; a reload goes back to it)\n",
+			    master.nslots, master_workers(master.cfg));
+		else
+			evbuffer_add_printf(out, "workers: %d\n",
+			    master.nslots);
 		report_last_reload(out);
 	}
 	if (cmd != ADMIN_STATS) {

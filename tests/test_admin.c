@@ -110,6 +110,45 @@ test_commands(void **state)
 	}
 }
 
+/* "workers N", "+N", "-N": a count change; anything else after
+ * "workers" but --json is refused. */
+static void
+test_workers_count(void **state)
+{
+	static const struct {
+		const char	*line;
+		int		 n, relative;
+	} ok[] = {
+		{ "workers 4", 4, 0 },
+		{ "workers +1", 1, 1 },
+		{ "workers -1", -1, 1 },
+		{ "  workers   1024 ", 1024, 0 },
+		{ "workers 0", 0, 0 },
+		{ "workers 9999", 9999, 0 },
+	};
+	static const char *const bad[] = {
+		"workers 10000", "workers x", "workers +", "workers -",
+		"workers 1x", "workers +-1", "workers 0x10", "workers --1",
+	};
+	struct admin_req	req;
+	char			err[ERRLEN];
+	size_t			i;
+
+	for (i = 0; i < NELEM(ok); i++) {
+		assert_int_equal(parse(ok[i].line, &req, err), 0);
+		assert_int_equal(req.cmd, ADMIN_RESIZE);
+		assert_int_equal(req.nworkers, ok[i].n);
+		assert_int_equal(req.relative, ok[i].relative);
+		assert_int_equal(req.json, 0);
+	}
+	for (i = 0; i < NELEM(bad); i++)
+		refused(bad[i], "is not a count");
+	refused("status 4", "unknown option '4'");
+	refused("workers 4 --json", "too many words");
+	assert_int_equal(parse("workers --json", &req, err), 0);
+	assert_int_equal(req.cmd, ADMIN_WORKERS);
+}
+
 static void
 test_spaces(void **state)
 {
@@ -275,6 +314,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_spaces),
+		cmocka_unit_test(test_workers_count),
 		cmocka_unit_test(test_len_bounds_line),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_unknown_command),

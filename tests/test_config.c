@@ -595,6 +595,45 @@ test_access_log(void **state)
 	    "'access_log' needs 'file'");
 }
 
+/* cpu_affinity: "auto" or a list of CPU numbers; each must exist here. */
+static void
+test_cpu_affinity(void **state)
+{
+	const char	*l = "listeners = ( { port = 1; service = \"e\"; } );\n";
+	struct config	*cfg;
+	char		 text[512];
+
+	cfg = parse_ok(l);
+	assert_int_equal(cfg->cpu_affinity, CONFIG_CPUS_NONE);
+	config_free(cfg);
+	snprintf(text, sizeof(text), "%scpu_affinity = \"auto\";", l);
+	cfg = parse_ok(text);
+	assert_int_equal(cfg->cpu_affinity, CONFIG_CPUS_AUTO);
+	config_free(cfg);
+	snprintf(text, sizeof(text), "%scpu_affinity = [ 0, 3, 1023 ];", l);
+	cfg = parse_ok(text);
+	assert_int_equal(cfg->cpu_affinity, CONFIG_CPUS_LIST);
+	assert_int_equal(cfg->ncpus, 3);
+	assert_int_equal(cfg->cpus[1], 3);
+	assert_int_equal(cfg->cpus[2], 1023);
+	config_free(cfg);
+	snprintf(text, sizeof(text), "%s\ncpu_affinity = [];", l);
+	expect_error(text, 3, "'cpu_affinity' is an empty list");
+	snprintf(text, sizeof(text), "%scpu_affinity = \"all\";", l);
+	expect_error(text, 2, "'cpu_affinity' must be \"auto\" or a list");
+	snprintf(text, sizeof(text), "%scpu_affinity = 2;", l);
+	expect_error(text, 2, "'cpu_affinity' must be \"auto\" or a list");
+	snprintf(text, sizeof(text), "%scpu_affinity = ( 0,\n \"1\" );", l);
+	expect_error(text, 3, "'cpu_affinity': entry 2 is not a CPU number");
+	snprintf(text, sizeof(text), "%scpu_affinity = [ 1024 ];", l);
+	expect_error(text, 2, "CPU 1024 out of range, must be 0 to 1023");
+	snprintf(text, sizeof(text), "%scpu_affinity = [ -1 ];", l);
+	expect_error(text, 2, "CPU -1 out of range");
+	/* In range but not this machine's (or not this process's). */
+	snprintf(text, sizeof(text), "%s\ncpu_affinity = [ 0, 999 ];", l);
+	runtime_error(text, 3, "cpu_affinity: CPU 999 is not available");
+}
+
 static void
 test_runtime_checks(void **state)
 {
@@ -1167,6 +1206,7 @@ main(void)
 		cmocka_unit_test(test_bom),
 		cmocka_unit_test(test_access_log),
 		cmocka_unit_test(test_runtime_checks),
+		cmocka_unit_test(test_cpu_affinity),
 		cmocka_unit_test(test_load_include_missing),
 		cmocka_unit_test(test_string_limits),
 		cmocka_unit_test(test_long_strings),
