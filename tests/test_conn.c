@@ -1729,11 +1729,14 @@ test_proxy_malformed(void **state)
 static void
 test_proxy_timeout(void **state)
 {
-	int	p = open_pp();
+	uint64_t	opened = worker_now_ms();
+	int		p = open_pp();
 
 	peer_write(fx.peer[p], pp_v1, 10);
 	run_for(3 * TICK_MS);
-	conn_sweep(&wx, worker_now_ms() + 50);	/* not late yet */
+	/* Not late yet, however long the above took: 50 ms after it was
+	 * opened at the latest. */
+	conn_sweep(&wx, opened + 50);
 	run_for(3 * TICK_MS);
 	assert_int_equal(count(PF_EV_DROP), 0);
 	conn_sweep(&wx, worker_now_ms() + lconf_pp.proxy_timeout_ms);
