@@ -1,11 +1,11 @@
 #!/bin/sh
 # check_keys.sh -- every key of the configuration schema (the field tables
-# of conf/config.c) is documented: an ".It Ic key" entry in preforkd.conf(5)
+# of conf/schema.c) is documented: an ".It Ic key" entry in preforkd.conf(5)
 # and a "key = " line in the README's listing.  Run by make check.
 set -eu
 
 srcdir=${srcdir:-.}
-src="$srcdir/conf/config.c"
+src="$srcdir/conf/schema.c"
 man="$srcdir/doc/preforkd.conf.5"
 readme="$srcdir/README"
 
