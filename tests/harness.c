@@ -314,6 +314,16 @@ h_spawn(struct daemon *d, ...)
 }
 
 int
+h_timeout_ms(void)
+{
+	static int	ms;
+
+	if (ms == 0)
+		ms = getenv("PREFORKD_WRAPPER") != NULL ? 20000 : 5000;
+	return ms;
+}
+
+int
 h_run(struct daemon *d, int timeout_ms, ...)
 {
 	va_list	ap;

@@ -9,7 +9,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define H_TIMEOUT_MS	5000
+/* The bound of a wait for the daemon: 5 s, four times that when it runs
+ * under a wrapper (valgrind), which is that much slower to start, to
+ * answer and to exit. */
+#define H_TIMEOUT_MS	h_timeout_ms()
+int	h_timeout_ms(void);
 
 struct daemon {
 	pid_t	pid;
