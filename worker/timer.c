@@ -11,12 +11,13 @@
  * to its resolution (4 ms on a 250 Hz kernel): a 60 ms timer armed with a
  * plain 60 ms fired after 56 ms by CLOCK_MONOTONIC.  So a timer keeps its
  * planned time in exact microseconds and is armed for the time left plus
- * that resolution: it never fires early, and is late by at most about a
- * tick.  An interval is re-armed as it fires, before its callback, from
+ * that resolution, and a call libevent makes before that time anyway
+ * (the coarse clock can lag more on a tickless CPU) only arms it again:
+ * it never fires early, and is late by at most about a tick.  An interval is re-armed as it fires, before its callback, from
  * the time it was planned (no drift) -- or from now when that time has
  * already passed (after a stall: one late call, no burst).  libevent's own
  * EV_PERSIST has the same rule but plans in the coarse time, so it too
- * fires early.  The cost is a vDSO clock read per arming.
+ * fires early.  The cost is a vDSO clock read per arming and per call.
  *
  * Freeing a timer from inside its own callback would pull the struct
  * from under the code that called it: a running timer is only marked and
@@ -95,10 +96,17 @@ static void
 timer_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct pf_timer	*t = arg;
+	uint64_t	 now = clock_mono_us();
 
+	/* libevent's coarse clock may lag more than its resolution (a
+	 * tickless CPU updates it late): then it calls us early.  Not a
+	 * call: armed again for what is left. */
+	if (t->ms > 0 && now < t->due_us) {
+		(void)timer_arm(t);
+		return;
+	}
 	/* Re-armed first, so the callback may refresh or clear it. */
 	if (t->flags & T_REPEAT) {
-		uint64_t	now = clock_mono_us();
 		uint64_t	period = (uint64_t)t->ms * 1000;
 
 		t->due_us += period;
