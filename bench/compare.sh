@@ -608,7 +608,7 @@ run_one() {
 	awk -v round="$round" -v scen="$scen" -v name="$name" -v rc="$rc" \
 	    -v ticks="$ticks" -v tck="$TCK" -v mem="$mem" -v spread="$spread" \
 	    -v cpusplit="$split" -v logl=$(( $(loglines "$name") - lines0 )) \
-	    -v res="$res" 'BEGIN {
+	    -v load="$(cut -d' ' -f1 /proc/loadavg)" -v res="$res" 'BEGIN {
 		n = split(res, kv, " ")
 		for (i = 2; i <= n; i++) {
 			j = index(kv[i], "=")
@@ -619,13 +619,13 @@ run_one() {
 		# connection held.
 		ops = scen == "idle" ? v["open"] : v["total_reqs"]
 		cpu = ops > 0 ? ticks * 1e6 / tck / ops : -1
-		printf "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		printf "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 		    round, scen, name, v["rps"], v["p99_us"], cpu, mem, spread,
-		    cpusplit, v["errors"], rc, logl
+		    cpusplit, v["errors"], rc, logl, load
 	}' >>"$work/results"
 	tail -1 "$work/results" | awk -F'\t' '{
-		printf "  %-3s %-12s %-14s %10s %8s %9s %7s  %-13s %-14s %s%s\n",
-		    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+		printf "  %-3s %-12s %-14s %10s %8s %9s %7s  %-13s %-14s %5s %s%s\n",
+		    $1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $10,
 		    ($11 != 0 || $12 != 0) ? "  (exit " $11 ", " $12 " log lines)" : ""
 	}'
 }
@@ -646,8 +646,8 @@ case " $servers " in *" nginx "*)
 say "rounds: $ROUNDS  measured: ${DURATION}s  warm-up: ${WARMUP}s  idle connections: $IDLE_CONNS"
 say "servers:$servers  scenarios: $SCENARIOS"
 say ""
-printf '  %-3s %-12s %-14s %10s %8s %9s %7s  %-13s %-14s %s\n' rnd scenario \
-    server req/s p99_us cpu_us/op mem_B/c conns/worker ticks:root/wkrs errors
+printf '  %-3s %-12s %-14s %10s %8s %9s %7s  %-13s %-14s %5s %s\n' rnd scenario \
+    server req/s p99_us cpu_us/op mem_B/c conns/worker ticks:root/wkrs load errors
 : >"$work/results"
 
 order=$servers
@@ -695,7 +695,9 @@ if [ -n "$PROXY" ]; then
 else
 	say "(cpu_us/op: server CPU per echo round trip, per connection for connect and idle; lower is better)"
 fi
-say "load average at start: see above; at the end: $LOADAVG_END"
+say "load average at start: see above; at the end: $LOADAVG_END; 1-minute load at the end of the runs: $(
+    awk -F'\t' '{ print $13 }' "$work/results" | sort -n |
+    awk '{ a[NR] = $1 } END { if (NR) printf "min %s, median %s, max %s", a[1], a[int((NR + 1) / 2)], a[NR] }')"
 awk -F'\t' -v servers="$servers" -v scens="$SCENARIOS" -v ref="$REF" '
 function median(list,    a, n, i, j, t) {
 	n = split(list, a, " ")
