@@ -11,7 +11,7 @@
 
 #include "common/ctl.h"
 
-#define CTL_MAX_FIELDS	7
+#define CTL_MAX_FIELDS	9
 
 struct ctl_field {
 	uint8_t		size;		/* 4 or 8 */
@@ -31,11 +31,12 @@ struct ctl_type_desc {
 static const struct ctl_type_desc types[] = {
 	{ CTL_READY, "ready", 1, { U32(u.ready.generation) } },
 	{ CTL_HEARTBEAT, "heartbeat", 1, { U32(u.heartbeat.loop_lag_us) } },
-	{ CTL_STATS, "stats", 7, {
+	{ CTL_STATS, "stats", 9, {
 		U64(u.stats.conns_active), U64(u.stats.conns_total),
 		U64(u.stats.accepts), U64(u.stats.bytes_in),
 		U64(u.stats.bytes_out), U64(u.stats.errors),
-		U64(u.stats.drops) } },
+		U64(u.stats.drops), U64(u.stats.out_active),
+		U64(u.stats.out_total) } },
 	{ CTL_DRAINING, "draining", 1, { U64(u.draining.conns_active) } },
 	{ CTL_GOODBYE, "goodbye", 1, { U32(u.goodbye.reason) } },
 	{ CTL_REOPENED, "reopened", 1, { U32(u.reopened.error) } },
@@ -45,6 +46,7 @@ static const struct ctl_type_desc types[] = {
 	{ CTL_REOPEN, "reopen", 1, { U32(u.reopen.target) } },
 	{ CTL_COVER, "cover", 2, { U32(u.cover.slot), U32(u.cover.on) } },
 	{ CTL_ACCEPT, "accept", 1, { U32(u.accept.generation) } },
+	{ CTL_ALOG_REOPEN, "alog-reopen", 1, { U64(u.alog_reopen.key) } },
 };
 
 static const struct ctl_type_desc *

@@ -47,6 +47,7 @@ enum ctl_type {
 	CTL_REOPEN = 66,	/* target: the fd passed, or syslog */
 	CTL_COVER = 67,		/* slot, on: accept on that slot's sockets */
 	CTL_ACCEPT = 68,	/* generation committed: start accepting */
+	CTL_ALOG_REOPEN = 69,	/* key: an access log's file, passed */
 };
 
 #define CTL_FROM_WORKER(t)	((t) >= 1 && (t) < 64)
@@ -59,13 +60,17 @@ struct ctl_stats {
 	uint64_t	bytes_out;
 	uint64_t	errors;
 	uint64_t	drops;
+	uint64_t	out_active;	/* pf_connect(): made, still open */
+	uint64_t	out_total;	/* pf_connect(): connected */
 };
 /* The codec (ctl.c) and the reports (server/status.c) list every field. */
-_Static_assert(sizeof(struct ctl_stats) == 7 * sizeof(uint64_t),
+_Static_assert(sizeof(struct ctl_stats) == 9 * sizeof(uint64_t),
     "a new counter needs ctl.c's table and status.c's reports");
 
 /* CTL_REOPEN's target: write to the descriptor that comes with it, or to
- * syslog (no descriptor). */
+ * syslog (no descriptor).  The access logs' files come before it, one
+ * CTL_ALOG_REOPEN each with its descriptor, so the worker's REOPENED
+ * answers for them too. */
 #define CTL_REOPEN_FD		0
 #define CTL_REOPEN_SYSLOG	1
 
@@ -86,6 +91,7 @@ struct ctl_msg {
 		struct { uint32_t target; }			reopen;
 		struct { uint32_t slot, on; }			cover;
 		struct { uint32_t generation; }		accept;
+		struct { uint64_t key; }			alog_reopen;
 	} u;
 };
 

@@ -8,9 +8,12 @@
  * result is built in a local struct and copied out only when the whole
  * header is valid.  Nothing is allocated; inet_pton(3) reads a copy of a
  * v1 address in a small stack buffer.
+ *
+ * pp_encode() is the other way round, for the proxy service's backends.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/proxyproto.h"
@@ -431,4 +434,107 @@ pp_parse(const uint8_t *buf, size_t len, struct pp_header *h,
 	if (r > 0 && h != NULL)
 		*h = tmp;
 	return r;
+}
+
+/* Both addresses as IPv6 if either is (the other mapped): 1, or 0 if
+ * either is not an IP address at all. */
+static int
+encode_as6(const struct sockaddr *sa, struct in6_addr *a, uint16_t *port)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET6) {
+		*a = sin6->sin6_addr;
+		*port = sin6->sin6_port;
+		return 1;
+	}
+	if (sa->sa_family != AF_INET)
+		return 0;
+	memset(a, 0, sizeof(*a));
+	a->s6_addr[10] = 0xff;
+	a->s6_addr[11] = 0xff;
+	memcpy(&a->s6_addr[12], &sin->sin_addr, 4);
+	*port = sin->sin_port;
+	return 1;
+}
+
+static int
+encode_v1(uint8_t *buf, size_t cap, int fam, const void *s, const void *d,
+    uint16_t sport, uint16_t dport)
+{
+	char	sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN], line[128];
+	int	n;
+
+	if (fam == PP_UNSPEC)
+		n = snprintf(line, sizeof(line), "PROXY UNKNOWN\r\n");
+	else {
+		inet_ntop(fam == PP_TCP4 ? AF_INET : AF_INET6, s, sa,
+		    sizeof(sa));
+		inet_ntop(fam == PP_TCP4 ? AF_INET : AF_INET6, d, da,
+		    sizeof(da));
+		n = snprintf(line, sizeof(line), "PROXY %s %s %s %u %u\r\n",
+		    fam == PP_TCP4 ? "TCP4" : "TCP6", sa, da,
+		    (unsigned int)ntohs(sport), (unsigned int)ntohs(dport));
+	}
+	if (n < 0 || (size_t)n > cap)
+		return -1;
+	memcpy(buf, line, (size_t)n);	/* without snprintf's NUL */
+	return n;
+}
+
+static int
+encode_v2(uint8_t *buf, size_t cap, int fam, const void *s, const void *d,
+    uint16_t sport, uint16_t dport)
+{
+	size_t	alen = fam == PP_TCP4 ? 4 : fam == PP_TCP6 ? 16 : 0;
+	size_t	plen = alen > 0 ? 2 * alen + 4 : 0;
+
+	if (cap < PP_V2_HDR_LEN + plen)
+		return -1;
+	memcpy(buf, v2sig, sizeof(v2sig));
+	buf[12] = 0x20 | (alen > 0 ? V2_CMD_PROXY : V2_CMD_LOCAL);
+	buf[13] = alen == 4 ? (V2_AF_INET << 4) | V2_TR_STREAM :
+	    alen == 16 ? (V2_AF_INET6 << 4) | V2_TR_STREAM : 0;
+	buf[14] = (uint8_t)(plen >> 8);
+	buf[15] = (uint8_t)plen;
+	if (alen > 0) {
+		memcpy(buf + 16, s, alen);
+		memcpy(buf + 16 + alen, d, alen);
+		/* Already in network byte order. */
+		memcpy(buf + 16 + 2 * alen, &sport, 2);
+		memcpy(buf + 18 + 2 * alen, &dport, 2);
+	}
+	return (int)(PP_V2_HDR_LEN + plen);
+}
+
+int
+pp_encode(uint8_t *buf, size_t cap, int version, const struct sockaddr *src,
+    const struct sockaddr *dst)
+{
+	struct in6_addr	 s6, d6;
+	const void	*s = NULL, *d = NULL;
+	uint16_t	 sport = 0, dport = 0;
+	int		 fam = PP_UNSPEC;
+
+	if (version != 1 && version != 2)
+		return -1;
+	if (src != NULL && dst != NULL && src->sa_family == AF_INET &&
+	    dst->sa_family == AF_INET) {
+		fam = PP_TCP4;
+		s = &((const struct sockaddr_in *)src)->sin_addr;
+		d = &((const struct sockaddr_in *)dst)->sin_addr;
+		sport = ((const struct sockaddr_in *)src)->sin_port;
+		dport = ((const struct sockaddr_in *)dst)->sin_port;
+	} else if (encode_as6(src, &s6, &sport) &&
+	    encode_as6(dst, &d6, &dport)) {
+		fam = PP_TCP6;
+		s = &s6;
+		d = &d6;
+	}
+	if (version == 1)
+		return encode_v1(buf, cap, fam, s, d, sport, dport);
+	return encode_v2(buf, cap, fam, s, d, sport, dport);
 }

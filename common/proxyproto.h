@@ -87,4 +87,18 @@ struct pp_header {
 int	pp_parse(const uint8_t *buf, size_t len, struct pp_header *h,
 	    const char **why);
 
+/*
+ * The sending side: a header of version 1 or 2 saying the client src
+ * connected to dst, written to buf (cap bytes); its length, or -1 if cap
+ * is too small or version is neither.  Both addresses IPv4: TCP4; both
+ * IPv6, or one of each (the IPv4 one mapped, ::ffff:a.b.c.d): TCP6.
+ * Anything else (a Unix socket, NULL) says nothing of the client: v1
+ * "PROXY UNKNOWN", v2 LOCAL with family UNSPEC, as HAProxy sends them; the
+ * receiver then keeps the connection's own addresses.  v2 carries no
+ * TLVs.  PP_ENCODE_MAX bytes are always enough.  No allocation.
+ */
+#define PP_ENCODE_MAX		PP_V1_MAX	/* > the 52 of v2 TCP6 */
+int	pp_encode(uint8_t *buf, size_t cap, int version,
+	    const struct sockaddr *src, const struct sockaddr *dst);
+
 #endif /* PF_PROXYPROTO_H */

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "conf/config.h"
+#include "conf/proxyconf.h"
 
 enum kind {
 	K_INT,		/* integer in [min, max] */
@@ -31,6 +32,10 @@ enum kind {
 	K_MODULES,	/* list of module groups */
 	K_SETTINGS,	/* a module's group of scalars, judged by the module */
 	K_CIDRS,	/* list of "addr[/bits]" strings */
+	K_BACKENDS,	/* a proxy's list of backend groups, at most max */
+	K_BALANCE,	/* "roundrobin", "leastconn" or "source" */
+	K_SENDPROXY,	/* "v1" or "v2" */
+	K_FORMAT,	/* access log format: "text" (0) or "json" (1) */
 };
 
 struct field {
@@ -48,6 +53,29 @@ struct ctx {
 };
 
 #define F(t, f)	offsetof(struct t, f)
+
+static const struct field backend_fields[] = {
+	{ "address", K_STR, F(backend_conf, address), 0, 253, NULL },
+	{ "port", K_INT, F(backend_conf, port), 1, 65535, NULL },
+	{ "path", K_STR, F(backend_conf, path), 0,
+	    sizeof(((struct sockaddr_un *)0)->sun_path) - 1, NULL },
+	{ "weight", K_INT, F(backend_conf, weight), 1, PROXY_WEIGHT_MAX,
+	    NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+/* access_log = { file = ...; format = ...; }, in a listener and at the top. */
+static const struct field listener_alog_fields[] = {
+	{ "file", K_STR, F(listen_conf, alog_file), 0, PATH_MAX - 1, NULL },
+	{ "format", K_FORMAT, F(listen_conf, alog_json), 0, 0, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct field alog_fields[] = {
+	{ "file", K_STR, F(config, alog_file), 0, PATH_MAX - 1, NULL },
+	{ "format", K_FORMAT, F(config, alog_json), 0, 0, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
 
 static const struct field listener_fields[] = {
 	{ "address", K_STR, F(listen_conf, address), 0, INET6_ADDRSTRLEN, NULL },
@@ -74,6 +102,20 @@ static const struct field listener_fields[] = {
 	    NULL },
 	{ "proxy_timeout", K_MS, F(listen_conf, proxy_timeout_ms), 10,
 	    3600000, NULL },
+	/* service = "proxy" (conf/proxyconf.c). */
+	{ "backends", K_BACKENDS, 0, 1, PROXY_BACKENDS_MAX, backend_fields },
+	{ "balance", K_BALANCE, F(listen_conf, proxy.balance), 0, 0, NULL },
+	{ "connect_timeout", K_MS, F(listen_conf, proxy.connect_timeout_ms),
+	    10, 3600000, NULL },
+	{ "retries", K_INT, F(listen_conf, proxy.retries), 0,
+	    PROXY_BACKENDS_MAX - 1, NULL },
+	{ "backend_fail_max", K_INT, F(listen_conf, proxy.fail_max), 0,
+	    1000000, NULL },
+	{ "backend_down_time", K_MS, F(listen_conf, proxy.down_ms), 10,
+	    86400000, NULL },
+	{ "send_proxy", K_SENDPROXY, F(listen_conf, proxy.send_proxy), 0, 0,
+	    NULL },
+	{ "access_log", K_GROUP, 0, 0, 0, listener_alog_fields },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -120,6 +162,7 @@ static const struct field root_fields[] = {
 	    NULL },
 	{ "daemon", K_BOOL, F(config, daemon), 0, 1, NULL },
 	{ "log", K_GROUP, 0, 0, 0, log_fields },
+	{ "access_log", K_GROUP, 0, 0, 0, alog_fields },
 	{ "listeners", K_LISTENERS, 0, 0, 0, listener_fields },
 	{ "modules", K_MODULES, 0, 0, 0, module_fields },
 	{ NULL, 0, 0, 0, 0, NULL }
@@ -310,11 +353,34 @@ set_field(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 		free(*(char **)dst);
 		*(char **)dst = copy;
 		return 0;
+	case K_FORMAT:
+		str = config_setting_type(s) == CONFIG_TYPE_STRING ?
+		    config_setting_get_string(s) : "";
+		if (strcmp(str, "text") != 0 && strcmp(str, "json") != 0)
+			return fail(ctx, s, "'%s' must be \"text\" or \"json\"",
+			    f->name);
+		*(int *)dst = strcmp(str, "json") == 0;
+		return 0;
 	case K_LEVEL:
 		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
 		    log_level_parse(config_setting_get_string(s), dst) == -1)
 			return fail(ctx, s, "'%s' must be one of \"error\", "
 			    "\"warn\", \"info\", \"debug\"", f->name);
+		return 0;
+	case K_BALANCE:
+		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+		    (*(int *)dst = proxyconf_balance(
+		    config_setting_get_string(s))) == -1)
+			return fail(ctx, s, "'%s' must be one of "
+			    "\"roundrobin\", \"leastconn\", \"source\"",
+			    f->name);
+		return 0;
+	case K_SENDPROXY:
+		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+		    (*(int *)dst = proxyconf_send_proxy(
+		    config_setting_get_string(s))) == -1)
+			return fail(ctx, s, "'%s' must be \"v1\" or \"v2\"",
+			    f->name);
 		return 0;
 	default:
 		return fail(ctx, s, "'%s': internal error: bad kind", f->name);
@@ -378,6 +444,62 @@ parse_settings(struct ctx *ctx, const config_setting_t *g,
 	return 0;
 }
 
+/* A proxy's backends: a list of groups, each checked in proxyconf.c. */
+static int
+parse_backends(struct ctx *ctx, const config_setting_t *s,
+    const struct field *f, struct listen_conf *l, struct config *cfg)
+{
+	const config_setting_t	*e;
+	struct backend_conf	*b;
+	char			 msg[CONFIG_ERRLEN];
+	int			 i, n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST ||
+	    (n = config_setting_length(s)) == 0)
+		return fail(ctx, s, "'%s' must be a non-empty list: ( { address "
+		    "= ...; port = ...; }, ... )", f->name);
+	if (n > f->max)
+		return fail(ctx, s, "'%s' has %d entries, at most %lld",
+		    f->name, n, f->max);
+	proxyconf_free(&l->proxy);
+	if ((l->proxy.backends = calloc(n, sizeof(*b))) == NULL)
+		return fail(ctx, s, "out of memory");
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		/* Counted at once, so config_free() frees whatever it holds. */
+		b = &l->proxy.backends[l->proxy.nbackends++];
+		b->line = config_setting_source_line(e);
+		if (!config_setting_is_group(e))
+			return fail(ctx, e, "'%s' entries must be groups "
+			    "{ ... }", f->name);
+		if (parse_group(ctx, e, f->sub, b, cfg) == -1)
+			return -1;
+		if (proxyconf_backend(b, msg, sizeof(msg)) == -1)
+			return fail(ctx, e, "%s", msg);
+	}
+	return 0;
+}
+
+/* The proxy's keys belong to proxy listeners, which need backends. */
+static int
+listener_proxy_check(struct ctx *ctx, const config_setting_t *s,
+    const struct listen_conf *l)
+{
+	const config_setting_t	*k;
+	size_t			 i;
+
+	if (strcmp(l->service, PROXY_SERVICE) == 0)
+		return l->proxy.nbackends == 0 ? fail(ctx, s, "proxy listener "
+		    "has no 'backends'") : 0;
+	for (i = 0; proxyconf_keys[i] != NULL; i++) {
+		if ((k = config_setting_get_member(s, proxyconf_keys[i])) !=
+		    NULL)
+			return fail(ctx, k, "'%s' is a setting of service = "
+			    "\"" PROXY_SERVICE "\" only", proxyconf_keys[i]);
+	}
+	return 0;
+}
+
 static int
 listener_check(struct ctx *ctx, const config_setting_t *s,
     struct listen_conf *l)
@@ -388,6 +510,8 @@ listener_check(struct ctx *ctx, const config_setting_t *s,
 
 	if (l->service == NULL)
 		return fail(ctx, s, "listener has no 'service'");
+	if (listener_proxy_check(ctx, s, l) == -1)
+		return -1;
 	if (l->proxy_trusted != NULL && !l->proxy_protocol)
 		return fail(ctx, s, "'proxy_trusted' without "
 		    "'proxy_protocol = true'");
@@ -457,6 +581,53 @@ listener_unique(struct ctx *ctx, const config_setting_t *s,
 	return 0;
 }
 
+/*
+ * An access_log group in g (the top, or a listener) needs a file; keep
+ * where it was set, for the checks made at start-up (server/check.c).
+ * "off" is none (a listener's own turns the global one off for it).
+ */
+static int
+alog_check(struct ctx *ctx, const config_setting_t *g, char **file,
+    struct config_pos *pos)
+{
+	const config_setting_t	*s, *fs;
+	const char		*name;
+
+	if ((s = config_setting_get_member(g, "access_log")) == NULL)
+		return 0;
+	if ((fs = config_setting_get_member(s, "file")) == NULL)
+		return fail(ctx, s, "'access_log' needs 'file' (a path or "
+		    "\"syslog\")");
+	if ((name = config_setting_source_file(fs)) == NULL)
+		name = ctx->name;
+	if ((pos->file = strdup(name)) == NULL)
+		return fail(ctx, s, "out of memory");
+	pos->line = config_setting_source_line(fs);
+	if (strcmp(*file, "off") == 0) {
+		free(*file);
+		*file = NULL;
+	}
+	return 0;
+}
+
+/* A listener without an access_log of its own writes to the global one. */
+static int
+alog_inherit(struct ctx *ctx, struct config *cfg)
+{
+	struct listen_conf	*l;
+	size_t			 i;
+
+	for (i = 0; i < cfg->nlisteners && cfg->alog_file != NULL; i++) {
+		l = &cfg->listeners[i];
+		if (l->alog_pos.file != NULL)
+			continue;
+		if ((l->alog_file = strdup(cfg->alog_file)) == NULL)
+			return fail(ctx, NULL, "out of memory");
+		l->alog_json = cfg->alog_json;
+	}
+	return 0;
+}
+
 /* A list of groups: listeners or modules. */
 static int
 parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
@@ -498,9 +669,11 @@ parse_list(struct ctx *ctx, const config_setting_t *s, const struct field *f,
 			l->reuseport = 1;
 			l->max_output = 1 << 20;
 			l->proxy_timeout_ms = 5000;
+			proxyconf_defaults(&l->proxy);
 			l->line = line;
 			if (parse_group(ctx, e, f->sub, l, cfg) == -1 ||
-			    listener_check(ctx, e, l) == -1 ||
+			    alog_check(ctx, e, &l->alog_file, &l->alog_pos) ==
+			    -1 || listener_check(ctx, e, l) == -1 ||
 			    listener_unique(ctx, e, l, cfg->listeners, i) == -1)
 				return -1;
 		} else if (mds != NULL) {
@@ -542,6 +715,10 @@ parse_group(struct ctx *ctx, const config_setting_t *group,
 			break;
 		case K_SETTINGS:
 			if (parse_settings(ctx, s, base) == -1)
+				return -1;
+			break;
+		case K_BACKENDS:
+			if (parse_backends(ctx, s, f, base, cfg) == -1)
 				return -1;
 			break;
 		default:
@@ -591,7 +768,9 @@ config_build(config_t *lc, const char *name, struct ctx *ctx)
 	cfg->admin_mode = 0600;
 	cfg->max_old_generations = 2;
 	if (parse_group(ctx, config_root_setting(lc), root_fields, cfg,
-	    cfg) == -1)
+	    cfg) == -1 || alog_check(ctx, config_root_setting(lc),
+	    &cfg->alog_file, &cfg->pos_alog_file) == -1 ||
+	    alog_inherit(ctx, cfg) == -1)
 		goto err;
 	if (cfg->nlisteners == 0) {
 		/* Nothing to point at: the top of the file. */
@@ -777,6 +956,9 @@ config_free(struct config *cfg)
 		free(cfg->listeners[i].allow);
 		free(cfg->listeners[i].deny);
 		free(cfg->listeners[i].proxy_trusted);
+		proxyconf_free(&cfg->listeners[i].proxy);
+		free(cfg->listeners[i].alog_file);
+		free(cfg->listeners[i].alog_pos.file);
 	}
 	free(cfg->listeners);
 	for (i = 0; i < cfg->nmodules; i++) {
@@ -795,7 +977,9 @@ config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->log_file);
+	free(cfg->alog_file);
 	free(cfg->pos_log_file.file);
+	free(cfg->pos_alog_file.file);
 	free(cfg->pos_admin_socket.file);
 	free(cfg->pos_pidfile.file);
 	free(cfg->pos_chroot.file);

@@ -16,6 +16,41 @@
 #define CONFIG_WORKERS_AUTO	0
 #define CONFIG_WORKERS_MAX	1024
 
+/* One backend of a proxy listener: host and port, or a Unix path. */
+struct backend_conf {
+	char		*address;	/* numeric address or host name */
+	int		 port;
+	char		*path;
+	int		 weight;	/* 1..256 */
+	int		 line;
+	char		 name[280];	/* "10.0.0.1:80", "[::1]:80", "h:80",
+					   a path: for log lines and hashing */
+};
+
+enum balance_algo {
+	BALANCE_ROUNDROBIN,
+	BALANCE_LEASTCONN,
+	BALANCE_SOURCE,
+};
+
+/* The settings of service = "proxy" (conf/proxyconf.c checks them). */
+struct proxy_conf {
+	struct backend_conf *backends;
+	size_t		 nbackends;
+	int		 balance;		/* enum balance_algo */
+	int		 connect_timeout_ms;
+	int		 retries;		/* other backends after a failure */
+	int		 fail_max;		/* failures in a row: down */
+	int		 down_ms;		/* for this long */
+	int		 send_proxy;		/* 0, or PROXY version 1 or 2 */
+};
+
+/* Where a setting was read: for checks made after parsing (server/check.c). */
+struct config_pos {
+	char		*file;		/* NULL: not set */
+	int		 line;
+};
+
 struct listen_conf {
 	char		*address;	/* numeric IPv4/IPv6, or NULL */
 	int		 port;
@@ -35,8 +70,15 @@ struct listen_conf {
 	struct cidr	*proxy_trusted;		/* who may send one */
 	size_t		 nproxy_trusted;
 	int		 proxy_timeout_ms;	/* to receive it */
+	struct proxy_conf proxy;		/* service = "proxy" */
 	int		 line;		/* where it was defined */
 	char		 name[128];	/* "127.0.0.1:7007", "[::1]:7", path */
+	/* Access log: a path or "syslog", NULL for none.  The listener's own
+	 * access_log, else a copy of the global one; alog_pos.file is set
+	 * only for its own (file = "off" there: none). */
+	char		*alog_file;
+	int		 alog_json;	/* format = "json" */
+	struct config_pos alog_pos;
 };
 
 /* One scalar of a module's settings group, for the module to judge. */
@@ -65,17 +107,13 @@ struct module_conf {
 	size_t		 nsettings;
 };
 
-/* Where a setting was read: for checks made after parsing (server/check.c). */
-struct config_pos {
-	char		*file;		/* NULL: not set */
-	int		 line;
-};
-
 struct config {
 	char			*file;
 	int			 workers;	/* CONFIG_WORKERS_AUTO or n */
 	enum log_level		 log_level;
 	char			*log_file;	/* path, "stderr", "syslog" */
+	char			*alog_file;	/* access log: path, "syslog" */
+	int			 alog_json;
 	int			 shutdown_timeout_ms;
 	int			 drain_delay_ms;	/* quit: 503 first */
 	int			 heartbeat_interval_ms;
@@ -99,6 +137,7 @@ struct config {
 	size_t			 nmodules;
 	/* Where the settings checked at run time came from. */
 	struct config_pos	 pos_log_file;
+	struct config_pos	 pos_alog_file;
 	struct config_pos	 pos_admin_socket;
 	struct config_pos	 pos_pidfile;
 	struct config_pos	 pos_chroot;

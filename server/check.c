@@ -93,6 +93,15 @@ creatable(const char *path, mode_t kind, char *why, size_t len)
 	return NULL;
 }
 
+/* An access log's file (not "syslog", not none) can be opened. */
+static int
+alog_creatable(const char *file, char *buf, size_t len, const char **why)
+{
+	if (file == NULL || strcmp(file, "syslog") == 0)
+		return 0;
+	return (*why = creatable(file, S_IFREG, buf, len)) == NULL ? 0 : -1;
+}
+
 int
 config_check_runtime(const struct config *cfg, char *err, size_t errlen)
 {
@@ -111,6 +120,19 @@ config_check_runtime(const struct config *cfg, char *err, size_t errlen)
 	    (why = creatable(cfg->log_file, S_IFREG, buf, sizeof(buf))) != NULL)
 		return fail(cfg, pos->file, pos->line, err, errlen,
 		    "log file %s: %s", cfg->log_file, why);
+	pos = &cfg->pos_alog_file;
+	if (alog_creatable(cfg->alog_file, buf, sizeof(buf), &why) == -1)
+		return fail(cfg, pos->file, pos->line, err, errlen,
+		    "access log %s: %s", cfg->alog_file, why);
+	for (i = 0; i < cfg->nlisteners; i++) {
+		l = &cfg->listeners[i];
+		pos = &l->alog_pos;
+		if (pos->file != NULL && alog_creatable(l->alog_file, buf,
+		    sizeof(buf), &why) == -1)
+			return fail(cfg, pos->file, pos->line, err, errlen,
+			    "listener %s: access log %s: %s", l->name,
+			    l->alog_file, why);
+	}
 	pos = &cfg->pos_pidfile;
 	if (cfg->pidfile != NULL &&
 	    (why = creatable(cfg->pidfile, S_IFREG, buf, sizeof(buf))) != NULL)

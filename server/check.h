@@ -10,9 +10,9 @@
 #include "conf/config.h"
 
 /*
- * The log file, pidfile, admin socket and Unix listeners can be created
- * where they are asked for (their directory exists; an existing file is
- * of the right kind), the user, group and chroot exist.  0, or -1 with
+ * The log file, access logs, pidfile, admin socket and Unix listeners can
+ * be created where they are asked for (their directory exists; an
+ * existing file is of the right kind), the user, group and chroot exist.  0, or -1 with
  * "file:line: message" in err.
  */
 int	config_check_runtime(const struct config *cfg, char *err,

@@ -383,6 +383,7 @@ slot_spawn(struct slot *s)
 	struct worker_spec	 spec;
 	struct child		*c;
 	struct timeval		 tv;
+	char			 err[CONFIG_ERRLEN];
 	sigset_t		 all, old;
 	int			 sv[2] = { -1, -1 };
 	long			 jitter;
@@ -398,6 +399,10 @@ slot_spawn(struct slot *s)
 		log_warn("worker %d: socketpair", s->id);
 		goto retry;
 	}
+	/* A reload's new access logs, opened for the worker to inherit. */
+	if (alogfiles_sync(&master.alogs, master.cfg, master.prev.cfg, err,
+	    sizeof(err)) == -1)
+		log_warnx("worker %d: %s", s->id, err);
 	/* Until the child has its own handlers, a signal sent to it must
 	 * not run the master's (which would write to the master's signal
 	 * pipe, inherited): blocked across fork, defaults in the child. */
@@ -423,6 +428,8 @@ slot_spawn(struct slot *s)
 		spec.master = master.pid;
 		spec.ctl_fd = sv[1];
 		spec.confine = privs_confine;
+		spec.alogs = master.alogs.fds;
+		spec.nalogs = master.alogs.n;
 		worker_main(&spec);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);

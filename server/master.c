@@ -197,13 +197,28 @@ master_reopen_logged(void)
 int
 master_reopen(round_done_fn done, void *arg, char *err, size_t errlen)
 {
-	struct ctl_msg	msg = { .type = CTL_REOPEN };
-	int		fd;
+	struct ctl_msg	 msg = { .type = CTL_REOPEN };
+	struct child	*c;
+	char		 aerr[CONFIG_ERRLEN];
+	int		 fd;
 
 	if ((fd = log_open(master.cfg->log_file, err, errlen)) == -2)
 		return -1;
 	msg.u.reopen.target = fd == -1 ? CTL_REOPEN_SYSLOG : CTL_REOPEN_FD;
 	log_info("log reopened");
+	/* The access logs too; one that cannot be reopened keeps its old
+	 * file (nothing is lost) and is not the log's failure.  They go
+	 * ahead of REOPEN (a round of its own may wait), so each worker's
+	 * REOPENED covers them. */
+	if (alogfiles_sync(&master.alogs, master.cfg, master.prev.cfg, aerr,
+	    sizeof(aerr)) == -1 ||
+	    alogfiles_reopen(&master.alogs, aerr, sizeof(aerr)) == -1)
+		log_warnx("%s", aerr);
+	TAILQ_FOREACH(c, &master.children, entry) {
+		if (c->peer != NULL && c->state != CHILD_KILLED)
+			(void)alogfiles_send(&master.alogs, c->peer, c->slot,
+			    master.pid);
+	}
 	round_start(ROUND_REOPEN, &msg, fd, done, arg);
 	return 0;
 }
@@ -371,6 +386,7 @@ master_cleanup(void)
 		slots_free(master.slots, master.nslots);
 	lsocks_free(master.ls, master.cfg->nlisteners);
 	master.ls = NULL;
+	alogfiles_free(&master.alogs);
 	if (master.base != NULL)
 		event_base_free(master.base);
 }
@@ -425,6 +441,10 @@ master_run(struct config *cfg)
 	if (httpstats_listen(master.base, cfg, master.ls) == -1)
 		goto out;
 	master_modules_load();
+	if (alogfiles_sync(&master.alogs, cfg, NULL, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		goto out;
+	}
 	log_info("starting %d workers (config %s)", master.nslots, cfg->file);
 	for (i = 0; i < master.nslots; i++)
 		slot_spawn(&master.slots[i]);

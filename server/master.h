@@ -13,6 +13,7 @@
 #include "common/ctl.h"
 #include "common/emitter.h"
 #include "conf/config.h"
+#include "server/alogfiles.h"
 #include "server/reload.h"
 #include "server/round.h"
 #include "server/totals.h"
@@ -95,6 +96,7 @@ struct master {
 	struct event		*monitor;
 	struct event		*stop_timer;
 	struct totals		 totals;	/* since start: only grow */
+	struct alog_files	 alogs;		/* access logs, for workers */
 };
 
 extern struct master	 master;

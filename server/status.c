@@ -10,7 +10,8 @@
  *	  "workers": [ { "slot", "pid", "generation", "state", "uptime_s",
  *	    "failures", "heartbeat_age_ms", "loop_lag_ms",
  *	    "connections_active", "connections_total", "accepts",
- *	    "bytes_in", "bytes_out", "errors", "drops" } ],
+ *	    "bytes_in", "bytes_out", "errors", "drops", "outbound_active",
+ *	    "outbound_total" } ],
  *	  "totals": { the counters, summed over "workers" },
  *	  "since_start": { the counters but connections_active, since the
  *	    master started (exited workers included), "reloads",
@@ -135,13 +136,17 @@ counters_json2(struct evbuffer *out, const struct ctl_stats *s, int gauge)
 	if (gauge)
 		evbuffer_add_printf(out, "\"connections_active\":%llu,",
 		    (unsigned long long)s->conns_active);
+	if (gauge)
+		evbuffer_add_printf(out, "\"outbound_active\":%llu,",
+		    (unsigned long long)s->out_active);
 	evbuffer_add_printf(out,
 	    "\"connections_total\":%llu,\"accepts\":%llu,\"bytes_in\":%llu,"
-	    "\"bytes_out\":%llu,\"errors\":%llu,\"drops\":%llu",
+	    "\"bytes_out\":%llu,\"errors\":%llu,\"drops\":%llu,"
+	    "\"outbound_total\":%llu",
 	    (unsigned long long)s->conns_total,
 	    (unsigned long long)s->accepts, (unsigned long long)s->bytes_in,
 	    (unsigned long long)s->bytes_out, (unsigned long long)s->errors,
-	    (unsigned long long)s->drops);
+	    (unsigned long long)s->drops, (unsigned long long)s->out_total);
 }
 
 static void
@@ -455,6 +460,12 @@ admin_report_prometheus(struct evbuffer *out)
 		    offsetof(struct ctl_stats, errors) },
 		{ "drops_total", "counter", "Connections refused at a limit.",
 		    offsetof(struct ctl_stats, drops) },
+		{ "outbound_connections_active", "gauge",
+		    "Connections a service opened (pf_connect), still open.",
+		    offsetof(struct ctl_stats, out_active) },
+		{ "outbound_connections_total", "counter",
+		    "Connections a service opened (pf_connect) that connected.",
+		    offsetof(struct ctl_stats, out_total) },
 	};
 	struct row		rows[CONFIG_WORKERS_MAX * 2];
 	struct ctl_stats	sum;

@@ -22,6 +22,8 @@ totals_add(struct ctl_stats *sum, const struct ctl_stats *s)
 	sum->bytes_out += s->bytes_out;
 	sum->errors += s->errors;
 	sum->drops += s->drops;
+	sum->out_active += s->out_active;
+	sum->out_total += s->out_total;
 }
 
 int
@@ -32,7 +34,8 @@ totals_fold(struct totals *t, int slot, const struct ctl_stats *last)
 	if (slot < 0 || slot >= TOTALS_SLOTS || last == NULL)
 		return -1;
 	s = *last;
-	s.conns_active = 0;	/* a gauge: an exited worker has none */
+	s.conns_active = 0;	/* gauges: an exited worker has none */
+	s.out_active = 0;
 	totals_add(&t->folded[slot], &s);
 	t->used[slot] = 1;
 	return 0;

@@ -538,6 +538,63 @@ runtime_error_at(const char *text, int line, const char *phrase, int caller)
 #define runtime_error(text, line, phrase) \
 	runtime_error_at((text), (line), (phrase), __LINE__)
 
+/* access_log: global, per listener (own, inherited, "off"), errors. */
+static void
+test_access_log(void **state)
+{
+	struct config	*cfg;
+
+	cfg = parse_ok("access_log = { file = \"/tmp/a.log\"; };\n"
+	    "listeners = (\n"
+	    "{ port = 1; service = \"e\"; },\n"
+	    "{ port = 2; service = \"e\";\n"
+	    "  access_log = { file = \"syslog\"; format = \"json\"; }; },\n"
+	    "{ port = 3; service = \"e\"; access_log = { file = \"off\"; }; }"
+	    ");");
+	assert_string_equal(cfg->alog_file, "/tmp/a.log");
+	assert_int_equal(cfg->alog_json, 0);
+	assert_int_equal(cfg->pos_alog_file.line, 1);
+	assert_string_equal(cfg->listeners[0].alog_file, "/tmp/a.log");
+	assert_null(cfg->listeners[0].alog_pos.file);
+	assert_string_equal(cfg->listeners[1].alog_file, "syslog");
+	assert_int_equal(cfg->listeners[1].alog_json, 1);
+	assert_int_equal(cfg->listeners[1].alog_pos.line, 5);
+	assert_null(cfg->listeners[2].alog_file);
+	config_free(cfg);
+
+	/* The global format is inherited with the file. */
+	cfg = parse_ok("access_log = { format = \"json\"; file = \"a\"; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );");
+	assert_int_equal(cfg->listeners[0].alog_json, 1);
+	config_free(cfg);
+	cfg = parse_ok("listeners = ( { port = 1; service = \"e\"; } );");
+	assert_null(cfg->alog_file);
+	assert_null(cfg->listeners[0].alog_file);
+	config_free(cfg);
+
+	expect_error("access_log = {\n format = \"xml\"; file = \"a\"; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 2,
+	    "'format' must be \"text\" or \"json\"");
+	expect_error("access_log = { format = 1; file = \"a\"; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 1,
+	    "'format' must be");
+	expect_error("\naccess_log = { file = \"\"; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 2,
+	    "'file' must not be empty");
+	expect_error("access_log = { format = \"json\"; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 1,
+	    "'access_log' needs 'file'");
+	expect_error("access_log = \"a\";\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 1,
+	    "'access_log' must be a group");
+	expect_error("listeners = (\n{ port = 1; service = \"e\";\n"
+	    "  access_log = { level = \"info\"; }; } );", 3,
+	    "unknown setting 'level'");
+	expect_error("listeners = (\n{ port = 1; service = \"e\";\n"
+	    "  access_log = { format = \"text\"; }; } );", 3,
+	    "'access_log' needs 'file'");
+}
+
 static void
 test_runtime_checks(void **state)
 {
@@ -551,6 +608,17 @@ test_runtime_checks(void **state)
 	snprintf(text, sizeof(text), "%slog = {\n level = \"warning\";\n"
 	    " file = \"/nonexistent/log\"; };", l);
 	runtime_error(text, 4, "log file /nonexistent/log: directory");
+	snprintf(text, sizeof(text), "%s\naccess_log = {\n"
+	    " file = \"/nonexistent/a.log\"; };", l);
+	runtime_error(text, 4, "access log /nonexistent/a.log: directory");
+	runtime_error("listeners = (\n{ port = 1; service = \"e\";\n"
+	    "  access_log = {\n file = \"/nonexistent/b.log\"; }; } );", 4,
+	    "listener 0.0.0.0:1: access log /nonexistent/b.log: directory");
+	snprintf(text, sizeof(text), "%saccess_log = { file = \"/etc\"; };", l);
+	runtime_error(text, 2, "exists and is not a regular file");
+	snprintf(text, sizeof(text), "%saccess_log = { file = \"syslog\"; };",
+	    l);
+	runtime_error(text, 0, NULL);
 	snprintf(text, sizeof(text), "admin_socket = \"/nonexistent/a.sock\";"
 	    "\n%s", l);
 	runtime_error(text, 1, "admin_socket /nonexistent/a.sock");
@@ -982,6 +1050,101 @@ test_proxy_keys(void **state)
 	    "'proxy_trusted': entry 1 is not an address");
 }
 
+/* service = "proxy": backends, defaults, names, and where each key may be. */
+static void
+test_proxy_service(void **state)
+{
+	const struct proxy_conf	*p;
+	struct config		*cfg;
+	char			 err[512];
+
+	(void)state;
+	cfg = config_parse("listeners = (\n"
+	    "{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { address = \"127.0.0.1\"; port = 7007; },\n"
+	    "    { address = \"0::1\"; port = 7; weight = 256; },\n"
+	    "    { address = \"db-1.example.net\"; port = 5432; },\n"
+	    "    { path = \"/run/x.sock\"; weight = 3; } ); },\n"
+	    "{ port = 2; service = \"proxy\"; balance = \"source\";\n"
+	    "  connect_timeout = 0.25; retries = 0; backend_fail_max = 0;\n"
+	    "  backend_down_time = 30; send_proxy = \"v2\";\n"
+	    "  backends = ( { path = \"/s\"; } ); }\n"
+	    ");\n", "t", err, sizeof(err));
+	assert_non_null(cfg);
+	p = &cfg->listeners[0].proxy;
+	assert_int_equal(p->nbackends, 4);
+	assert_string_equal(p->backends[0].name, "127.0.0.1:7007");
+	assert_int_equal(p->backends[0].weight, 1);
+	assert_int_equal(p->backends[0].line, 3);
+	assert_string_equal(p->backends[1].name, "[::1]:7");
+	assert_int_equal(p->backends[1].weight, 256);
+	assert_string_equal(p->backends[2].name, "db-1.example.net:5432");
+	assert_string_equal(p->backends[3].name, "/run/x.sock");
+	assert_string_equal(p->backends[3].path, "/run/x.sock");
+	assert_int_equal(p->backends[3].weight, 3);
+	assert_int_equal(p->balance, BALANCE_ROUNDROBIN);
+	assert_int_equal(p->connect_timeout_ms, 5000);
+	assert_int_equal(p->retries, 2);
+	assert_int_equal(p->fail_max, 3);
+	assert_int_equal(p->down_ms, 10000);
+	assert_int_equal(p->send_proxy, 0);
+	p = &cfg->listeners[1].proxy;
+	assert_int_equal(p->balance, BALANCE_SOURCE);
+	assert_int_equal(p->connect_timeout_ms, 250);
+	assert_int_equal(p->retries, 0);
+	assert_int_equal(p->fail_max, 0);
+	assert_int_equal(p->down_ms, 30000);
+	assert_int_equal(p->send_proxy, 2);
+	assert_int_equal(cfg->listeners[0].proxy.nbackends, 4);
+	config_free(cfg);
+
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\"; }\n"
+	    ");\n", 2, "proxy listener has no 'backends'");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  balance = \"leastconn\"; } );\n", 3,
+	    "'balance' is a setting of service = \"proxy\" only");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  backends = ( { path = \"/s\"; } ); } );\n", 3,
+	    "'backends' is a setting of service = \"proxy\" only");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( ); } );\n", 3, "'backends' must be a non-empty");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; },\n"
+	    "  { address = \"10.0.0.1\"; port = 1; weight = 0; } ); } );\n",
+	    4, "'weight' is 0, must be 1 to 256");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; },\n"
+	    "  { address = \"10.0.0.1\"; port = 1; weight = 257; } ); } );\n",
+	    4, "'weight' is 257, must be 1 to 256");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; },\n"
+	    "  { address = \"10.0.0.1\"; } ); } );\n",
+	    4, "backend needs 'address' and 'port'");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; port = 3; } ); } );\n",
+	    3, "backend has both 'path' and 'address'/'port'");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = (\n { address = \"a..b\"; port = 3; } ); } );\n",
+	    4, "is neither an IP address nor a host name");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; bogus = 1; } ); } );\n",
+	    3, "unknown setting 'bogus'");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; } );\n"
+	    "  balance = \"random\"; } );\n", 4, "'balance' must be one of");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; } );\n"
+	    "  send_proxy = \"v3\"; } );\n", 4,
+	    "'send_proxy' must be \"v1\" or \"v2\"");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; } );\n"
+	    "  connect_timeout = 0; } );\n", 4,
+	    "'connect_timeout' must be 0.01 to 3600 seconds");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = { path = \"/s\"; }; } );\n", 3,
+	    "'backends' must be a non-empty list");
+}
+
 int
 main(void)
 {
@@ -1002,6 +1165,7 @@ main(void)
 		cmocka_unit_test(test_empty_listeners),
 		cmocka_unit_test(test_no_listeners),
 		cmocka_unit_test(test_bom),
+		cmocka_unit_test(test_access_log),
 		cmocka_unit_test(test_runtime_checks),
 		cmocka_unit_test(test_load_include_missing),
 		cmocka_unit_test(test_string_limits),
@@ -1015,6 +1179,7 @@ main(void)
 		cmocka_unit_test(test_load_directory),
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_proxy_keys),
+		cmocka_unit_test(test_proxy_service),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

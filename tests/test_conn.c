@@ -536,7 +536,7 @@ adopt(int sfd, int peer, int flags)
 	fx.nconn++;
 	fx.flags = flags;
 	fx.accepted = NULL;
-	conn_accepted(fx.l, sfd, &no_ipl);
+	conn_accepted(fx.l, sfd, &no_ipl, NULL, 0);
 	assert_non_null(fx.accepted);
 	assert_ptr_equal(fx.conn_self, fx.l);
 	fx.conn[i] = fx.accepted;
@@ -1275,7 +1275,7 @@ close_timeout_child(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
 		_exit(2);
 	fx.accepted = NULL;
-	conn_accepted(fx.l, sv[0], &no_ipl);
+	conn_accepted(fx.l, sv[0], &no_ipl, NULL, 0);
 	if ((c = fx.accepted) == NULL ||
 	    pf_conn_on(c, PF_EV_CLOSE, h_close_calls, &fx) == -1)
 		_exit(2);
@@ -1289,7 +1289,7 @@ close_timeout_child(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
 		_exit(2);
 	fx.accepted = NULL;
-	conn_accepted(fx.l, sv[0], &no_ipl);
+	conn_accepted(fx.l, sv[0], &no_ipl, NULL, 0);
 	if ((c = fx.accepted) == NULL)
 		_exit(2);
 	pf_conn_set_timeout(c, 1);
@@ -1554,7 +1554,7 @@ open_pp(void)
 	fx.sfd[fx.nconn] = sv[0];
 	fx.peer[fx.nconn] = sv[1];
 	fx.l->conf = &lconf_pp;
-	conn_accepted(fx.l, sv[0], NULL);
+	conn_accepted(fx.l, sv[0], NULL, NULL, 0);
 	assert_int_equal(fx.connections, 0);
 	assert_int_equal(wx.stats.conns_active, 1);
 	return fx.nconn++;

@@ -232,11 +232,11 @@ test_connect_queue(void **state)
 	assert_int_equal(pf_conn_write(c, "hello, ", 7), 1);
 	assert_int_equal(pf_conn_write(c, "world", 5), 1);
 	assert_int_equal(pf_conn_buffered(c), 12);
-	assert_int_equal(wx.stats_out.active, 1);
-	assert_int_equal(wx.stats_out.total, 0);
+	assert_int_equal(wx.stats.out_active, 1);
+	assert_int_equal(wx.stats.out_total, 0);
 	fd = accept_one();
 	assert_int_equal(wait_for(&fx.connects, 1, WAIT_MS), 1);
-	assert_int_equal(wx.stats_out.total, 1);
+	assert_int_equal(wx.stats.out_total, 1);
 	assert_int_equal(wx.stats.conns_active, 0);	/* not a client */
 	peer_expect(fd, "hello, world", 12);
 	assert_int_equal(write(fd, "back", 4), 4);
@@ -250,7 +250,7 @@ test_connect_queue(void **state)
 	assert_int_equal(wait_for(&fx.closes, 1, WAIT_MS), 1);
 	assert_int_equal(fx.close_code, 0);
 	assert_int_equal(fx.errors, 0);
-	assert_int_equal(wx.stats_out.active, 0);
+	assert_int_equal(wx.stats.out_active, 0);
 }
 
 /* 2. end() before it is through: FIN after the queued bytes. */
@@ -289,7 +289,7 @@ test_connect_refused(void **state)
 	assert_int_equal(fx.err, ECONNREFUSED);
 	assert_int_equal(fx.close_code, 1);
 	assert_int_equal(fx.connects, 0);
-	assert_int_equal(wx.stats_out.active, 0);
+	assert_int_equal(wx.stats.out_active, 0);
 	assert_int_equal(wx.stats.errors, 1);
 }
 
@@ -365,7 +365,7 @@ test_connect_destroy(void **state)
 	assert_int_equal(wait_for(&fx.closes, 2, WAIT_MS), 2);
 	assert_int_equal(fx.errors + fx.connects, 0);
 	assert_true(TAILQ_EMPTY(&wx.conns));
-	assert_int_equal(wx.stats_out.active, 0);
+	assert_int_equal(wx.stats.out_active, 0);
 }
 
 /* 7. A Unix socket; and options that cannot work. */

@@ -31,7 +31,7 @@ static const struct tcase {
 } cases[] = {
 	{ CTL_READY, "ready", 4, 4 },
 	{ CTL_HEARTBEAT, "heartbeat", 4, 4 },
-	{ CTL_STATS, "stats", 56, 56 },
+	{ CTL_STATS, "stats", 72, 72 },
 	{ CTL_DRAINING, "draining", 8, 8 },
 	{ CTL_GOODBYE, "goodbye", 4, 4 },
 	{ CTL_REOPENED, "reopened", 4, 4 },
@@ -41,6 +41,7 @@ static const struct tcase {
 	{ CTL_REOPEN, "reopen", 4, 4 },
 	{ CTL_COVER, "cover", 8, 8 },
 	{ CTL_ACCEPT, "accept", 4, 4 },
+	{ CTL_ALOG_REOPEN, "alog-reopen", 8, 8 },
 };
 
 enum fill { FILL_DISTINCT, FILL_MAX, FILL_ZERO };
@@ -105,6 +106,8 @@ msg_make(struct ctl_msg *m, uint8_t type, enum fill f)
 		m->u.stats.bytes_out = v64(5, f);
 		m->u.stats.errors = v64(6, f);
 		m->u.stats.drops = v64(7, f);
+		m->u.stats.out_active = v64(8, f);
+		m->u.stats.out_total = v64(9, f);
 		break;
 	case CTL_DRAINING:
 		m->u.draining.conns_active = v64(8, f);
@@ -130,6 +133,9 @@ msg_make(struct ctl_msg *m, uint8_t type, enum fill f)
 		break;
 	case CTL_ACCEPT:
 		m->u.accept.generation = v32(8, f);
+		break;
+	case CTL_ALOG_REOPEN:
+		m->u.alog_reopen.key = v64(9, f);
 		break;
 	default:
 		break;
@@ -169,6 +175,10 @@ msg_check(const struct ctl_msg *want, const struct ctl_msg *got)
 		    want->u.stats.bytes_out);
 		assert_int_equal(got->u.stats.errors, want->u.stats.errors);
 		assert_int_equal(got->u.stats.drops, want->u.stats.drops);
+		assert_int_equal(got->u.stats.out_active,
+		    want->u.stats.out_active);
+		assert_int_equal(got->u.stats.out_total,
+		    want->u.stats.out_total);
 		break;
 	case CTL_DRAINING:
 		assert_int_equal(got->u.draining.conns_active,
@@ -198,6 +208,10 @@ msg_check(const struct ctl_msg *want, const struct ctl_msg *got)
 	case CTL_ACCEPT:
 		assert_int_equal(got->u.accept.generation,
 		    want->u.accept.generation);
+		break;
+	case CTL_ALOG_REOPEN:
+		assert_int_equal(got->u.alog_reopen.key,
+		    want->u.alog_reopen.key);
 		break;
 	default:
 		break;
@@ -257,10 +271,10 @@ test_cases_are_all_types(void **state)
 static void
 test_layout_stats(void **state)
 {
-	static const uint8_t want[CTL_HDR_LEN + 56] = {
+	static const uint8_t want[CTL_HDR_LEN + 72] = {
 		0x01,				/* version */
 		0x03,				/* CTL_STATS */
-		0x38, 0x00,			/* length 56 */
+		0x48, 0x00,			/* length 72 */
 		0xc0, 0xc1, 0xc2, 0xc3,		/* slot */
 		0x90, 0xa1, 0xb2, 0x00,		/* pid */
 		0x98, 0xba, 0xdc, 0xfe,		/* seq */
@@ -271,6 +285,8 @@ test_layout_stats(void **state)
 		0x16, 0x27, 0x38, 0x49, 0x5a, 0x6b, 0x7c, 0x8d,
 		0x17, 0x28, 0x39, 0x4a, 0x5b, 0x6c, 0x7d, 0x8e,
 		0x18, 0x29, 0x3a, 0x4b, 0x5c, 0x6d, 0x7e, 0x8f,
+		0x19, 0x2a, 0x3b, 0x4c, 0x5d, 0x6e, 0x7f, 0x90,
+		0x1a, 0x2b, 0x3c, 0x4d, 0x5e, 0x6f, 0x80, 0x91,
 	};
 	struct ctl_msg	m, d;
 	uint8_t		buf[CTL_MAX_FRAME];
@@ -288,6 +304,7 @@ test_layout_stats(void **state)
 	assert_int_equal(d.seq, 0xfedcba98U);
 	assert_int_equal(d.u.stats.conns_active, 0x8978675645342312ULL);
 	assert_int_equal(d.u.stats.drops, 0x8f7e6d5c4b3a2918ULL);
+	assert_int_equal(d.u.stats.out_total, 0x91806f5e4d3c2b1aULL);
 	msg_check(&m, &d);
 }
 
@@ -308,6 +325,13 @@ test_layout_small(void **state)
 		0x01, 0x00, 0x00, 0x00,
 		0x00, 0x00, 0x00, 0x00,
 	};
+	static const uint8_t alog[CTL_HDR_LEN + 8] = {
+		0x01, 0x45, 0x08, 0x00,
+		0x02, 0x00, 0x00, 0x00,
+		0x01, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00,
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+	};
 	struct ctl_msg	m;
 	uint8_t		buf[CTL_MAX_FRAME];
 
@@ -326,6 +350,16 @@ test_layout_small(void **state)
 	m.pid = 1;
 	assert_int_equal(ctl_encode(&m, buf, sizeof(buf)), sizeof(empty));
 	assert_memory_equal(buf, empty, sizeof(empty));
+
+	/* An access log's key: 64 bits, little-endian. */
+	memset(&m, 0, sizeof(m));
+	m.type = CTL_ALOG_REOPEN;
+	m.slot = 2;
+	m.pid = 1;
+	m.u.alog_reopen.key = 0x0807060504030201ULL;
+	assert_int_equal(ctl_encode(&m, buf, sizeof(buf)), sizeof(alog));
+	assert_memory_equal(buf, alog, sizeof(alog));
+	assert_string_equal(ctl_type_name(CTL_ALOG_REOPEN), "alog-reopen");
 }
 
 /* DRAIN_ACK, the worker's word that it stopped accepting, by hand; its
@@ -370,7 +404,7 @@ test_layout_drain_ack(void **state)
 static void
 test_encode_unknown_type(void **state)
 {
-	static const uint8_t	bad[] = { 0, 8, 63, 69, 127, 128, 255 };
+	static const uint8_t	bad[] = { 0, 8, 63, 70, 127, 128, 255 };
 	struct ctl_msg		m;
 	uint8_t			buf[CTL_MAX_FRAME];
 	size_t			i;
@@ -508,7 +542,7 @@ test_bad_length(void **state)
 	}
 }
 
-/* Both length bytes count: 56 + 256 is not 56. */
+/* Both length bytes count: 72 + 256 is not 72. */
 static void
 test_length_high_byte(void **state)
 {
@@ -516,7 +550,7 @@ test_length_high_byte(void **state)
 	uint8_t		buf[CTL_MAX_FRAME];
 
 	frame_make(buf, CTL_STATS);
-	assert_int_equal(buf[2], 56);
+	assert_int_equal(buf[2], 72);
 	buf[3] = 1;
 	assert_int_equal(decode_exact(buf, sizeof(buf), &m), -1);
 	frame_make(buf, CTL_STATS_REQUEST);
@@ -634,7 +668,7 @@ static void
 test_type_name(void **state)
 {
 	static const int	unknown[] = {
-		0, 8, 63, 69, 127, 255, 256, 256 + CTL_READY, -1, -256
+		0, 8, 63, 70, 127, 255, 256, 256 + CTL_READY, -1, -256
 	};
 	size_t			i;
 
@@ -653,6 +687,7 @@ test_direction(void **state)
 	assert_true(CTL_FROM_WORKER(CTL_DRAIN_ACK));
 	assert_false(CTL_FROM_WORKER(CTL_DRAIN));
 	assert_false(CTL_FROM_WORKER(CTL_REOPEN));
+	assert_false(CTL_FROM_WORKER(CTL_ALOG_REOPEN));
 	assert_false(CTL_FROM_WORKER(0));
 }
 

@@ -670,6 +670,138 @@ test_back_to_back(void **state)
 	assert_int_equal(pp_parse(buf, len + sizeof(sig), &h, NULL), 16);
 }
 
+/* pp_encode: what it writes, pp_parse reads back as the same addresses. */
+static void
+sa4(struct sockaddr_storage *ss, const char *a, unsigned int port)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	assert_int_equal(inet_pton(AF_INET, a, &sin->sin_addr), 1);
+}
+
+static void
+sa6(struct sockaddr_storage *ss, const char *a, unsigned int port)
+{
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons((uint16_t)port);
+	assert_int_equal(inet_pton(AF_INET6, a, &sin6->sin6_addr), 1);
+}
+
+/* Encode, check every shorter buffer is refused, parse it back. */
+static int
+round_trip(int version, const struct sockaddr_storage *s,
+    const struct sockaddr_storage *d, struct pp_header *h)
+{
+	uint8_t		buf[PP_ENCODE_MAX + 16];
+	size_t		cap;
+	int		n;
+
+	n = pp_encode(buf, sizeof(buf), version, (const struct sockaddr *)s,
+	    (const struct sockaddr *)d);
+	assert_true(n > 0 && n <= PP_ENCODE_MAX);
+	for (cap = 0; cap < (size_t)n; cap++)
+		assert_int_equal(pp_encode(buf, cap, version,
+		    (const struct sockaddr *)s, (const struct sockaddr *)d), -1);
+	assert_int_equal(pp_encode(buf, (size_t)n, version,
+	    (const struct sockaddr *)s, (const struct sockaddr *)d), n);
+	memcpy(buf + n, "tail", 4);
+	assert_int_equal(pp_parse(buf, (size_t)n + 4, h, NULL), n);
+	assert_int_equal(h->version, version);
+	return n;
+}
+
+static void
+test_encode_tcp4(void **state)
+{
+	struct sockaddr_storage	 s, d;
+	struct pp_header	 h;
+	uint8_t			 buf[PP_ENCODE_MAX];
+	int			 v;
+
+	(void)state;
+	sa4(&s, "192.0.2.7", 51234);
+	sa4(&d, "198.51.100.1", 443);
+	assert_int_equal(pp_encode(buf, sizeof(buf), 1,
+	    (struct sockaddr *)&s, (struct sockaddr *)&d), 45);
+	assert_memory_equal(buf,
+	    "PROXY TCP4 192.0.2.7 198.51.100.1 51234 443\r\n", 45);
+	for (v = 1; v <= 2; v++) {
+		assert_int_equal(round_trip(v, &s, &d, &h), v == 1 ? 45 : 28);
+		assert_int_equal(h.family, PP_TCP4);
+		assert_int_equal(h.local, 0);
+		assert_int_equal(h.srclen, sizeof(struct sockaddr_in));
+		assert_memory_equal(&h.src, &s, sizeof(struct sockaddr_in));
+		assert_memory_equal(&h.dst, &d, sizeof(struct sockaddr_in));
+	}
+}
+
+static void
+test_encode_tcp6(void **state)
+{
+	struct sockaddr_storage	 s, d, m;
+	struct pp_header	 h;
+	struct sockaddr_in6	*x;
+	int			 v;
+
+	(void)state;
+	sa6(&s, "2001:db8::1", 65535);
+	sa6(&d, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1);
+	sa4(&m, "127.0.0.2", 4000);
+	for (v = 1; v <= 2; v++) {
+		assert_int_equal(round_trip(v, &s, &d, &h), v == 1 ? 72 : 52);
+		assert_int_equal(h.family, PP_TCP6);
+		x = (struct sockaddr_in6 *)&h.src;
+		assert_int_equal(x->sin6_family, AF_INET6);
+		assert_int_equal(ntohs(x->sin6_port), 65535);
+		assert_memory_equal(&x->sin6_addr,
+		    &((struct sockaddr_in6 *)&s)->sin6_addr, 16);
+		x = (struct sockaddr_in6 *)&h.dst;
+		assert_memory_equal(&x->sin6_addr,
+		    &((struct sockaddr_in6 *)&d)->sin6_addr, 16);
+		/* One of each: the IPv4 one mapped. */
+		round_trip(v, &m, &d, &h);
+		assert_int_equal(h.family, PP_TCP6);
+		x = (struct sockaddr_in6 *)&h.src;
+		assert_true(IN6_IS_ADDR_V4MAPPED(&x->sin6_addr));
+		assert_memory_equal(&x->sin6_addr.s6_addr[12], "\x7f\0\0\x02", 4);
+		assert_int_equal(ntohs(x->sin6_port), 4000);
+	}
+}
+
+static void
+test_encode_unspec(void **state)
+{
+	struct sockaddr_storage	 s, u;
+	struct pp_header	 h;
+	uint8_t			 buf[PP_ENCODE_MAX];
+	int			 v;
+
+	(void)state;
+	sa4(&s, "192.0.2.7", 1);
+	memset(&u, 0, sizeof(u));
+	u.ss_family = AF_UNIX;
+	for (v = 1; v <= 2; v++) {
+		assert_int_equal(round_trip(v, &s, &u, &h), v == 1 ? 15 : 16);
+		assert_int_equal(h.family, PP_UNSPEC);
+		assert_int_equal(h.local, 1);
+		assert_int_equal(h.srclen, 0);
+		round_trip(v, &u, &u, &h);
+		assert_int_equal(h.family, PP_UNSPEC);
+		assert_int_equal(pp_encode(buf, sizeof(buf), v, NULL, NULL),
+		    v == 1 ? 15 : 16);
+	}
+	assert_memory_equal(buf, sig, sizeof(sig));
+	assert_int_equal(buf[12], 0x20);	/* v2 LOCAL */
+	assert_int_equal(pp_encode(buf, sizeof(buf), 3, NULL, NULL), -1);
+	assert_int_equal(pp_encode(buf, sizeof(buf), 0, NULL, NULL), -1);
+}
+
 int
 main(void)
 {
@@ -693,6 +825,9 @@ main(void)
 		cmocka_unit_test(test_v1_bad_ports),
 		cmocka_unit_test(test_v1_bad_fields),
 		cmocka_unit_test(test_back_to_back),
+		cmocka_unit_test(test_encode_tcp4),
+		cmocka_unit_test(test_encode_tcp6),
+		cmocka_unit_test(test_encode_unspec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -424,6 +424,19 @@ test_graceful_stop(void **state)
 	assert_int_equal(h_daemon_stop(&gd), 0);
 }
 
+/* Outbound connections the daemon's workers made (status --json). */
+static long long
+outbound(struct daemon *dm)
+{
+	char		*out = NULL;
+	long long	 n = -1;
+
+	if (h_ctl(dm->sock, &out, "status", "--json", (char *)NULL) == 0)
+		n = h_json_num(out, "\"totals\"", "outbound_total");
+	free(out);
+	return n;
+}
+
 /* examples/forward in front of echo: 4 MiB through and back, every byte
  * checked while both directions flow; the client's FIN goes through and
  * the end comes back. */
@@ -441,13 +454,15 @@ test_forward(void **state)
 	int			 bad = 0;
 
 	memset(&fd_d, 0, sizeof(fd_d));
+	assert_int_equal(h_daemon_init(&fd_d, NULL), 0);
 	assert_int_equal(h_daemon_startf(&fd_d, "workers = 2;\n"
+	    "admin_socket = \"%s\";\n"
 	    "modules = ({ name = \"forward\"; path = \"%s\";\n"
 	    "  settings = { host = \"127.0.0.1\"; port = %d; }; });\n"
 	    "listeners = (\n"
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"forward\"; "
-	    "});\n", FORWARD_MODULE, e, e, f), 0);
+	    "});\n", fd_d.sock, FORWARD_MODULE, e, e, f), 0);
 	assert_true((fd = h_connect("127.0.0.1", f, H_TIMEOUT_MS)) >= 0);
 	deadline = h_now_ms() + 20000;
 	while (got < TOTAL && h_now_ms() < deadline) {
@@ -479,6 +494,11 @@ test_forward(void **state)
 	assert_memory_equal(in, "bye", 3);
 	assert_int_equal(h_recv_eof(fd, H_TIMEOUT_MS), 0);
 	close(fd);
+	/* The worker counted the connection it made, apart from clients. */
+	deadline = h_now_ms() + H_TIMEOUT_MS;
+	while (outbound(&fd_d) < 1 && h_now_ms() < deadline)
+		poll(NULL, 0, 20);
+	assert_int_equal(outbound(&fd_d), 1);
 	assert_int_equal(h_daemon_stop(&fd_d), 0);
 }
 

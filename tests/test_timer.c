@@ -61,6 +61,7 @@ struct probe {
 	uint64_t	 at_us[MAXFIRE];
 	unsigned long	 turn[MAXFIRE];
 	uint64_t	 stall_end_us;	/* A_STALL_2ND */
+	uint64_t	 end_us[MAXFIRE];	/* A_SPIN: when each call ended */
 	int		 order;		/* rank of its first call */
 };
 
@@ -158,6 +159,8 @@ probe_fire(struct pf_timer *t, void *udata)
 		break;
 	case A_SPIN:
 		spin_ms(p->arg);
+		if (p->n - 1 < MAXFIRE)
+			p->end_us[p->n - 1] = clock_mono_us();
 		break;
 	case A_STALL_2ND:
 		if (p->n == 2) {
@@ -289,7 +292,8 @@ test_interval_count(void **state)
 	n = p.n;
 	print_message("interval 20 ms over 500 ms: %d calls\n", n);
 	assert_true(n <= 25);
-	assert_true(n >= 18);
+	/* Fewer only when the machine is too busy to run the loop. */
+	assert_true(n >= 12);
 	/* The i-th call is planned at (i + 1) * 20 ms. */
 	for (i = 0; i < n && i < MAXFIRE; i++)
 		assert_true(probe_ms(&p, i) >= (i + 1) * 20);
@@ -300,15 +304,20 @@ test_interval_count(void **state)
 	assert_int_equal(p.n, n);
 }
 
-/* A callback that takes 8 of every 20 ms: planned from when each call was
- * due, the interval keeps its 20 ms (20 calls in 400 ms); planned from the
- * end of each call it would slip to 28 ms (14 calls). */
+/*
+ * A callback that takes 8 of every 20 ms.  Planned from when each call
+ * was due, the next call comes about 12 ms after a call ends; planned from
+ * the end of each call, never sooner than 20 ms after it (timers are
+ * never early).  So the shortest gap between a call's end and the next
+ * call's start tells the two apart, however late a loaded machine makes
+ * some of the calls: one call on time is enough.
+ */
 static void
 test_interval_no_drift(void **state)
 {
 	struct probe	p;
-	uint64_t	start;
-	int		n;
+	uint64_t	start, gap, min_gap = UINT64_MAX;
+	int		i, n;
 
 	memset(&p, 0, sizeof(p));
 	p.action = A_SPIN;
@@ -318,10 +327,18 @@ test_interval_no_drift(void **state)
 	start = p.at_us[0];
 	while (clock_mono_us() < start + 400 * 1000)
 		run_once();
-	n = p.n - 1;
-	print_message("interval 20 ms, 8 ms callback, 400 ms: %d calls\n", n);
-	assert_true(n >= 17);
-	assert_true(n <= 20);
+	n = p.n < MAXFIRE ? p.n : MAXFIRE;
+	for (i = 0; i + 1 < n; i++) {
+		gap = p.at_us[i + 1] - p.end_us[i];
+		if (gap < min_gap)
+			min_gap = gap;
+	}
+	print_message("interval 20 ms, 8 ms callback, 400 ms: %d calls, "
+	    "shortest gap after a call %llu us\n", p.n - 1,
+	    (unsigned long long)min_gap);
+	assert_true(n >= 5);
+	assert_true(p.n - 1 <= 20);
+	assert_true(min_gap < 18 * 1000);
 	pf_clear_timer(p.t);
 }
 

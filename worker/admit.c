@@ -11,6 +11,7 @@
 #include "common/cidr.h"
 #include "common/iplimit.h"
 #include "common/log.h"
+#include "worker/accesslog.h"
 #include "worker/admit.h"
 #include "worker/listener.h"
 
@@ -31,6 +32,8 @@ admit_refused(struct pf_listener *l, const struct sockaddr *sa,
 	uint64_t		 now;
 
 	l->w->stats.drops++;
+	if (l->conf->alog_file != NULL)
+		accesslog_refused(l->w->alog, l->conf, sa, salen, why);
 	arg.data = sa;
 	arg.len = salen;
 	arg.msg = why;

@@ -79,6 +79,7 @@ conn_announce(struct pf_conn *c)
 	struct pf_event_arg	arg = { 0 };
 
 	c->w->stats.conns_total++;
+	c->flags |= C_ANNOUNCED;
 	c->busy++;
 	arg.conn = c;
 	pf_emit(&c->listener->em, PF_EV_CONNECTION, &arg);
@@ -142,12 +143,15 @@ conn_attach(struct pf_conn *c, int fd)
 }
 
 void
-conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
+conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref,
+    const struct sockaddr *sa, socklen_t salen)
 {
 	struct pf_conn	*c;
+	size_t		 extra = ref == NULL ? sizeof(struct conn_proxy) : 0;
 
-	if ((c = conn_new(l->w, l, fd, ref == NULL ?
-	    sizeof(struct conn_proxy) : 0)) == NULL) {
+	if (l->conf->alog_file != NULL)
+		extra += sizeof(struct conn_peer);
+	if ((c = conn_new(l->w, l, fd, extra)) == NULL) {
 		log_warn("accept on %s: connection", l->conf->name);
 		l->w->stats.errors++;
 		if (ref != NULL)
@@ -156,8 +160,11 @@ conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref)
 		return;
 	}
 	l->w->stats.conns_active++;
-	if (ref == NULL) {
+	if (ref == NULL)
 		c->pp = (struct conn_proxy *)(c + 1);
+	if (l->conf->alog_file != NULL)
+		conn_keep_peer(c, sa, salen);
+	if (ref == NULL) {
 		c->flags = C_PROXY;
 		c->timeout_ms = l->conf->proxy_timeout_ms;
 		timed_update(c);
@@ -174,6 +181,8 @@ conn_teardown(struct pf_conn *c)
 {
 	struct pf_event_arg	arg = { 0 };
 
+	if ((c->flags & C_ANNOUNCED) && c->listener->conf->alog_file != NULL)
+		conn_alog(c);
 	/* Closing first makes the kernel side of event_del a cheap EBADF. */
 	if (c->fd != -1)
 		close(c->fd);
@@ -183,7 +192,7 @@ conn_teardown(struct pf_conn *c)
 		TAILQ_REMOVE(&c->w->timed, c, timed_entry);
 	c->flags &= ~C_TIMED;
 	if (c->flags & C_OUTBOUND)
-		c->w->stats_out.active--;
+		c->w->stats.out_active--;
 	else {
 		c->w->stats.conns_active--;
 		iplimit_release(&c->ipl);
@@ -450,7 +459,7 @@ conn_connecting(struct pf_conn *c, short what)
 		return 0;
 	}
 	c->flags &= ~C_CONNECTING;
-	c->w->stats_out.total++;
+	c->w->stats.out_total++;
 	conn_touch(c);
 	timed_update(c);
 	pf_emit(&c->em, PF_EV_CONNECT, NULL);

@@ -5,6 +5,8 @@
 #ifndef PF_CONN_H
 #define PF_CONN_H
 
+#include <sys/socket.h>
+
 #include <stdint.h>
 
 #include "common/iplimit.h"
@@ -13,9 +15,11 @@ struct pf_listener;
 struct wctx;
 
 /* Take ownership of an accepted fd, and of its per-address count (ref),
- * and emit "connection" on l. */
+ * and emit "connection" on l; sa is the client as accept() gave it (kept
+ * for the access log; NULL: unknown). */
 void	conn_accepted(struct pf_listener *l, int fd,
-	    const struct ipl_ref *ref);
+	    const struct ipl_ref *ref, const struct sockaddr *sa,
+	    socklen_t salen);
 /* pf_connect() on the worker w. */
 struct pf_connect_opts;
 struct pf_conn	*conn_connect(struct wctx *w, const struct pf_connect_opts *o);

@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 
 #include <event2/event_struct.h>
+#include <netinet/in.h>
 #include <stdint.h>
 
 #include "common/emitter.h"
@@ -36,6 +37,16 @@ struct pf_listener;
 #define C_PROXY		0x4000	/* awaiting the PROXY header: not announced */
 #define C_CONNECTING	0x8000	/* outbound: resolving or connecting */
 #define C_OUTBOUND	0x10000	/* made by pf_connect(), not accepted */
+#define C_ANNOUNCED	0x20000	/* "connection" emitted (refused: never) */
+
+/* The client's address from accept(), kept after the connection (and
+ * its PROXY block) only on a listener with an access log: a reset
+ * connection has no peer name left to ask for.  A named Unix peer keeps
+ * only its family. */
+struct conn_peer {
+	socklen_t		len;
+	struct sockaddr_in6	sa;
+};
 
 /* What a PROXY header said; the TLVs kept point into raw. */
 struct conn_proxy {
@@ -96,5 +107,11 @@ void		 connect_cancel(struct pf_conn *c);
  * filled), 0: wait for more, -1: refuse the client for *why.
  */
 int	conn_proxy_take(struct pf_conn *c, short what, const char **why);
+
+/* conninfo.c, for the access log: keep the client's address as accept()
+ * gave it; write c's line at its close. */
+void	conn_keep_peer(struct pf_conn *c, const struct sockaddr *sa,
+	    socklen_t salen);
+void	conn_alog(const struct pf_conn *c);
 
 #endif

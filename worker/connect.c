@@ -172,7 +172,7 @@ conn_connect(struct wctx *w, const struct pf_connect_opts *o)
 	c->flags = C_OUTBOUND | C_CONNECTING;
 	c->connect_ms = o->timeout_ms > 0 ? o->timeout_ms : CONNECT_TIMEOUT_MS;
 	timed_update(c);
-	w->stats_out.active++;
+	w->stats.out_active++;
 	/* Even a failure right away is reported from the loop, after the
 	 * caller has had the chance to listen for it. */
 	c->busy++;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "worker/accesslog.h"
 #include "worker/conn_state.h"
 #include "worker/listener.h"
 
@@ -230,4 +231,45 @@ struct pf_listener *
 pf_conn_listener(const struct pf_conn *c)
 {
 	return c->listener;
+}
+
+static struct conn_peer *
+conn_peer(const struct pf_conn *c)
+{
+	return (struct conn_peer *)((char *)(c + 1) +
+	    (c->pp != NULL ? sizeof(struct conn_proxy) : 0));
+}
+
+void
+conn_keep_peer(struct pf_conn *c, const struct sockaddr *sa, socklen_t salen)
+{
+	struct conn_peer	*p = conn_peer(c);
+
+	if (sa == NULL)
+		return;
+	p->len = salen <= sizeof(p->sa) ? salen : sizeof(sa_family_t);
+	memcpy(&p->sa, sa, p->len);
+}
+
+/* The client as the PROXY header named it, or as accept() gave it. */
+void
+conn_alog(const struct pf_conn *c)
+{
+	struct alog_rec		 r = { 0 };
+	const struct conn_peer	*p = conn_peer(c);
+
+	r.listener = c->listener->conf->name;
+	r.service = c->listener->conf->service;
+	if (c->pp != NULL && c->pp->hdr.srclen > 0) {
+		r.peer = (const struct sockaddr *)&c->pp->hdr.src;
+		r.peerlen = c->pp->hdr.srclen;
+	} else if (p->len > 0) {
+		r.peer = (const struct sockaddr *)&p->sa;
+		r.peerlen = p->len;
+	}
+	r.duration_ms = worker_now_ms() - c->start_ms;
+	r.bytes_in = c->bytes_in;
+	r.bytes_out = c->bytes_out;
+	r.reason = c->why;
+	accesslog_conn(c->w->alog, c->listener->conf, &r);
 }

@@ -72,7 +72,7 @@ listener_proxied(struct pf_listener *l, int fd, const struct sockaddr *sa,
 		close(fd);
 		return;
 	}
-	conn_accepted(l, fd, NULL);
+	conn_accepted(l, fd, NULL, sa, salen);
 }
 
 /*
@@ -122,7 +122,8 @@ listener_take(struct pf_listener *l, int fd, int max, int capped)
 			listener_proxied(l, cfd, (struct sockaddr *)&ss, len);
 		else if (admit_client(l, (struct sockaddr *)&ss, len,
 		    &ref) == 0)
-			conn_accepted(l, cfd, &ref);
+			conn_accepted(l, cfd, &ref, (struct sockaddr *)&ss,
+			    len);
 		else
 			close(cfd);
 	}

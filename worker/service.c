@@ -13,6 +13,7 @@ static const struct pf_service *const builtin[] = {
 	&service_chargen,
 	&service_daytime,
 	&service_time,
+	&service_proxy,
 };
 
 const struct pf_service *

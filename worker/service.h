@@ -18,6 +18,7 @@ extern const struct pf_service service_chargen;
 extern const struct pf_service service_daytime;
 extern const struct pf_service service_discard;
 extern const struct pf_service service_echo;
+extern const struct pf_service service_proxy;
 extern const struct pf_service service_time;
 
 #endif

@@ -29,6 +29,7 @@
 #include "common/iplimit.h"
 #include "common/log.h"
 #include "common/peer.h"
+#include "worker/accesslog.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
 #include "worker/module.h"
@@ -275,6 +276,10 @@ worker_reopen(struct peer *p, uint32_t target)
 		log_warnx("log reopen: no descriptor from the master");
 	} else
 		log_set_fd(fd);
+	/* The access logs' files came just before (CTL_ALOG_REOPEN). */
+	if (m.u.reopened.error == 0)
+		m.u.reopened.error = (uint32_t)accesslog_reopen_error(
+		    w.ctx.alog);
 	if (m.u.reopened.error == 0)
 		log_info("log reopened");
 	worker_send(&m);
@@ -334,6 +339,10 @@ worker_dispatch(struct peer *p, const struct ctl_msg *m, const char *reason,
 		break;
 	case CTL_ACCEPT:
 		worker_accept(m->u.accept.generation);
+		break;
+	case CTL_ALOG_REOPEN:
+		(void)accesslog_reopen(w.ctx.alog, m->u.alog_reopen.key,
+		    peer_take_fd(p));
 		break;
 	case CTL_COVER:
 		if (w.accepting && !w.draining)
@@ -487,7 +496,9 @@ worker_setup(void)
 		return -1;
 	}
 	if ((w.peer = peer_new(w.base, spec->ctl_fd, worker_dispatch,
-	    NULL)) == NULL)
+	    NULL)) == NULL ||
+	    (w.ctx.alog = accesslog_new(w.base, spec->cfg, spec->slot,
+	    spec->alogs, spec->nalogs)) == NULL)
 		return -1;
 	if ((w.listeners = calloc(spec->nls, sizeof(*w.listeners))) == NULL) {
 		log_warn("listeners");
@@ -529,6 +540,8 @@ worker_cleanup(void)
 	/* Lookups still pending hold their connections: fail them. */
 	if (w.ctx.dns != NULL)
 		evdns_base_free(w.ctx.dns, 1);
+	accesslog_free(w.ctx.alog);	/* with the lines of those just closed */
+	w.ctx.alog = NULL;
 	if (w.peer != NULL) {
 		worker_send_stats();
 		worker_send(&m);

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/ctl.h"
 #include "conf/config.h"
+#include "worker/accesslog.h"
 
 struct event_base;
 struct evdns_base;
@@ -45,11 +46,8 @@ struct wctx {
 	struct event_base	*base;
 	/* The counters, in the very form the STATS message carries them. */
 	struct ctl_stats	 stats;
-	struct {
-		uint64_t	 active;	/* pf_connect() made, still open */
-		uint64_t	 total;		/* connected */
-	} stats_out;
 	struct evdns_base	*dns;		/* made at the first name */
+	struct accesslog	*alog;		/* NULL: none */
 	struct conn_list	 conns;		/* every connection */
 	struct conn_list	 timed;		/* with a timeout, or lingering */
 	/* max_connections: at the cap, stop accepting (returns 1); a
@@ -85,6 +83,8 @@ struct worker_spec {
 	pid_t			 master;
 	int			 ctl_fd;	/* the worker's channel end */
 	int			 ipl_region;	/* per-address counts, or -1 */
+	const struct alog_fd	*alogs;		/* access logs, inherited */
+	size_t			 nalogs;
 	/* After modules are loaded, before serving: chroot and privilege
 	 * drop, as the master decides; -1 stops the worker. */
 	int			(*confine)(const struct config *cfg);
