@@ -12,9 +12,15 @@
 # the reference (epoll-echo) measured in the same round; the summary gives
 # the medians over rounds.  See bench/README.
 #
-# Usage: bench/compare.sh [-ak] [-d secs] [-n conns] [-o dir] [-r rounds]
+# With -P, proxies instead: preforkd (its built-in proxy service where the
+# binary has one, and the examples/forward module), HAProxy (mode tcp,
+# 2 threads) and nginx stream (2 workers), each between the same load
+# generator and a fresh epoll-echo (2 workers) as the backend.  Only the
+# proxy's processes are measured; ratios are to HAProxy in the same round.
+#
+# Usage: bench/compare.sh [-akP] [-d secs] [-n conns] [-o dir] [-r rounds]
 #                         [-S servers] [-s scenarios] [-w secs]
-set -u
+set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 here=$top/bench
@@ -25,38 +31,61 @@ WARMUP=1
 WORKERS=2
 IDLE_CONNS=10000
 SCENARIOS="echo64 echo64x1000 echo16k connect idle"
-SERVERS="preforkd epoll-echo node"
+ECHO_SERVERS="preforkd epoll-echo node"
+PROXY_SERVERS="preforkd-proxy preforkd-fwd haproxy nginx"
+SERVERS=
 OUTDIR=
 KEEP=
+PROXY=
+NSET=
 ALOG=
 
 usage() {
 	cat <<EOF
-usage: compare.sh [-ak] [-d secs] [-n conns] [-o dir] [-r rounds]
+usage: compare.sh [-akP] [-d secs] [-n conns] [-o dir] [-r rounds]
                   [-S servers] [-s scenarios] [-w secs]
   -a            also preforkd-alog: preforkd with an access log (text, to
                 a file), and its cost: the ratios to preforkd
   -r rounds     alternating rounds (default $ROUNDS)
   -d secs       measured seconds per run, idle hold time (default $DURATION)
   -w secs       warm-up seconds per run (default $WARMUP)
-  -n conns      connections of the idle scenario (default $IDLE_CONNS)
+  -n conns      connections of the idle scenario (default $IDLE_CONNS; with
+                -P lowered if need be so that a one-process proxy, two
+                descriptors per pair, fits under the hard ulimit -n)
   -s list       scenarios (default "$SCENARIOS";
                 also: pipeline, 64 B x 50 connections x 16 in flight)
-  -S list       servers (default "$SERVERS"; also: preforkd-alog)
+  -S list       servers (default "$ECHO_SERVERS", also preforkd-alog;
+                with -P "$PROXY_SERVERS")
+  -P            compare TCP proxies: client -> proxy -> epoll-echo (2
+                workers, started afresh for every run as the backend).
+                CPU and memory are counted for the proxy's processes
+                only; ratios are to haproxy in the same round.
+                  preforkd-proxy  listener with service = "proxy"
+                                  (skipped if this preforkd has none)
+                  preforkd-fwd    the examples/forward module (pf_connect
+                                  and two pf_conn_pipe)
+                  haproxy         mode tcp, nbthread 2, no logging
+                  nginx           stream module, 2 workers, reuseport
   -o dir        keep the results, bench outputs and server logs in dir
   -k            keep the temporary directory
 Environment: PREFORKD (default ./server/preforkd), PREFORKD_BENCH,
-EPOLL_ECHO (default: bench/ binaries, else built here with \$CC), NODE.
+EPOLL_ECHO (default: bench/ binaries, else built here with \$CC), NODE;
+for -P also FORWARD_SO (default ./examples/forward/forward.so), HAPROXY,
+NGINX and NGINX_STREAM_MODULE (default
+/usr/lib/nginx/modules/ngx_stream_module.so).  A server whose program is
+not installed is skipped with a message (Debian: apt-get install -y nodejs
+haproxy nginx libnginx-mod-stream).
 EOF
 }
 
-while getopts "ad:hkn:o:r:S:s:w:" opt; do
+while getopts "ad:hkn:o:Pr:S:s:w:" opt; do
 	case $opt in
 	a) ALOG=1 ;;
 	d) DURATION=$OPTARG ;;
 	k) KEEP=1 ;;
-	n) IDLE_CONNS=$OPTARG ;;
+	n) IDLE_CONNS=$OPTARG; NSET=1 ;;
 	o) OUTDIR=$OPTARG ;;
+	P) PROXY=1 ;;
 	r) ROUNDS=$OPTARG ;;
 	S) SERVERS=$OPTARG ;;
 	s) SCENARIOS=$OPTARG ;;
@@ -69,10 +98,17 @@ shift $((OPTIND - 1))
 [ $# -eq 0 ] || { usage >&2; exit 2; }
 case $ROUNDS in ''|*[!0-9]*|0) echo "compare.sh: -r: a positive integer" >&2; exit 2 ;; esac
 case $IDLE_CONNS in ''|*[!0-9]*|0) echo "compare.sh: -n: a positive integer" >&2; exit 2 ;; esac
-case " $SERVERS " in
-*" preforkd-alog "*) ;;
-*) [ -z "$ALOG" ] || SERVERS="$SERVERS preforkd-alog" ;;
-esac
+if [ -n "$PROXY" ]; then
+	SERVERS=${SERVERS:-$PROXY_SERVERS}
+	REF=haproxy
+else
+	SERVERS=${SERVERS:-$ECHO_SERVERS}
+	REF=epoll-echo
+	case " $SERVERS " in
+	*" preforkd-alog "*) ;;
+	*) [ -z "$ALOG" ] || SERVERS="$SERVERS preforkd-alog" ;;
+	esac
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/preforkd-compare.XXXXXX") || exit 2
 PIDS=()			# everything started, for the cleanup
@@ -110,15 +146,17 @@ kill_tree() {
 	local root=$1 pids p _
 
 	pids=$(tree "$root")
-	kill -TERM "$root" 2>/dev/null
+	kill -TERM "$root" 2>/dev/null || true
 	for _ in $(seq 50); do
 		alive "$root" || break
 		sleep 0.1
 	done
 	for p in $pids; do
-		alive "$p" && kill -KILL "$p" 2>/dev/null
+		if alive "$p"; then
+			kill -KILL "$p" 2>/dev/null || true
+		fi
 	done
-	wait "$root" 2>/dev/null
+	wait "$root" 2>/dev/null || true
 	return 0
 }
 
@@ -127,7 +165,9 @@ cleanup() {
 
 	trap - EXIT INT TERM HUP
 	for p in ${PIDS[@]+"${PIDS[@]}"}; do
-		alive "$p" && kill_tree "$p"
+		if alive "$p"; then
+			kill_tree "$p"
+		fi
 	done
 	if [ -n "$KEEP" ]; then
 		say "kept $work"
@@ -164,18 +204,19 @@ pss_kb() {	# summed Pss of the tree, kB
 
 	for p in $(tree "$1"); do
 		v=$(awk '/^Pss:/ { print $2; exit }' "/proc/$p/smaps_rollup" \
-		    2>/dev/null)
+		    2>/dev/null) || v=0
 		sum=$((sum + ${v:-0}))
 	done
 	echo "$sum"
 }
 
 sock_snap() {	# per process "pid sockets"
-	local p
+	local p n
 
 	for p in $(tree "$1"); do
-		echo "$p $(find "/proc/$p/fd" -lname 'socket:*' 2>/dev/null |
-		    wc -l)"
+		n=$(find "/proc/$p/fd" -lname 'socket:*' 2>/dev/null |
+		    wc -l) || true
+		echo "$p ${n:-0}"
 	done
 }
 
@@ -188,12 +229,16 @@ port_free() {
 	    2>/dev/null
 }
 
-pick_port() {
+pick_port() {	# a free port, not the one given (if any)
 	local p _
 
 	for _ in $(seq 200); do
 		p=$((20000 + RANDOM % 12000))
-		port_free "$p" && { echo "$p"; return 0; }
+		[ "$p" != "${1:-}" ] || continue
+		if port_free "$p"; then
+			echo "$p"
+			return 0
+		fi
 	done
 	return 1
 }
@@ -219,33 +264,107 @@ fi
 BENCH=$PREFORKD_BENCH
 PREFORKD=${PREFORKD:-$top/server/preforkd}
 NODE=${NODE:-node}
+FORWARD_SO=${FORWARD_SO:-$top/examples/forward/forward.so}
+HAPROXY=${HAPROXY:-haproxy}
+NGINX=${NGINX:-nginx}
+NGINX_STREAM_MODULE=${NGINX_STREAM_MODULE:-/usr/lib/nginx/modules/ngx_stream_module.so}
+
+need_epoll_echo() {
+	if [ -z "${EPOLL_ECHO:-}" ]; then
+		if [ -x "$here/epoll-echo" ]; then
+			EPOLL_ECHO=$here/epoll-echo
+		else
+			EPOLL_ECHO=$(build epoll-echo) || exit 2
+		fi
+	fi
+}
+
+# The configuration of preforkd as a proxy to 127.0.0.1:bport, on stdout.
+# kind: fwd (the example module) or proxy (the built-in service).
+preforkd_proxy_conf() {	# kind port bport
+	local kind=$1 port=$2 bport=$3
+
+	cat <<EOF
+# generated by bench/compare.sh
+workers = $WORKERS;
+log = { level = "warn"; };
+EOF
+	case $kind in
+	fwd)
+		cat <<EOF
+modules = ({ name = "forward"; path = "$FORWARD_SO";
+	settings = { host = "127.0.0.1"; port = $bport; }; });
+listeners = ({ address = "127.0.0.1"; port = $port; service = "forward";
+	backlog = 511; });
+EOF
+		;;
+	proxy)
+		cat <<EOF
+listeners = ({ address = "127.0.0.1"; port = $port; service = "proxy";
+	backlog = 511; backends = ({ address = "127.0.0.1"; port = $bport; }); });
+EOF
+		;;
+	esac
+}
 
 servers=
 for s in $SERVERS; do
-	case $s in
-	preforkd|preforkd-alog)
+	case $PROXY:$s in
+	:preforkd|:preforkd-alog)
 		[ -x "$PREFORKD" ] || die "no $PREFORKD: build it (make), or set PREFORKD"
 		;;
-	epoll-echo)
-		if [ -z "${EPOLL_ECHO:-}" ]; then
-			if [ -x "$here/epoll-echo" ]; then
-				EPOLL_ECHO=$here/epoll-echo
-			else
-				EPOLL_ECHO=$(build epoll-echo) || exit 2
-			fi
-		fi
+	:epoll-echo)
+		need_epoll_echo
 		;;
-	node)
+	:node)
 		if ! command -v "$NODE" >/dev/null 2>&1; then
 			say "node: not installed, skipped (apt-get install nodejs)"
 			continue
 		fi
 		;;
-	*) die "unknown server '$s' (preforkd, preforkd-alog, epoll-echo, node)" ;;
+	1:preforkd-fwd)
+		[ -x "$PREFORKD" ] || die "no $PREFORKD: build it (make), or set PREFORKD"
+		if [ ! -f "$FORWARD_SO" ]; then
+			say "preforkd-fwd: no $FORWARD_SO, skipped (make builds it)"
+			continue
+		fi
+		;;
+	1:preforkd-proxy)
+		[ -x "$PREFORKD" ] || die "no $PREFORKD: build it (make), or set PREFORKD"
+		preforkd_proxy_conf proxy 7 8 >"$work/check.conf"
+		if ! "$PREFORKD" -t -c "$work/check.conf" >"$work/check.log" 2>&1
+		then
+			say "preforkd-proxy: this preforkd has no proxy service, skipped ($(head -1 "$work/check.log"))"
+			continue
+		fi
+		;;
+	1:haproxy)
+		if ! command -v "$HAPROXY" >/dev/null 2>&1; then
+			say "haproxy: not installed, skipped (apt-get install haproxy)"
+			continue
+		fi
+		;;
+	1:nginx)
+		if ! command -v "$NGINX" >/dev/null 2>&1; then
+			say "nginx: not installed, skipped (apt-get install nginx libnginx-mod-stream)"
+			continue
+		fi
+		if [ ! -f "$NGINX_STREAM_MODULE" ]; then
+			say "nginx: no $NGINX_STREAM_MODULE, skipped (apt-get install libnginx-mod-stream)"
+			continue
+		fi
+		;;
+	:*) die "unknown server '$s' (preforkd, preforkd-alog, epoll-echo, node; -P for proxies)" ;;
+	*) die "unknown proxy '$s' ($PROXY_SERVERS)" ;;
 	esac
 	servers+=" $s"
 done
 [ -n "$servers" ] || die "no server to run"
+[ -z "$PROXY" ] || need_epoll_echo	# the backend
+case " $servers " in
+*" $REF "*) ;;
+*) say "$REF: not among the servers run, so no ratios" ;;
+esac
 
 scen_args() {
 	case $1 in
@@ -262,34 +381,86 @@ for s in $SCENARIOS; do
 	scen_args "$s" >/dev/null || die "unknown scenario '$s' (echo64 echo64x1000 echo16k pipeline connect idle)"
 done
 
-# Enough descriptors for the idle scenario: bench and servers inherit it.
+# Descriptors: bench and servers inherit the limit.  A proxy holds two per
+# connection, and HAProxy is one process: with -P the idle scenario is
+# sized to fit (unless -n says otherwise).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FDLIM=$(ulimit -n)
+[ "$FDLIM" != unlimited ] || FDLIM=1048576
+per_conn=1
+[ -z "$PROXY" ] || per_conn=2
 case " $SCENARIOS " in
 *" idle "*)
-	need=$((IDLE_CONNS + 256))
-	ulimit -n "$(ulimit -Hn)" 2>/dev/null
-	if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
-		ulimit -Hn "$need" 2>/dev/null && ulimit -n "$need" 2>/dev/null
+	if [ -n "$PROXY" ] && [ -z "$NSET" ] &&
+	    [ $((per_conn * IDLE_CONNS + 256)) -gt "$FDLIM" ]; then
+		IDLE_CONNS=$(( (FDLIM - 256) / per_conn / 100 * 100 ))
+		say "idle: $IDLE_CONNS pairs, not 10000: a one-process proxy needs two descriptors a pair and ulimit -Hn is $FDLIM"
 	fi
-	if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
-		say "idle: skipped: it needs ulimit -n >= $need, the limit is $(ulimit -n)"
+	need=$((per_conn * IDLE_CONNS + 256))
+	if [ "$FDLIM" -lt "$need" ]; then
+		say "idle: skipped: it needs ulimit -n >= $need, the limit is $FDLIM"
 		SCENARIOS=$(echo " $SCENARIOS " | sed 's/ idle / /')
 	fi
 	;;
 esac
+# HAProxy: as many connections as its descriptors allow (two per pair).
+HAPROXY_MAXCONN=$(( (FDLIM - 100) / 2 ))
+[ "$HAPROXY_MAXCONN" -le 200000 ] || HAPROXY_MAXCONN=200000
 
 TCK=$(getconf CLK_TCK)
 RUNS=0
 
-start_server() {	# name port -> SPID
-	local name=$1 port=$2 log=$work/$1.log n _
+# Start a command in the background, its output appended to a log: its
+# pid in LPID, and in PIDS for the cleanup.
+launch() {	# log cmd...
+	local log=$1
+
+	shift
+	"$@" >>"$log" 2>&1 &
+	LPID=$!
+	PIDS+=("$LPID")
+}
+
+# Wait, for at most 10 s, until the process tree of pid has nprocs
+# processes and an echo through port comes back.
+wait_ready() {	# name pid nprocs port log
+	local name=$1 pid=$2 nprocs=$3 port=$4 log=$5 n
+	local deadline=$((SECONDS + 10))
+
+	while [ "$SECONDS" -le "$deadline" ]; do
+		alive "$pid" || { tail -5 "$log" >&2; die "$name did not start"; }
+		n=$(tree "$pid" | wc -w)
+		if [ "$n" -ge "$nprocs" ] && "$BENCH" -q -p "$port" -c 2 \
+		    -d 0.05 -w 0 -t 1 echo >/dev/null 2>&1; then
+			# Let start-up work finish before the CPU baseline.
+			sleep 0.2
+			return 0
+		fi
+		sleep 0.1
+	done
+	tail -5 "$log" >&2
+	die "$name is not serving on port $port after 10 s"
+}
+
+start_server() {	# name port bport -> SPID (and BEPID with -P)
+	local name=$1 port=$2 bport=${3:-} log=$work/$1.log nprocs
 	local -a cmd alog=()
 
+	nprocs=$((WORKERS + 1))
+	if [ -n "$PROXY" ]; then
+		launch "$work/backend.log" "$EPOLL_ECHO" -p "$bport" \
+		    -w "$WORKERS" -b 511
+		BEPID=$LPID
+		wait_ready backend "$BEPID" "$nprocs" "$bport" \
+		    "$work/backend.log"
+	fi
 	case $name in
 	preforkd|preforkd-alog)
 		# A fresh access log each run: the disk holds one run's lines.
 		rm -f "$work/access.log"
-		[ "$name" = preforkd-alog ] &&
-		    alog=("access_log = { file = \"$work/access.log\"; };")
+		if [ "$name" = preforkd-alog ]; then
+			alog=("access_log = { file = \"$work/access.log\"; };")
+		fi
 		cat >"$work/$name.conf" <<EOF
 # generated by bench/compare.sh
 workers = $WORKERS;
@@ -308,58 +479,105 @@ EOF
 		cmd=(env PORT="$port" HOST=127.0.0.1 WORKERS="$WORKERS" \
 		    "$NODE" "$here/node-echo.js")
 		;;
+	preforkd-fwd|preforkd-proxy)
+		preforkd_proxy_conf "${name#preforkd-}" "$port" "$bport" \
+		    >"$work/$name.conf"
+		cmd=("$PREFORKD" -c "$work/$name.conf")
+		;;
+	haproxy)
+		cat >"$work/haproxy.cfg" <<EOF
+# generated by bench/compare.sh: plain TCP relay, no logging
+global
+	nbthread $WORKERS
+	maxconn $HAPROXY_MAXCONN
+defaults
+	mode tcp
+	maxconn $HAPROXY_MAXCONN
+	timeout connect 5s
+	timeout client 1h
+	timeout server 1h
+listen bench
+	bind 127.0.0.1:$port backlog 511
+	server echo 127.0.0.1:$bport
+EOF
+		cmd=("$HAPROXY" -db -f "$work/haproxy.cfg")
+		nprocs=1	# threads, not processes
+		;;
+	nginx)
+		mkdir -p "$work/nginx"
+		cat >"$work/nginx.conf" <<EOF
+# generated by bench/compare.sh: plain TCP relay, no access log
+load_module $NGINX_STREAM_MODULE;
+worker_processes $WORKERS;
+worker_rlimit_nofile $FDLIM;
+events { worker_connections $((FDLIM - 100)); }
+stream {
+	server {
+		listen 127.0.0.1:$port reuseport backlog=511;
+		proxy_pass 127.0.0.1:$bport;
+		proxy_connect_timeout 5s;
+		proxy_timeout 1h;
+	}
+}
+EOF
+		cmd=("$NGINX" -p "$work/nginx" -c "$work/nginx.conf" \
+		    -e "$work/nginx.log" -g "daemon off; pid $work/nginx/nginx.pid; error_log $work/nginx.log warn;")
+		;;
 	esac
-	"${cmd[@]}" >>"$log" 2>&1 &
-	SPID=$!
-	PIDS+=("$SPID")
-	# Ready: all its processes are there and one echo comes back.
-	for _ in $(seq 100); do
-		alive "$SPID" || { tail -5 "$log" >&2; die "$name did not start"; }
-		n=$(tree "$SPID" | wc -w)
-		if [ "$n" -ge $((WORKERS + 1)) ] && "$BENCH" -q -p "$port" -c 2 \
-		    -d 0.05 -w 0 -t 1 echo >/dev/null 2>&1; then
-			sleep 0.2
-			return 0
-		fi
-		sleep 0.1
-	done
-	tail -5 "$log" >&2
-	die "$name is not serving on port $port after 10 s"
+	launch "$log" "${cmd[@]}"
+	SPID=$LPID
+	wait_ready "$name" "$SPID" "$nprocs" "$port" "$log"
 }
 
 stop_server() {
 	kill_tree "$SPID"
 	forget "$SPID"
+	if [ -n "$PROXY" ]; then
+		kill_tree "$BEPID"
+		forget "$BEPID"
+	fi
+}
+
+loglines() {	# lines in the server's log (and the backend's)
+	local n
+
+	n=$(cat "$work/$1.log" ${PROXY:+"$work/backend.log"} 2>/dev/null |
+	    wc -l) || true
+	echo "${n:-0}"
 }
 
 # One run; appends a line to $work/results.
 run_one() {
-	local round=$1 scen=$2 name=$3 port out bpid rc
+	local round=$1 scen=$2 name=$3 port bport='' out bpid rc
 	local cpu0 cpu1 pss0='' pss1='' socks0 socks1 lines0 res spread split
 	local ticks mem wait_s _
 	local -a args
 
 	port=$(pick_port) || die "no free port"
-	start_server "$name" "$port"
+	if [ -n "$PROXY" ]; then
+		bport=$(pick_port "$port") || die "no free port"
+	fi
+	start_server "$name" "$port" "$bport"
+	lines0=$(loglines "$name")
 	out=$work/run-$round-$scen-$name.out
-	lines0=$(wc -l <"$work/$name.log")
 	socks0=$(sock_snap "$SPID")
-	[ "$scen" = idle ] && pss0=$(pss_kb "$SPID")
+	[ "$scen" != idle ] || pss0=$(pss_kb "$SPID")
 	cpu0=$(cpu_snap "$SPID")
 
 	read -ra args <<<"$(scen_args "$scen")"
 	# Fresh source addresses for every run: no run inherits the
 	# TIME_WAIT sockets (and so the ephemeral-port shortage) of another.
 	RUNS=$((RUNS + 1))
-	"$BENCH" -p "$port" -b "127.$((1 + RUNS / 250)).$((RUNS % 250)).1" \
-	    -S 16 "${args[@]}" >"$out" 2>&1 &
-	bpid=$!
-	PIDS+=("$bpid")
+	launch "$out" "$BENCH" -p "$port" \
+	    -b "127.$((1 + RUNS / 250)).$((RUNS % 250)).1" -S 16 "${args[@]}"
+	bpid=$LPID
 	if [ "$scen" = idle ]; then
 		# Measure once every connection is open and has echoed.
 		for _ in $(seq 1800); do
-			grep -q '^idle: .* settled' "$out" && break
-			alive "$bpid" || break
+			if grep -q '^idle: .* settled' "$out" ||
+			    ! alive "$bpid"; then
+				break
+			fi
 			sleep 0.05
 		done
 		sleep 0.5
@@ -371,13 +589,13 @@ run_one() {
 		sleep "$wait_s"
 		socks1=$(sock_snap "$SPID")
 	fi
-	wait "$bpid"
-	rc=$?
+	rc=0
+	wait "$bpid" || rc=$?
 	forget "$bpid"
 	cpu1=$(cpu_snap "$SPID")
 	stop_server
 
-	res=$(grep '^RESULT ' "$out" | tail -1)
+	res=$(grep '^RESULT ' "$out" | tail -1) || res=
 	[ -n "$res" ] || { tail -5 "$out" >&2; res="RESULT errors=-1"; }
 	# Sockets each worker gained during the run (the root process apart).
 	spread=$(awk -v root="$SPID" '
@@ -403,8 +621,8 @@ run_one() {
 	fi
 	awk -v round="$round" -v scen="$scen" -v name="$name" -v rc="$rc" \
 	    -v ticks="$ticks" -v tck="$TCK" -v mem="$mem" -v spread="$spread" \
-	    -v cpusplit="$split" -v logl=$(( $(wc -l <"$work/$name.log") - lines0 )) \
-	    -v res="$res" 'BEGIN {
+	    -v cpusplit="$split" -v logl=$(( $(loglines "$name") - lines0 )) \
+	    -v load="$(cut -d' ' -f1 /proc/loadavg)" -v res="$res" 'BEGIN {
 		n = split(res, kv, " ")
 		for (i = 2; i <= n; i++) {
 			j = index(kv[i], "=")
@@ -415,26 +633,35 @@ run_one() {
 		# connection held.
 		ops = scen == "idle" ? v["open"] : v["total_reqs"]
 		cpu = ops > 0 ? ticks * 1e6 / tck / ops : -1
-		printf "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		printf "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 		    round, scen, name, v["rps"], v["p99_us"], cpu, mem, spread,
-		    cpusplit, v["errors"], rc, logl
+		    cpusplit, v["errors"], rc, logl, load
 	}' >>"$work/results"
 	tail -1 "$work/results" | awk -F'\t' '{
-		printf "  %-3s %-12s %-13s %10s %8s %9s %7s  %-13s %-14s %s%s\n",
-		    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+		printf "  %-3s %-12s %-14s %10s %8s %9s %7s  %-13s %-14s %5s %s%s\n",
+		    $1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $10,
 		    ($11 != 0 || $12 != 0) ? "  (exit " $11 ", " $12 " log lines)" : ""
 	}'
 }
 
-say "preforkd vs epoll-echo (reference) vs Node: echo servers, $WORKERS workers each"
+if [ -n "$PROXY" ]; then
+	say "TCP proxies: preforkd-bench -> proxy -> epoll-echo ($WORKERS workers, the backend); $WORKERS workers or threads each; CPU and memory of the proxy only"
+else
+	say "preforkd vs epoll-echo (reference) vs Node: echo servers, $WORKERS workers each"
+fi
 say "date: $(date -u '+%Y-%m-%d %H:%M UTC')  kernel: $(uname -r)  cpus: $(nproc)  cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-command -v "$NODE" >/dev/null 2>&1 && case " $servers " in *" node "*)
+say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+case " $servers " in *" node "*)
 	say "node: $("$NODE" --version)" ;; esac
+case " $servers " in *" haproxy "*)
+	say "haproxy: $("$HAPROXY" -v 2>&1 | head -1)" ;; esac
+case " $servers " in *" nginx "*)
+	say "nginx: $("$NGINX" -v 2>&1 | head -1)" ;; esac
 say "rounds: $ROUNDS  measured: ${DURATION}s  warm-up: ${WARMUP}s  idle connections: $IDLE_CONNS"
 say "servers:$servers  scenarios: $SCENARIOS"
 say ""
-printf '  %-3s %-12s %-13s %10s %8s %9s %7s  %-13s %-14s %s\n' rnd scenario \
-    server req/s p99_us cpu_us/op mem_B/c conns/worker ticks:root/wkrs errors
+printf '  %-3s %-12s %-14s %10s %8s %9s %7s  %-13s %-14s %5s %s\n' rnd scenario \
+    server req/s p99_us cpu_us/op mem_B/c conns/worker ticks:root/wkrs load errors
 : >"$work/results"
 
 order=$servers
@@ -450,34 +677,42 @@ for round in $(seq "$ROUNDS"); do
 	shift
 	order="$* $first"
 done
+LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say ""
-say "Each round, with the ratios to epoll-echo in the same round and scenario"
-awk -F'\t' '
+say "Each round, with the ratios to $REF in the same round and scenario"
+awk -F'\t' -v ref="$REF" '
 function ratio(x, r) { return r + 0 > 0 && x != "-" && x + 0 >= 0 ? sprintf("%.2f", x / r) : "-" }
 {
 	line[NR] = $0
-	if ($3 == "epoll-echo") {
+	if ($3 == ref) {
 		R[$1, $2] = $4; P[$1, $2] = $5; C[$1, $2] = $6
 	}
 }
 END {
-	printf "  %-3s %-12s %-13s %10s %8s %9s %7s   %7s %7s %7s\n", "rnd",
+	printf "  %-3s %-12s %-14s %10s %8s %9s %7s   %7s %7s %7s\n", "rnd",
 	    "scenario", "server", "req/s", "p99_us", "cpu_us/op", "mem_B/c",
 	    "rps/ref", "p99/ref", "cpu/ref"
 	for (i = 1; i <= NR; i++) {
 		split(line[i], f, "\t")
 		k = f[1] SUBSEP f[2]
-		printf "  %-3s %-12s %-13s %10.0f %8s %9s %7s   %7s %7s %7s\n",
+		printf "  %-3s %-12s %-14s %10.0f %8s %9s %7s   %7s %7s %7s\n",
 		    f[1], f[2], f[3], f[4], f[5], f[6], f[7],
 		    ratio(f[4], R[k]), ratio(f[5], P[k]), ratio(f[6], C[k])
 	}
 }' "$work/results"
 
 say ""
-say "Medians over $ROUNDS rounds; ratios are to epoll-echo in the same round (median of the per-round ratios)"
-say "(cpu_us/op: server CPU per echo round trip, per connection for connect and idle; lower is better)"
-awk -F'\t' -v servers="$servers" -v scens="$SCENARIOS" '
+say "Medians over $ROUNDS rounds; ratios are to $REF in the same round (median of the per-round ratios)"
+if [ -n "$PROXY" ]; then
+	say "(cpu_us/op: the proxy's CPU per echo round trip, per connection for connect and idle; mem_B/c: per proxied pair; lower is better)"
+else
+	say "(cpu_us/op: server CPU per echo round trip, per connection for connect and idle; lower is better)"
+fi
+say "load average at start: see above; at the end: $LOADAVG_END; 1-minute load at the end of the runs: $(
+    awk -F'\t' '{ print $13 }' "$work/results" | sort -n |
+    awk '{ a[NR] = $1 } END { if (NR) printf "min %s, median %s, max %s", a[1], a[int((NR + 1) / 2)], a[NR] }')"
+awk -F'\t' -v servers="$servers" -v scens="$SCENARIOS" -v ref="$REF" '
 function median(list,    a, n, i, j, t) {
 	n = split(list, a, " ")
 	if (n == 0)
@@ -502,7 +737,7 @@ function num(x) { return x != "" && x != "-" && x + 0 >= 0 }
 	rounds[$1] = 1
 }
 END {
-	printf "  %-12s %-13s %10s %8s %9s %7s   %7s %7s %7s %7s  %s\n",
+	printf "  %-12s %-14s %10s %8s %9s %7s   %7s %7s %7s %7s  %s\n",
 	    "scenario", "server", "req/s", "p99_us", "cpu_us/op", "mem_B/c",
 	    "rps/ref", "p99/ref", "cpu/ref", "mem/ref", "bad runs"
 	ns = split(scens, S, " "); nv = split(servers, V, " ")
@@ -512,7 +747,6 @@ END {
 			continue
 		rr = rp = rc = rm = ""
 		for (r in rounds) {
-			ref = "epoll-echo"
 			if (!((r, s, ref) in R) || !((r, s, v) in R))
 				continue
 			if (R[r, s, ref] + 0 > 0) rr = rr " " R[r, s, v] / R[r, s, ref]
@@ -523,7 +757,7 @@ END {
 				rm = rm " " M[r, s, v] / M[r, s, ref]
 		}
 		m = median(mem[key])
-		printf "  %-12s %-13s %10.0f %8.0f %9.2f %7s   %7s %7s %7s %7s  %d\n",
+		printf "  %-12s %-14s %10.0f %8.0f %9.2f %7s   %7s %7s %7s %7s  %d\n",
 		    s, v, median(rps[key]), median(p99[key]), median(cpu[key]),
 		    m == "-" ? "-" : sprintf("%.0f", m),
 		    rr == "" ? "-" : sprintf("%.2f", median(rr)),
@@ -575,11 +809,17 @@ case "$servers " in
 esac
 
 if [ -n "$OUTDIR" ]; then
-	mkdir -p "$OUTDIR" && cp "$work"/results "$work"/*.out "$work"/*.log \
-	    "$OUTDIR"/ 2>/dev/null
-	say "results, bench outputs and server logs in $OUTDIR"
+	shopt -s nullglob
+	if mkdir -p "$OUTDIR" && cp "$work"/results "$work"/*.out \
+	    "$work"/*.log "$work"/*.conf "$work"/*.cfg "$OUTDIR"/
+	then
+		say "results, bench outputs, configurations and server logs in $OUTDIR"
+	else
+		say "some files could not be copied to $OUTDIR"
+	fi
 fi
-bad=$(awk -F'\t' '$10 != 0 || $11 != 0 { n++ } END { print n + 0 }' "$work/results")
+bad=$(awk -F'\t' '$10 != 0 || $11 != 0 { n++ } END { print n + 0 }' \
+    "$work/results")
 if [ "$bad" -ne 0 ]; then
 	say "$bad run(s) had errors: see the bench outputs (-o dir)"
 	exit 1
