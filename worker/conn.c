@@ -535,7 +535,7 @@ conn_sweep(struct wctx *w, uint64_t now)
 		if (c->flags & (C_CLOSED | C_FAILED | C_IDLE))
 			continue;
 		idle = c->idle_ms;
-		if (idle > 0 && now - c->last_ms >= idle) {
+		if (idle > 0 && now >= c->last_ms && now - c->last_ms >= idle) {
 			c->flags |= C_IDLE | C_TIMED_OUT;
 			event_active(&c->ev, EV_TIMEOUT, 0);
 			continue;
@@ -545,7 +545,7 @@ conn_sweep(struct wctx *w, uint64_t now)
 		limit = (c->flags & C_CONNECTING) ? c->connect_ms :
 		    (c->flags & (C_WR_SHUT | C_READ_EOF)) == C_WR_SHUT ?
 		    CONN_LINGER_MS : c->timeout_ms;
-		if (limit == 0 || now - c->last_ms < limit)
+		if (limit == 0 || now < c->last_ms || now - c->last_ms < limit)
 			continue;
 		c->flags |= C_TIMED_OUT;
 		event_active(&c->ev, EV_TIMEOUT, 0);

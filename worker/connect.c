@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "worker/conn.h"
 #include "worker/conn_state.h"
@@ -171,6 +172,10 @@ conn_connect(struct wctx *w, const struct pf_connect_opts *o)
 	}
 	c->flags = C_OUTBOUND | C_CONNECTING;
 	c->connect_ms = o->timeout_ms > 0 ? o->timeout_ms : CONNECT_TIMEOUT_MS;
+	/* The sweep reads the coarse clock, which lags the exact one by a
+	 * tick or more: started on the exact one, the deadline is never
+	 * early, only late by that lag. */
+	c->last_ms = clock_mono_us() / 1000;
 	timed_update(c);
 	w->stats.out_active++;
 	/* Even a failure right away is reported from the loop, after the
