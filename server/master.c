@@ -348,6 +348,26 @@ master_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/*
+ * The master's deadlines (drain delay, stop, reload, heartbeats) are
+ * promises to operators and balancers: on the exact clock, not libevent's
+ * default coarse one, which lags by a tick or more and fires them early.
+ * The master's loop is not a hot path.
+ */
+static struct event_base *
+master_base_new(void)
+{
+	struct event_config	*ec;
+	struct event_base	*base = NULL;
+
+	if ((ec = event_config_new()) == NULL)
+		return NULL;
+	if (event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER) == 0)
+		base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 static int
 master_setup(void)
 {
@@ -355,7 +375,7 @@ master_setup(void)
 	size_t		i;
 	int		step;
 
-	if ((master.base = event_base_new()) == NULL) {
+	if ((master.base = master_base_new()) == NULL) {
 		log_warnx("cannot create event base");
 		return -1;
 	}
