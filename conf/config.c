@@ -361,6 +361,7 @@ config_build(config_t *lc, const char *name, struct ctx *ctx)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->shutdown_timeout_ms = 10000;
 	cfg->heartbeat_interval_ms = 1000;
+	cfg->alog_flush_ms = 1000;
 	cfg->worker_timeout_ms = 10000;
 	cfg->min_uptime_ms = 1000;
 	cfg->admin_mode = 0600;

@@ -119,6 +119,7 @@ struct config {
 	char			*log_file;	/* path, "stderr", "syslog" */
 	char			*alog_file;	/* access log: path, "syslog" */
 	int			 alog_json;
+	int			 alog_flush_ms;	/* longest a line waits */
 	int			 shutdown_timeout_ms;
 	int			 drain_delay_ms;	/* quit: 503 first */
 	int			 heartbeat_interval_ms;

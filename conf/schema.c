@@ -31,6 +31,7 @@ static const struct field listener_alog_fields[] = {
 static const struct field alog_fields[] = {
 	{ "file", K_STR, F(config, alog_file), 0, PATH_MAX - 1, NULL },
 	{ "format", K_FORMAT, F(config, alog_json), 0, 0, NULL },
+	{ "flush", K_MS, F(config, alog_flush_ms), 10, 60000, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 

@@ -203,7 +203,7 @@ test_text(void **state)
 	snprintf(path, sizeof(path), "%s/access.log", d.dir);
 	assert_int_equal(h_daemon_startf(&d,
 	    "workers = 2;\n"
-	    "access_log = { file = \"%s\"; };\n"
+	    "access_log = { file = \"%s\"; flush = 0.05; };\n"
 	    "listeners = (\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
@@ -254,6 +254,7 @@ test_json_reopen(void **state)
 	snprintf(old, sizeof(old), "%s.1", path);
 	assert_int_equal(h_daemon_startf(&d,
 	    "workers = 2;\n"
+	    "access_log = { file = \"off\"; flush = 0.05; };\n"
 	    "listeners = (\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
 	    "    access_log = { file = \"%s\"; format = \"json\"; }; }\n"
@@ -309,7 +310,7 @@ test_proxy(void **state)
 	snprintf(path, sizeof(path), "%s/access.log", d.dir);
 	assert_int_equal(h_daemon_startf(&d,
 	    "workers = 1;\n"
-	    "access_log = { file = \"%s\"; };\n"
+	    "access_log = { file = \"%s\"; flush = 0.05; };\n"
 	    "listeners = (\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
 	    "    proxy_protocol = true; },\n"
@@ -363,7 +364,7 @@ test_reload_new_file(void **state)
 	snprintf(b, sizeof(b), "%s/b.log", d.dir);
 	assert_int_equal(h_daemon_startf(&d,
 	    "workers = 2;\n"
-	    "access_log = { file = \"%s\"; };\n"
+	    "access_log = { file = \"%s\"; flush = 0.05; };\n"
 	    "listeners = (\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\"; }\n"
 	    ");\n", a, port), 0);
@@ -373,7 +374,7 @@ test_reload_new_file(void **state)
 	assert_int_equal(h_fd_count(d.pid, a), 1);
 
 	snprintf(conf, sizeof(conf), "workers = 2;\n"
-	    "access_log = { file = \"%s\"; format = \"json\"; };\n"
+	    "access_log = { file = \"%s\"; format = \"json\"; flush = 0.05; };\n"
 	    "listeners = (\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\"; }\n"
 	    ");\n", b, port);
@@ -411,7 +412,7 @@ test_flush_at_stop(void **state)
 	snprintf(path, sizeof(path), "%s/access.log", d.dir);
 	assert_int_equal(h_daemon_startf(&d,
 	    "workers = 2;\n"
-	    "access_log = { file = \"%s\"; };\n"
+	    "access_log = { file = \"%s\"; flush = 0.05; };\n"
 	    "listeners = (\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"echo\"; }\n"
 	    ");\n", path, port), 0);

@@ -570,7 +570,18 @@ test_access_log(void **state)
 	cfg = parse_ok("listeners = ( { port = 1; service = \"e\"; } );");
 	assert_null(cfg->alog_file);
 	assert_null(cfg->listeners[0].alog_file);
+	assert_int_equal(cfg->alog_flush_ms, 1000);
 	config_free(cfg);
+	cfg = parse_ok("access_log = { file = \"off\"; flush = 0.05; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );");
+	assert_null(cfg->alog_file);
+	assert_int_equal(cfg->alog_flush_ms, 50);
+	config_free(cfg);
+	expect_error("access_log = { file = \"a\";\n flush = 0; };\n"
+	    "listeners = ( { port = 1; service = \"e\"; } );", 2, "'flush'");
+	expect_error("listeners = (\n{ port = 1; service = \"e\";\n"
+	    "  access_log = { file = \"a\"; flush = 1; }; } );", 3,
+	    "unknown setting 'flush'");
 
 	expect_error("access_log = {\n format = \"xml\"; file = \"a\"; };\n"
 	    "listeners = ( { port = 1; service = \"e\"; } );", 2,

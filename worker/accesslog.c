@@ -4,9 +4,9 @@
  *
  * The cost per connection is a format into memory: a file's lines go to
  * a 64 KiB buffer written with one write(2) when it is nearly full (a few
- * hundred connections) and by a one-second timer, so a busy worker makes
- * no syscall per connection and an idle one still shows its lines within
- * a second.  The time comes from the coarse wall clock (vDSO, no
+ * hundred connections) and by a timer (access_log's flush, a second by
+ * default), so a busy worker makes no syscall per connection and an idle
+ * one still shows its lines within that time.  The time comes from the coarse wall clock (vDSO, no
  * syscall).  The master opened the files (a worker may be chrooted and
  * unprivileged); a write error drops the buffer, is counted and logged at
  * most every ALOG_WARN_MS, and never blocks or grows anything.  syslog
@@ -30,7 +30,6 @@
 #include "worker/accesslog.h"
 
 #define ALOG_BUF		65536
-#define ALOG_FLUSH_MS		1000
 #define ALOG_WARN_MS		10000
 
 /* ---- the line ---- */
@@ -507,7 +506,7 @@ accesslog_new(struct event_base *base, const struct config *cfg, int slot,
 		if ((al->timer = event_new(base, -1, EV_PERSIST,
 		    accesslog_tick, al)) == NULL)
 			goto err;
-		clock_ms_to_tv(ALOG_FLUSH_MS, &tv);
+		clock_ms_to_tv(cfg->alog_flush_ms, &tv);
 		if (event_add(al->timer, &tv) == -1)
 			goto err;
 	}
