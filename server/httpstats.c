@@ -15,10 +15,10 @@
  * Limits: at most HS_MAX_CLIENTS connections for all stats listeners
  * together, never taken from the admin socket's; the listener's allow,
  * deny and max_connections_per_ip, as workers apply them; the request
- * complete within HS_REQUEST_MS (408 otherwise) and HTTP_MAX_REQUEST
- * bytes (414/431).  After the reply the master shuts its side down and
- * reads until the client closes (bounded), so a reply is never lost to
- * a reset.
+ * complete within the listener's idle_timeout or HS_REQUEST_MS (408
+ * otherwise) and HTTP_MAX_REQUEST bytes (414/431).  After the reply the
+ * master shuts its side down and reads until the client closes (bounded),
+ * so a reply is never lost to a reset.
  *
  * Cost to workers: a /metrics request starts a stats round only if the
  * last one ended more than heartbeat_interval ago; requests meanwhile
@@ -50,7 +50,7 @@
 #include "worker/service.h"
 
 #define HS_MAX_CLIENTS		32
-#define HS_REQUEST_MS		3000	/* whole request, from accept */
+#define HS_REQUEST_MS		3000	/* whole request, from accept, by default */
 #define HS_LINGER_MS		2000	/* reply out, client to close */
 
 enum hs_state {
@@ -504,7 +504,8 @@ hs_accept(evutil_socket_t fd, short what, void *arg)
 	    cl);
 	bufferevent_setwatermark(cl->bev, EV_READ, 0, HTTP_MAX_REQUEST);
 	bufferevent_enable(cl->bev, EV_READ);
-	timer_set(cl, HS_REQUEST_MS);
+	timer_set(cl, l->lc->idle_timeout_ms > 0 ? l->lc->idle_timeout_ms :
+	    HS_REQUEST_MS);
 }
 
 static void
