@@ -218,7 +218,7 @@ write_conf(int workers, int broken)
 
 	snprintf(conf, sizeof(conf),
 	    "workers = %d;\n"
-	    "heartbeat_interval = 1;\n"
+	    "heartbeat_interval = 0.2;\n"
 	    "worker_timeout = 5;\n"
 	    "shutdown_timeout = 10;\n"
 	    "admin_socket = \"%s\";\n"
