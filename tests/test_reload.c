@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "tests/harness.h"
+#include "tests/load.h"
 
 struct rd {
 	struct daemon	d;
@@ -256,42 +257,7 @@ test_reload_shutdown_deadline(void **state)
 	assert_int_equal(h_daemon_stop(&r.d), 0);
 }
 
-#define LOAD_CLIENTS	100
 #define LOAD_RELOADS	20
-#define MSG_LEN		32
-
-struct client {
-	int		fd;
-	int		connecting;
-	int		trips_left;
-	size_t		got;
-	char		msg[MSG_LEN];
-	char		back[MSG_LEN];
-};
-
-struct load_result {
-	long	trips, connects, refused, resets, eofs, corrupt, stuck;
-};
-
-static int
-client_start(struct client *c, int port, unsigned int *seed)
-{
-	c->fd = h_connect("127.0.0.1", port, H_TIMEOUT_MS);
-	c->trips_left = 5 + rand_r(seed) % 40;
-	c->connecting = 0;
-	c->got = 0;
-	return c->fd == -1 ? -1 : 0;
-}
-
-static int
-client_send(struct client *c, unsigned int *seed, int id)
-{
-	snprintf(c->msg, sizeof(c->msg), "client %03d %010u ......\n", id,
-	    rand_r(seed));
-	c->got = 0;
-	return h_send_all(c->fd, c->msg, MSG_LEN, H_TIMEOUT_MS);
-}
-
 #define LOAD_CONF	"workers = %d;\nshutdown_timeout = 30;\n" \
 			"max_old_generations = 30;\nlisteners = ({ address =" \
 			" \"127.0.0.1\"; port = %d; service = \"echo\"; " \
@@ -307,30 +273,7 @@ load_workers(int i)
 }
 
 /*
- * Reloads from another process while the test process drives clients;
- * with resize, each reload changes the worker count first.
- */
-static pid_t
-reloader(struct rd *r, int port, int resize)
-{
-	struct timespec	gap = { 0, 40 * 1000000L };	/* load between reloads */
-	pid_t		pid;
-	int		i, failed = 0;
-
-	if ((pid = fork()) != 0)
-		return pid;
-	for (i = 0; i < LOAD_RELOADS; i++) {
-		nanosleep(&gap, NULL);
-		if (resize)
-			rd_write(r, LOAD_CONF, load_workers(i), port);
-		if (h_ctl(r->sock, NULL, "reload", (char *)NULL) != 0)
-			failed++;
-	}
-	_exit(failed);
-}
-
-/*
- * 100 clients in round trips, reconnecting all the time, through 20
+ * 64 clients in round trips, reconnecting all the time, through 20
  * reloads: not one refused, reset, cut short or corrupted.  With resize,
  * the worker count changes at every reload (reuseport sets grow, and
  * shrink only in whom they steer to).
@@ -338,86 +281,26 @@ reloader(struct rd *r, int port, int resize)
 static void
 reload_under_load(int resize)
 {
-	struct client		 cl[LOAD_CLIENTS];
-	struct pollfd		 pfd[LOAD_CLIENTS];
 	struct load_result	 res;
+	struct load		 l;
 	struct rd		 r;
-	unsigned int		 seed = 1;
-	pid_t			 rl;
-	long			 stop_at = 0, deadline;
-	ssize_t			 n;
-	int			 p = h_free_port(4), i, st = -1;
+	int			 p = h_free_port(4), i;
 
 	rd_init(&r);
 	rd_write(&r, LOAD_CONF, 2, p);
 	assert_int_equal(h_daemon_start(&r.d, 2, "127.0.0.1", p), 0);
-	memset(&res, 0, sizeof(res));
-	for (i = 0; i < LOAD_CLIENTS; i++) {
-		assert_int_equal(client_start(&cl[i], p, &seed), 0);
-		res.connects++;
-		assert_int_equal(client_send(&cl[i], &seed, i), 0);
+	load_start(&l, p, LOAD_MAX);
+	load_wait_accepts(r.sock, 10);
+	for (i = 0; i < LOAD_RELOADS; i++) {
+		if (resize)
+			rd_write(&r, LOAD_CONF, load_workers(i), p);
+		assert_int_equal(h_ctl(r.sock, NULL, "reload", (char *)NULL),
+		    0);
 	}
-	rl = reloader(&r, p, resize);
-	assert_true(rl > 0);
-	deadline = h_now_ms() + 60000;
-	while (stop_at == 0 || h_now_ms() < stop_at) {
-		assert_true(h_now_ms() < deadline);
-		if (stop_at == 0 && (st = h_wait_exit(rl, 0)) != -1)
-			stop_at = h_now_ms() + 300;
-		for (i = 0; i < LOAD_CLIENTS; i++) {
-			pfd[i].fd = cl[i].fd;
-			pfd[i].events = POLLIN;
-		}
-		if (poll(pfd, LOAD_CLIENTS, 100) <= 0)
-			continue;
-		for (i = 0; i < LOAD_CLIENTS; i++) {
-			if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
-				continue;
-			n = recv(cl[i].fd, cl[i].back + cl[i].got,
-			    MSG_LEN - cl[i].got, 0);
-			if (n == 0) {
-				res.eofs++;
-			} else if (n < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					continue;
-				res.resets++;
-			} else if ((cl[i].got += n) < MSG_LEN)
-				continue;
-			else if (memcmp(cl[i].msg, cl[i].back, MSG_LEN) != 0)
-				res.corrupt++;
-			else {
-				res.trips++;
-				if (--cl[i].trips_left > 0) {
-					if (client_send(&cl[i], &seed, i) != 0)
-						res.resets++;
-					continue;
-				}
-			}
-			/* Done (or broken): a new connection takes over. */
-			close(cl[i].fd);
-			if (client_start(&cl[i], p, &seed) == -1) {
-				res.refused++;
-				assert_int_equal(client_start(&cl[i], p,
-				    &seed), 0);
-			}
-			res.connects++;
-			if (client_send(&cl[i], &seed, i) != 0)
-				res.resets++;
-		}
-	}
-	for (i = 0; i < LOAD_CLIENTS; i++)
-		close(cl[i].fd);
-	print_message("load%s: %ld round trips, %ld connections, %d reloads; "
-	    "refused %ld, resets %ld, eofs %ld, corrupt %ld\n",
-	    resize ? " (resizing)" : "", res.trips, res.connects,
-	    LOAD_RELOADS, res.refused, res.resets, res.eofs, res.corrupt);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);	/* every reload succeeded */
+	load_wait_accepts(r.sock, 20);
+	load_stop(&l, &res, resize ? "20 reloads, resizing" : "20 reloads");
+	load_assert_clean(&res, 2000);
 	assert_int_equal(res.refused, 0);
-	assert_int_equal(res.resets, 0);
-	assert_int_equal(res.eofs, 0);
-	assert_int_equal(res.corrupt, 0);
-	assert_true(res.trips > 2000);
 	assert_true(res.connects > 200);
 	assert_int_equal(ready_in_generation(&r, 1 + LOAD_RELOADS),
 	    resize ? load_workers(LOAD_RELOADS - 1) : 2);
