@@ -31,7 +31,6 @@
 #include "tests/harness.h"
 #include "tests/haproxy.h"
 
-#define DRAIN_DELAY	"1.5"	/* > HAProxy's inter 200ms x fall 2 */
 #define SHORT_CLIENTS	4	/* connect, echo, close, again */
 #define LONG_CLIENTS	2	/* echo every few ms for ~0.6 s */
 #define LONG_TRIPS	120
@@ -80,10 +79,12 @@ inst_start(struct inst *in)
 		close(in->d.notify_fd);
 		in->d.notify_fd = -1;
 	}
+	/* The drain delay outlasts HAProxy's inter 100ms x fall 2, with room
+	 * for a slow machine (0.8 s; 3.3 s under valgrind). */
 	return h_daemon_startf(&in->d, "workers = 2;\n"
 	    "heartbeat_interval = 0.1;\n"
 	    "shutdown_timeout = 5;\n"
-	    "drain_delay = " DRAIN_DELAY ";\n"
+	    "drain_delay = %d.%03d;\n"
 	    "admin_socket = \"%s\";\n"
 	    "modules = ({ name = \"peeraddr\"; path = \"%s\"; });\n"
 	    "listeners = (\n"
@@ -95,8 +96,8 @@ inst_start(struct inst *in)
 	    "  proxy_protocol = true; },\n"
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
 	    "  proxy_protocol = true; max_connections_per_ip = 1; });\n",
-	    in->d.sock, PEERADDR_MODULE, in->pe, in->ps, in->pp, in->ppx,
-	    in->pel);
+	    H_TIMEOUT_MS / 6000, H_TIMEOUT_MS / 6 % 1000, in->d.sock,
+	    PEERADDR_MODULE, in->pe, in->ps, in->pp, in->ppx, in->pel);
 }
 
 /* The two instances and HAProxy in front, both servers UP. */
@@ -128,7 +129,7 @@ lb_start(void)
 	    "backend be_echo\n"
 	    "    balance roundrobin\n"
 	    "    option httpchk GET /health\n"
-	    "    default-server inter 200ms fall 2 rise 2\n"
+	    "    default-server inter 100ms fall 2 rise 2\n"
 	    "    server a 127.0.0.1:%d check port %d\n"
 	    "    server b 127.0.0.1:%d check port %d\n"
 	    "frontend fe_peer\n"
@@ -154,7 +155,7 @@ lb_start(void)
 	    "backend be_lim\n"
 	    "    option httpchk GET /health\n"
 	    "    server a 127.0.0.1:%d send-proxy-v2 check port %d "
-	    "inter 200ms fall 2 rise 2\n",
+	    "inter 100ms fall 2 rise 2\n",
 	    lb.h.sock, lb.fe, lb.a.pe, lb.a.ps, lb.b.pe, lb.b.ps, lb.fp,
 	    lb.a.pp, lb.fv2, lb.a.ppx, lb.fv1, lb.a.ppx, lb.fl, lb.a.pel,
 	    lb.a.ps), 0);
