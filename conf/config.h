@@ -122,6 +122,7 @@ struct config {
 	int			 alog_flush_ms;	/* longest a line waits */
 	int			 shutdown_timeout_ms;
 	int			 drain_delay_ms;	/* quit: 503 first */
+	int			 reload_canary_ms;	/* one worker first */
 	int			 heartbeat_interval_ms;
 	int			 worker_timeout_ms;
 	int			 min_uptime_ms;	/* shorter lives are failures */

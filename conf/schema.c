@@ -96,6 +96,8 @@ const struct field root_fields[] = {
 	{ "shutdown_timeout", K_MS, F(config, shutdown_timeout_ms), 10,
 	    86400000, NULL },
 	{ "drain_delay", K_MS, F(config, drain_delay_ms), 0, 3600000, NULL },
+	{ "reload_canary", K_MS, F(config, reload_canary_ms), 0, 3600000,
+	    NULL },
 	{ "heartbeat_interval", K_MS, F(config, heartbeat_interval_ms), 10,
 	    60000, NULL },
 	{ "worker_timeout", K_MS, F(config, worker_timeout_ms), 50, 3600000,

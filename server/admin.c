@@ -76,7 +76,8 @@ static const struct {
 	{ "stats", ADMIN_STATS, "traffic counters" },
 	{ "stop", ADMIN_STOP, "fast stop" },
 	{ "quit", ADMIN_QUIT, "graceful stop: let connections finish" },
-	{ "reload", ADMIN_RELOAD, "re-read the configuration" },
+	{ "reload", ADMIN_RELOAD, "re-read the configuration; reload --canary "
+	    "N: one new worker alone for N seconds first" },
 	{ "reopen", ADMIN_REOPEN, "reopen the log in every process" },
 };
 
@@ -84,10 +85,11 @@ int
 admin_parse(const char *line, size_t len, struct admin_req *req, char *err,
     size_t errlen)
 {
-	char	word[2][16];
+	char	word[3][16];
 	size_t	i, w = 0, n;
 
 	memset(req, 0, sizeof(*req));
+	req->canary_ms = -1;
 	for (i = 0; i < len; i++) {
 		if (!isprint((unsigned char)line[i])) {
 			snprintf(err, errlen, "request is not text");
@@ -99,7 +101,7 @@ admin_parse(const char *line, size_t len, struct admin_req *req, char *err,
 			i++;
 		if (i == len)
 			break;
-		if (w == 2) {
+		if (w == 3) {
 			snprintf(err, errlen, "too many words");
 			return -1;
 		}
@@ -133,6 +135,24 @@ admin_parse(const char *line, size_t len, struct admin_req *req, char *err,
 		req->cmd = ADMIN_RESIZE;
 		req->nworkers = atoi(p) * (word[1][0] == '-' ? -1 : 1);
 		return 0;
+	}
+	/* "reload --canary N": whole seconds, 0 (none) to 3600. */
+	if (w == 3 && strcmp(word[0], "reload") == 0 &&
+	    strcmp(word[1], "--canary") == 0) {
+		n = strspn(word[2], "0123456789");
+		if (n == 0 || n > 4 || word[2][n] != '\0' ||
+		    atoi(word[2]) > 3600) {
+			snprintf(err, errlen, "reload --canary: '%s' is not a "
+			    "number of seconds from 0 to 3600", word[2]);
+			return -1;
+		}
+		req->cmd = ADMIN_RELOAD;
+		req->canary_ms = atoi(word[2]) * 1000;
+		return 0;
+	}
+	if (w == 3) {
+		snprintf(err, errlen, "too many words");
+		return -1;
 	}
 	if (w == 2 && strcmp(word[1], "--json") != 0) {
 		snprintf(err, errlen, "unknown option '%s'", word[1]);
@@ -306,7 +326,7 @@ client_line(struct admin_client *cl, const char *line, size_t len)
 		break;
 	case ADMIN_RELOAD:
 		client_wait(cl);
-		master_reload("admin", client_reloaded, cl);
+		master_reload("admin", cl->req.canary_ms, client_reloaded, cl);
 		break;
 	case ADMIN_RESIZE:
 		client_wait(cl);

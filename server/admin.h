@@ -37,6 +37,7 @@ struct admin_req {
 	int		json;
 	int		nworkers;	/* ADMIN_RESIZE: N, +N or -N */
 	int		relative;	/* signed: +N or -N */
+	int		canary_ms;	/* ADMIN_RELOAD: --canary N, or -1 */
 };
 
 /* Bind cfg->admin_socket (mode cfg->admin_mode); -1 logged. */

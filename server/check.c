@@ -7,6 +7,8 @@
  * only looks (stat, access, getpwnam, sched_getaffinity):
  * it binds, opens and writes nothing, so "preforkd -t" may run it next to
  * a live master, and a reload runs it before it changes anything.
+ * config_load_checked is the whole check start-up, -t and reload share:
+ * the file, then this, then the modules it loads (in check mode).
  */
 #include <sys/stat.h>
 
@@ -21,6 +23,9 @@
 
 #include "server/affinity.h"
 #include "server/check.h"
+#include "server/privs.h"
+#include "worker/module.h"
+#include "worker/service.h"
 
 static int
 fail(const struct config *cfg, const char *file, int line, char *err,
@@ -191,4 +196,56 @@ config_check_runtime(const struct config *cfg, char *err, size_t errlen)
 			    cfg->cpus[i]);
 	}
 	return 0;
+}
+
+/* What a start, -t and a reload read: the file, then everything it names. */
+struct config *
+config_load_checked(const char *file, char *err, size_t errlen)
+{
+	struct config	*cfg;
+	size_t		 i, j;
+
+	struct privs	 privs;
+
+	if ((cfg = config_load(file, err, errlen)) == NULL)
+		return NULL;
+	for (j = 0; j < cfg->nmodules; j++) {
+		if (service_builtin(cfg->modules[j].name) != NULL ||
+		    strcmp(cfg->modules[j].name, SERVICE_STATS) == 0) {
+			snprintf(err, errlen, "%s:%d: module %s: a built-in "
+			    "service has that name", cfg->file,
+			    cfg->modules[j].line, cfg->modules[j].name);
+			goto fail;
+		}
+	}
+	if (config_check_runtime(cfg, err, errlen) == -1 ||
+	    privs_resolve(cfg, &privs, err, errlen) == -1 ||
+	    module_load(cfg, MODULE_CHECK, NULL, err, errlen) == -1)
+		goto fail;
+	if (cfg->chroot != NULL && (cfg->chroot[0] != '/' ||
+	    access(cfg->chroot, X_OK) == -1)) {
+		snprintf(err, errlen, "%s: chroot %s: %s", cfg->file,
+		    cfg->chroot, cfg->chroot[0] != '/' ? "not an absolute path" :
+		    strerror(errno));
+		goto fail;
+	}
+	for (i = 0; i < cfg->nlisteners; i++) {
+		for (j = 0; j < cfg->nmodules; j++) {
+			if (strcmp(cfg->modules[j].name,
+			    cfg->listeners[i].service) == 0)
+				break;
+		}
+		if (j == cfg->nmodules &&
+		    strcmp(cfg->listeners[i].service, SERVICE_STATS) != 0 &&
+		    service_find(cfg->listeners[i].service) == NULL) {
+			snprintf(err, errlen, "%s:%d: listener %s: unknown "
+			    "service '%s'", cfg->file, cfg->listeners[i].line,
+			    cfg->listeners[i].name, cfg->listeners[i].service);
+			goto fail;
+		}
+	}
+	return cfg;
+fail:
+	config_free(cfg);
+	return NULL;
 }

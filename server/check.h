@@ -17,5 +17,9 @@
  */
 int	config_check_runtime(const struct config *cfg, char *err,
 	    size_t errlen);
+/* Load and fully check a file: syntax, schema, runtime, modules, service
+ * names.  NULL with "file:line: message" in err. */
+struct config	*config_load_checked(const char *file, char *err,
+		    size_t errlen);
 
 #endif

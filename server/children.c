@@ -205,6 +205,10 @@ master_cover(uint64_t now)
 	}
 	if (changed)
 		master_steer();
+	/* A canary serves its own sockets only: the slots that have no
+	 * worker yet are the old generation's to serve. */
+	if (reload_canary_alone())
+		return;
 	for (i = 0; i < master.nslots; i++) {
 		s = &master.slots[i];
 		if (child_serving(s->child)) {

@@ -80,11 +80,14 @@ gen_free(struct gen *g)
 }
 
 /*
- * Start generation N+1 on cfg and ls (already validated and prepared);
- * the current one keeps serving until master_end_generation().
+ * Start generation N+1 on cfg and ls (already validated and prepared),
+ * the workers of its first `start` slots now (a canary: one), the others
+ * by master_spawn_rest(); the current one keeps serving until
+ * master_end_generation().
  */
 int
-master_begin_generation(struct config *cfg, struct lsock *ls, int n)
+master_begin_generation(struct config *cfg, struct lsock *ls, int n,
+    int start)
 {
 	struct slot	*slots;
 	int		 i;
@@ -101,10 +104,27 @@ master_begin_generation(struct config *cfg, struct lsock *ls, int n)
 	if (cfg->rlimit_nofile > 0)
 		privs_rlimit_nofile(cfg->rlimit_nofile);
 	log_set_level(cfg->log_level);
-	log_info("generation %u: starting %d workers", master.generation, n);
-	for (i = 0; i < n; i++)
+	if (start < n)
+		log_info("generation %u: starting %d of %d workers",
+		    master.generation, start, n);
+	else
+		log_info("generation %u: starting %d workers",
+		    master.generation, n);
+	for (i = 0; i < n && i < start; i++)
 		slot_spawn_soon(&master.slots[i]);
 	return 0;
+}
+
+/* The slots of the new generation that have no worker yet get one. */
+void
+master_spawn_rest(void)
+{
+	int	i;
+
+	for (i = 0; i < master.nslots; i++) {
+		if (master.slots[i].child == NULL)
+			slot_spawn_soon(&master.slots[i]);
+	}
 }
 
 /* Keep at most max_old_generations draining: finish the oldest first. */

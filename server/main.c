@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "conf/config.h"
 #include "server/adminclient.h"
+#include "server/check.h"
 #include "server/master.h"
 #include "server/notify.h"
 #include "server/pidfile.h"
@@ -225,7 +226,7 @@ main(int argc, char *argv[])
 	 * its modules.  -s reload checks the file fully first. */
 	cfg = sig != NULL && !test && strcmp(sig, "reload") != 0 ?
 	    config_load(file, err, sizeof(err)) :
-	    reload_load_config(file, err, sizeof(err));
+	    config_load_checked(file, err, sizeof(err));
 	if (cfg == NULL) {
 		fprintf(stderr, "preforkd: %s\n", err);
 		return 1;

@@ -303,7 +303,7 @@ master_stop(int graceful)
  * the stop itself.
  */
 void
-master_reload(const char *why, reload_done_fn done, void *arg)
+master_reload(const char *why, int canary_ms, reload_done_fn done, void *arg)
 {
 	if (removal_pending(NULL)) {
 		log_warnx("reload (%s) refused: stopping (drain delay)", why);
@@ -311,7 +311,7 @@ master_reload(const char *why, reload_done_fn done, void *arg)
 			done(arg, 0, "stopping (draining for removal)");
 		return;
 	}
-	reload_start(why, done, arg);
+	reload_start(why, canary_ms, done, arg);
 }
 
 void
@@ -334,7 +334,7 @@ master_signal(evutil_socket_t sig, short what, void *arg)
 		master_reap();
 		break;
 	case SIGHUP:
-		master_reload("SIGHUP", NULL, NULL);
+		master_reload("SIGHUP", -1, NULL, NULL);
 		break;
 	case SIGUSR1:
 		master_reopen_logged();

@@ -114,16 +114,19 @@ int		 master_run(struct config *cfg);
 /* The worker count cfg asks for ("auto": online CPUs). */
 int		 master_workers(const struct config *cfg);
 /* Reload steps (server/reload.c drives them): start generation N+1 with
- * n workers on a validated cfg and listeners prepared for n, then commit
- * or abort it. */
+ * n workers on a validated cfg and listeners prepared for n (the first
+ * `start` of them now, the rest with master_spawn_rest), then commit or
+ * abort it. */
 int		 master_begin_generation(struct config *cfg, struct lsock *ls,
-		    int n);
+		    int n, int start);
+void		 master_spawn_rest(void);
 int		 master_end_generation(int commit);
 /* Stop: graceful lets connections finish (bounded by shutdown_timeout),
  * after drain_delay if set (server/removal.c). */
 void		 master_stop(int graceful);
 /* reload_start, unless a stop is under way (done hears why). */
-void		 master_reload(const char *why, reload_done_fn done, void *arg);
+void		 master_reload(const char *why, int canary_ms, reload_done_fn done,
+		    void *arg);
 /* reload_workers, likewise. */
 void		 master_resize(int n, int relative, reload_done_fn done,
 		    void *arg);

@@ -21,12 +21,22 @@
  * reload_ack_wait_ms() (stopped, stuck) is named in the log and the reply,
  * and the reload is reported anyway.
  *
+ * With a canary (reload_canary, or "reload --canary N"), N+1 starts with
+ * the worker of slot 0 alone.  Once READY it accepts beside N, on the
+ * sockets it shares with N's slot 0 (new listeners wait for the commit),
+ * and is on trial: if it exits, its heartbeat is late, or a worker of N
+ * exits meanwhile (its slot has no replacement until the reload ends),
+ * the reload aborts -- the canary drains like any aborted worker, and N,
+ * which never stopped accepting, is untouched.  After the trial the other
+ * workers of N+1 start and the reload commits as without a canary.
+ *
  * One reload at a time, until it is reported; another one asked for
  * meanwhile is refused with that reason.  Every outcome is logged, kept
  * for "status", and handed to whoever asked.
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -35,16 +45,22 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "server/check.h"
+#include "server/children.h"
 #include "server/listeners.h"
 #include "server/master.h"
 #include "server/notify.h"
-#include "server/privs.h"
 #include "server/reload.h"
-#include "worker/module.h"
-#include "worker/service.h"
 
 #define RELOAD_MIN_WAIT_MS	5000
 #define RELOAD_ACK_MIN_WAIT_MS	1000
+#define CANARY_TICK_MS		100
+
+enum canary {
+	CANARY_NONE,
+	CANARY_STARTING,	/* slot 0 alone, not READY yet */
+	CANARY_TRIAL,		/* accepting beside the old generation */
+	CANARY_ROLLING,		/* trial passed: the other slots start */
+};
 
 static struct {
 	struct event		*deadline;
@@ -59,6 +75,10 @@ static struct {
 	int			 log_changed;
 	int			 announced;	/* READY=1 sent once */
 	int			 resize;	/* "workers N": same file */
+	enum canary		 canary;
+	int			 canary_ms;
+	uint64_t		 canary_until_ms;
+	struct event		*canary_tick;
 } r;
 
 static int
@@ -69,56 +89,6 @@ same_str(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-struct config *
-reload_load_config(const char *file, char *err, size_t errlen)
-{
-	struct config	*cfg;
-	size_t		 i, j;
-
-	struct privs	 privs;
-
-	if ((cfg = config_load(file, err, errlen)) == NULL)
-		return NULL;
-	for (j = 0; j < cfg->nmodules; j++) {
-		if (service_builtin(cfg->modules[j].name) != NULL ||
-		    strcmp(cfg->modules[j].name, SERVICE_STATS) == 0) {
-			snprintf(err, errlen, "%s:%d: module %s: a built-in "
-			    "service has that name", cfg->file,
-			    cfg->modules[j].line, cfg->modules[j].name);
-			goto fail;
-		}
-	}
-	if (config_check_runtime(cfg, err, errlen) == -1 ||
-	    privs_resolve(cfg, &privs, err, errlen) == -1 ||
-	    module_load(cfg, MODULE_CHECK, NULL, err, errlen) == -1)
-		goto fail;
-	if (cfg->chroot != NULL && (cfg->chroot[0] != '/' ||
-	    access(cfg->chroot, X_OK) == -1)) {
-		snprintf(err, errlen, "%s: chroot %s: %s", cfg->file,
-		    cfg->chroot, cfg->chroot[0] != '/' ? "not an absolute path" :
-		    strerror(errno));
-		goto fail;
-	}
-	for (i = 0; i < cfg->nlisteners; i++) {
-		for (j = 0; j < cfg->nmodules; j++) {
-			if (strcmp(cfg->modules[j].name,
-			    cfg->listeners[i].service) == 0)
-				break;
-		}
-		if (j == cfg->nmodules &&
-		    strcmp(cfg->listeners[i].service, SERVICE_STATS) != 0 &&
-		    service_find(cfg->listeners[i].service) == NULL) {
-			snprintf(err, errlen, "%s:%d: listener %s: unknown "
-			    "service '%s'", cfg->file, cfg->listeners[i].line,
-			    cfg->listeners[i].name, cfg->listeners[i].service);
-			goto fail;
-		}
-	}
-	return cfg;
-fail:
-	config_free(cfg);
-	return NULL;
-}
 
 static void
 reload_finish(int ok, const char *result)
@@ -129,7 +99,9 @@ reload_finish(int ok, const char *result)
 	r.pending = 0;
 	r.settling = 0;
 	r.done = NULL;
+	r.canary = CANARY_NONE;
 	evtimer_del(r.deadline);
+	evtimer_del(r.canary_tick);
 	if (r.resize) {
 		/* Not a reload: the file was not read; the counters, "last
 		 * reload" and the supervisor are not concerned. */
@@ -246,12 +218,14 @@ reload_timeout(evutil_socket_t fd, short what, void *arg)
 
 static void	reload_child_online(void *, const struct pf_event_arg *, void *);
 static void	reload_child_exit(void *, const struct pf_event_arg *, void *);
+static void	canary_check(evutil_socket_t, short, void *);
 
 int
 reload_init(struct event_base *base)
 {
 	r.deadline = evtimer_new(base, reload_timeout, NULL);
-	if (r.deadline == NULL ||
+	r.canary_tick = event_new(base, -1, EV_PERSIST, canary_check, NULL);
+	if (r.deadline == NULL || r.canary_tick == NULL ||
 	    pf_on(&master.life, PF_EV_ONLINE, reload_child_online, NULL) == -1 ||
 	    pf_on(&master.life, PF_EV_EXIT, reload_child_exit, NULL) == -1)
 		return -1;
@@ -263,7 +237,10 @@ reload_free(void)
 {
 	if (r.deadline != NULL)
 		event_free(r.deadline);
+	if (r.canary_tick != NULL)
+		event_free(r.canary_tick);
 	r.deadline = NULL;
+	r.canary_tick = NULL;
 }
 
 /* A stop during a reload: the new generation, which never accepted,
@@ -306,7 +283,7 @@ reload_ack_wait_ms(const struct config *cfg)
 }
 
 void
-reload_start(const char *why, reload_done_fn done, void *arg)
+reload_start(const char *why, int canary_ms, reload_done_fn done, void *arg)
 {
 	struct config	*cfg;
 	struct lsock	*ls = NULL;
@@ -329,7 +306,7 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 	r.done_arg = arg;
 	log_info("reload (%s): reading %s", why, master.cfg->file);
 	master_modules_unload();
-	if ((cfg = reload_load_config(master.cfg->file, err,
+	if ((cfg = config_load_checked(master.cfg->file, err,
 	    sizeof(err))) == NULL) {
 		master_modules_load();
 		reload_finish(0, err);
@@ -344,7 +321,9 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 		goto fail;
 	}
 	r.log_changed = !same_str(cfg->log_file, master.cfg->log_file);
-	if (master_begin_generation(cfg, ls, nworkers) == -1) {
+	r.canary_ms = canary_ms >= 0 ? canary_ms : cfg->reload_canary_ms;
+	if (master_begin_generation(cfg, ls, nworkers, r.canary_ms > 0 ? 1 :
+	    nworkers) == -1) {
 		listeners_abort();
 		snprintf(err, sizeof(err), "cannot start a new generation: "
 		    "%s", strerror(errno));
@@ -352,6 +331,11 @@ reload_start(const char *why, reload_done_fn done, void *arg)
 	}
 	master_modules_load();	/* the new file's */
 	r.pending = 1;
+	if (r.canary_ms > 0) {
+		r.canary = CANARY_STARTING;
+		log_info("reload (%s): canary: worker 0 of generation %u alone "
+		    "for %d ms first", why, master.generation, r.canary_ms);
+	}
 	clock_ms_to_tv(reload_wait_ms(cfg), &tv);
 	evtimer_add(r.deadline, &tv);
 	return;
@@ -430,7 +414,7 @@ reload_workers(int n, int relative, reload_done_fn done, void *arg)
 		    "workers (see the log); kept %d", want, master.nslots);
 		goto fail;
 	}
-	if (master_begin_generation(master.cfg, ls, want) == -1) {
+	if (master_begin_generation(master.cfg, ls, want, want) == -1) {
 		listeners_abort();
 		snprintf(err, sizeof(err), "cannot start a new generation: "
 		    "%s", strerror(errno));
@@ -465,11 +449,111 @@ all_ready(void)
 	return 1;
 }
 
+/* The canary: the worker of the new generation's slot 0. */
+static struct child *
+canary_child(void)
+{
+	return master.nslots > 0 ? master.slots[0].child : NULL;
+}
+
+static void	canary_fail(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+
+static void
+canary_fail(const char *fmt, ...)
+{
+	char	why[256];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	reload_abort(why);
+}
+
+static void
+canary_trial(struct child *c)
+{
+	struct timeval	tv;
+
+	child_accept(c);
+	master_steer();
+	r.canary = CANARY_TRIAL;
+	r.canary_until_ms = master_now_ms() + r.canary_ms;
+	evtimer_del(r.deadline);	/* the trial ends on its own clock */
+	clock_ms_to_tv(CANARY_TICK_MS, &tv);
+	event_add(r.canary_tick, &tv);
+	log_info("reload (%s): canary worker 0 (pid %ld) of generation %u "
+	    "accepting beside generation %u; trial of %d ms", r.why,
+	    (long)c->pid, master.generation, master.prev.generation,
+	    r.canary_ms);
+}
+
+static void	reload_progress(int);
+
+/* On trial: alive, heartbeats on time, for canary_ms; then the rest. */
+static void
+canary_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c = canary_child();
+	struct timeval	 tv;
+
+	if (r.canary != CANARY_TRIAL)
+		return;
+	if (c == NULL || c->stalled) {
+		canary_fail("the canary worker's heartbeat was late (see the "
+		    "log); it drains, kept the old generation");
+		return;
+	}
+	if (master_now_ms() < r.canary_until_ms)
+		return;
+	event_del(r.canary_tick);
+	r.canary = CANARY_ROLLING;
+	log_info("reload (%s): the canary passed its %d ms trial; starting "
+	    "the other workers (%d)", r.why, r.canary_ms, master.nslots - 1);
+	master_spawn_rest();
+	clock_ms_to_tv(reload_wait_ms(master.cfg), &tv);
+	evtimer_add(r.deadline, &tv);
+	reload_progress(0);		/* one worker only: ready already */
+}
+
+int
+reload_canary_alone(void)
+{
+	return r.canary != CANARY_NONE;
+}
+
+int
+reload_canary_phase(char *buf, size_t len)
+{
+	uint64_t	now = master_now_ms();
+
+	switch (r.canary) {
+	case CANARY_STARTING:
+		snprintf(buf, len, "reload canary: worker 0 of generation %u "
+		    "starting", master.generation);
+		return 1;
+	case CANARY_TRIAL:
+		snprintf(buf, len, "reload canary: worker 0 of generation %u "
+		    "on trial, %.1f s left", master.generation,
+		    now < r.canary_until_ms ? (r.canary_until_ms - now) /
+		    1000.0 : 0.0);
+		return 1;
+	case CANARY_ROLLING:
+		snprintf(buf, len, "reload canary passed: generation %u "
+		    "starting", master.generation);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* A worker of the newest generation became ready, or died starting. */
 static void
 reload_progress(int died)
 {
-	struct timeval	tv;
+	struct timeval	 tv;
+	struct child	*c;
 
 	if (!r.pending) {
 		/* The first generation: tell the supervisor once it serves. */
@@ -484,7 +568,12 @@ reload_progress(int died)
 		    "(see the log); kept the old generation");
 		return;
 	}
-	if (!all_ready())
+	if (r.canary == CANARY_STARTING) {
+		if ((c = canary_child()) != NULL && c->state == CHILD_READY)
+			canary_trial(c);
+		return;
+	}
+	if (r.canary == CANARY_TRIAL || !all_ready())
 		return;
 	if (r.resize)
 		snprintf(r.committed, sizeof(r.committed), "%d worker%s, "
@@ -525,8 +614,24 @@ reload_child_exit(void *self, const struct pf_event_arg *ev, void *udata)
 {
 	const struct child	*c = ev->data;
 
-	if (c->state == CHILD_STARTING && c->generation == master.generation)
+	if (c->state == CHILD_STARTING && c->generation == master.generation) {
 		reload_progress(1);
+		return;
+	}
+	if (r.canary >= CANARY_TRIAL && r.pending &&
+	    c->generation == master.generation) {
+		canary_fail("the canary worker (pid %ld) exited after %llu ms "
+		    "(see the log); kept the old generation", (long)c->pid,
+		    (unsigned long long)(master_now_ms() - c->started_ms));
+		return;
+	}
+	if (r.canary == CANARY_TRIAL && c->generation < master.generation &&
+	    c->state == CHILD_READY) {
+		canary_fail("worker %d (pid %ld) of generation %u exited "
+		    "during the canary's trial; kept the old generation",
+		    c->slot, (long)c->pid, c->generation);
+		return;
+	}
 	if (r.settling && c->owes_ack && c->generation < master.generation) {
 		log_info("reload (%s): worker %d (pid %ld) of generation %u "
 		    "exited before it confirmed; counted as stopped", r.why,

@@ -23,14 +23,17 @@ struct reload_last {
 	char		result[CONFIG_ERRLEN + 32];
 };
 
-/* Load and fully check a file: syntax, schema, modules, service names.
- * NULL with "file:line: message" in err. */
-struct config	*reload_load_config(const char *file, char *err,
-		    size_t errlen);
 int		 reload_init(struct event_base *base);
 void		 reload_free(void);
-/* Reload from the current file; done (may be NULL) hears the outcome. */
-void		 reload_start(const char *why, reload_done_fn done, void *arg);
+/* Reload from the current file; done (may be NULL) hears the outcome.
+ * canary_ms: a canary trial this long (0: none), or -1 for the file's
+ * reload_canary. */
+void		 reload_start(const char *why, int canary_ms, reload_done_fn done,
+		    void *arg);
+/* A canary worker is on trial: slots without a worker stay uncovered. */
+int		 reload_canary_alone(void);
+/* The canary's phase in words, for status; 0 if there is none. */
+int		 reload_canary_phase(char *buf, size_t len);
 /* "workers N" (relative: +N or -N): a new generation of the serving
  * configuration with that many workers; done hears the outcome once
  * they accept and the old ones stopped (reload.c says why). */

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "server/master.h"
 #include "server/notify.h"
+#include "server/reload.h"
 #include "server/removal.h"
 
 static struct {
@@ -94,7 +95,7 @@ removal_phase(char *buf, size_t len)
 	else if (master.stopping)
 		snprintf(buf, len, "stopping (%s)", master.stopping == 2 ?
 		    "graceful" : "fast");
-	else
+	else if (!reload_canary_phase(buf, len))
 		snprintf(buf, len, "serving");
 }
 

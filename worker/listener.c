@@ -190,6 +190,22 @@ listener_free(struct pf_listener *l)
 	free(l);
 }
 
+/*
+ * A socket the master bound but has not made listen yet (new in a
+ * canary's file: it listens at the commit) would poll as hung up and
+ * fail every accept.  Asked only when accepting (re)starts, not per
+ * client.
+ */
+static int
+sock_listening(int fd)
+{
+	int		on = 0;
+	socklen_t	len = sizeof(on);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 &&
+	    on;
+}
+
 int
 listener_start(struct pf_listener *l)
 {
@@ -197,7 +213,9 @@ listener_start(struct pf_listener *l)
 
 	l->running = 1;
 	for (i = 0; i < l->nev; i++) {
-		if (l->use[i] && event_add(l->ev[i], NULL) == -1) {
+		if (!l->use[i] || !sock_listening(event_get_fd(l->ev[i])))
+			continue;
+		if (event_add(l->ev[i], NULL) == -1) {
 			log_warnx("listener %s: cannot add accept event",
 			    l->conf->name);
 			listener_stop(l);	/* all or nothing */

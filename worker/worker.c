@@ -286,11 +286,15 @@ worker_reopen(struct peer *p, uint32_t target)
 	worker_send(&m);
 }
 
-/* The master committed our generation: serve. */
+/*
+ * The master committed our generation: serve.  A reload's canary hears
+ * this twice: first for its trial, when the sockets new in its file do
+ * not listen yet (listener_start skips those), then at the commit.
+ */
 static void
 worker_accept(uint32_t generation)
 {
-	if (w.accepting || w.draining)
+	if (w.draining)
 		return;
 	if (generation != w.spec->generation) {
 		log_warnx("control channel: ACCEPT for generation %u, this "
@@ -299,7 +303,8 @@ worker_accept(uint32_t generation)
 	}
 	w.accepting = 1;
 	log_debug("accepting, generation %u", generation);
-	listeners_set(1);
+	if (!w.capped)
+		listeners_set(1);
 }
 
 /* The master asks us to take in another slot's clients, or to stop. */
