@@ -6,7 +6,8 @@
  *	{ "pid", "uptime_s", "config", "generation", "listeners": [...],
  *	  "last_reload": null or { "time", "ok", "result" },
  *	  "phase": "serving", "draining for removal: stopping in N.N s",
- *	    "stopping (graceful)" or "stopping (fast)",
+ *	    "stopping (graceful)", "stopping (fast)" or a reload canary's
+ *	    ("reload canary: worker 0 of generation N on trial, N.N s left"),
  *	  "worker_count": slots of the serving generation,
  *	  "workers_override": true if "preforkctl workers N" set that count
  *	    (the file's "workers" holds again at the next reload),

@@ -3,14 +3,30 @@
  * its "fail_if" setting exists: the checks in the master pass, the new
  * workers of a reload fail (the failed-reload tests).  A worker's start
  * waits while the file named by "slow_if" exists (at most 30 s): a reload
- * that stays pending until the test lets it go.
+ * that stays pending until the test lets it go.  A worker started while
+ * the file named by "crash_if" exists aborts once it has run a second and
+ * has no client (a canary that crashes, without taking a client with it).
  */
 #include <sys/inotify.h>
+#include <sys/resource.h>
 
 #include <poll.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "preforkd/preforkd.h"
+
+static int	fi_live, fi_doomed;
+
+/* SIGABRT, without leaving a core file behind. */
+static void
+fi_crash(void)
+{
+	struct rlimit	rl = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	abort();
+}
 
 static void
 fi_data(void *conn, const struct pf_event_arg *ev, void *udata)
@@ -19,15 +35,35 @@ fi_data(void *conn, const struct pf_event_arg *ev, void *udata)
 }
 
 static void
+fi_close(void *conn, const struct pf_event_arg *ev, void *udata)
+{
+	if (--fi_live == 0 && fi_doomed)
+		fi_crash();
+}
+
+static void
 fi_connection(void *l, const struct pf_event_arg *ev, void *udata)
 {
+	fi_live++;
 	pf_conn_on(ev->conn, PF_EV_DATA, fi_data, NULL);
+	pf_conn_on(ev->conn, PF_EV_CLOSE, fi_close, NULL);
+}
+
+static void
+fi_doom(struct pf_timer *t, void *udata)
+{
+	pf_log(PF_LOG_WARN, "failinit: crashing once idle (%d clients)",
+	    fi_live);
+	fi_doomed = 1;
+	if (fi_live == 0)
+		fi_crash();
 }
 
 static int
 fi_check(const struct pf_settings *s)
 {
-	static const char *const known[] = { "fail_if", "slow_if", NULL };
+	static const char *const known[] = { "fail_if", "slow_if", "crash_if",
+	    NULL };
 
 	return pf_settings_only(s, known);
 }
@@ -60,6 +96,10 @@ fi_init(struct pf_listener *l)
 		pf_log(PF_LOG_WARN, "failinit: %s exists: failing", path);
 		return -1;
 	}
+	if (pf_setting_str(pf_listener_settings(l), "crash_if", &path) == 0 &&
+	    access(path, F_OK) == 0 && pf_set_timeout(1000, fi_doom, NULL) ==
+	    NULL)
+		return -1;
 	return pf_on(pf_listener_emitter(l), PF_EV_CONNECTION, fi_connection,
 	    NULL);
 }
