@@ -149,6 +149,36 @@ test_workers_count(void **state)
 	assert_int_equal(req.cmd, ADMIN_WORKERS);
 }
 
+/* "reload --canary N": whole seconds, 0 to 3600; plain reload: the
+ * file's (-1). */
+static void
+test_reload_canary(void **state)
+{
+	static const char *const bad[] = {
+		"reload --canary 3601", "reload --canary x",
+		"reload --canary -1", "reload --canary 1.5", "reload --canary 99999",
+	};
+	struct admin_req	req;
+	char			err[ERRLEN];
+	size_t			i;
+
+	assert_int_equal(parse("reload", &req, err), 0);
+	assert_int_equal(req.cmd, ADMIN_RELOAD);
+	assert_int_equal(req.canary_ms, -1);
+	assert_int_equal(parse(" reload  --canary  30 ", &req, err), 0);
+	assert_int_equal(req.cmd, ADMIN_RELOAD);
+	assert_int_equal(req.canary_ms, 30000);
+	assert_int_equal(parse("reload --canary 0", &req, err), 0);
+	assert_int_equal(req.canary_ms, 0);
+	assert_int_equal(parse("reload --canary 3600", &req, err), 0);
+	assert_int_equal(req.canary_ms, 3600000);
+	for (i = 0; i < NELEM(bad); i++)
+		refused(bad[i], "is not a number of seconds");
+	refused("reload --canary", "unknown option '--canary'");
+	refused("status --canary 3", "too many words");
+	refused("reload --canary 3 x", "too many words");
+}
+
 static void
 test_spaces(void **state)
 {
@@ -315,6 +345,7 @@ main(void)
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_spaces),
 		cmocka_unit_test(test_workers_count),
+		cmocka_unit_test(test_reload_canary),
 		cmocka_unit_test(test_len_bounds_line),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_unknown_command),
