@@ -28,8 +28,12 @@ void	child_drain(struct child *c);
 void	child_signal(struct child *c, int sig);
 /* Signal c to end it; the monitor follows up with SIGKILL if need be. */
 void	child_kill(struct child *c, int sig);
-/* New clients of reuseport listeners go only where a worker accepts. */
+/* New clients of reuseport listeners go only where a worker accepts
+ * (cover.c). */
 void	master_steer(void);
+/* Stalled workers found, and slots without a serving worker covered by
+ * another of the generation (cover.c). */
+void	master_cover(uint64_t now);
 /* Does a worker of generations first..last still hold its listeners? */
 int	listeners_held(uint32_t first, uint32_t last);
 /* SIGCHLD: reap, respawn or back off. */
