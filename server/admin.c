@@ -154,6 +154,11 @@ admin_parse(const char *line, size_t len, struct admin_req *req, char *err,
 		snprintf(err, errlen, "too many words");
 		return -1;
 	}
+	if (w == 2 && strcmp(word[0], "reload") == 0 &&
+	    strcmp(word[1], "--canary") == 0) {
+		snprintf(err, errlen, "reload --canary: how many seconds?");
+		return -1;
+	}
 	if (w == 2 && strcmp(word[1], "--json") != 0) {
 		snprintf(err, errlen, "unknown option '%s'", word[1]);
 		return -1;

@@ -19,11 +19,12 @@
 /*
  * A reload (and "workers N", the same transaction) is bounded by the
  * master itself (2 x worker_timeout, at least 5 s; worker_timeout is at
- * most an hour; plus a canary's trial, at most another hour), which then
- * always answers: the client waits for that answer, never giving up on a
- * slow reload that the master would still report as done.
+ * most an hour; with a canary that bound twice, for the canary and for
+ * the rest, plus its trial, at most another hour), which then always
+ * answers: the client waits for that answer, never giving up on a slow
+ * reload that the master would still report as done.
  */
-#define RELOAD_TIMEOUT_MS	(3 * 3600 * 1000 + REPLY_TIMEOUT_MS)
+#define RELOAD_TIMEOUT_MS	(5 * 3600 * 1000 + REPLY_TIMEOUT_MS)
 #define REPLY_MAX		(4 * 1024 * 1024)
 
 /* "reload", or "workers" with a count (not "workers [--json]"). */

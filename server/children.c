@@ -138,6 +138,16 @@ child_misbehaved(struct child *c, const char *why)
 	round_child_gone(c);
 }
 
+/* The file c runs under: during a reload, the old generation's workers
+ * still send heartbeats at the old file's pace. */
+const struct config *
+child_cfg(const struct child *c)
+{
+	return master.prev.cfg != NULL &&
+	    c->generation == master.prev.generation ? master.prev.cfg :
+	    master.cfg;
+}
+
 /* Tell c to drain: stop accepting, finish, exit by the deadline. */
 void
 child_drain(struct child *c)
@@ -530,14 +540,14 @@ master_monitor(evutil_socket_t fd, short what, void *arg)
 	struct child	*c;
 	struct slot	*s;
 	uint64_t	 now = master_now_ms();
-	uint64_t	 timeout = master.cfg->worker_timeout_ms;
 	int		 i;
 
 	TAILQ_FOREACH(c, &master.children, entry) {
 		switch (c->state) {
 		case CHILD_STARTING:
 		case CHILD_READY:
-			if (now - c->heartbeat_ms < timeout)
+			if (now - c->heartbeat_ms <
+			    (uint64_t)child_cfg(c)->worker_timeout_ms)
 				break;
 			log_warnx("worker %d (pid %ld) silent for %llu ms; "
 			    "aborting it", c->slot, (long)c->pid,

@@ -23,6 +23,8 @@ int	slots_new(struct slot **slots, int n);
 void	slots_free(struct slot *slots, int n);
 /* The master's word that c's generation is committed: serve. */
 void	child_accept(struct child *c);
+/* The configuration c runs under (the old one's, during a reload). */
+const struct config *child_cfg(const struct child *c);
 /* Tell c to drain: stop accepting, finish, exit by the deadline. */
 void	child_drain(struct child *c);
 void	child_signal(struct child *c, int sig);

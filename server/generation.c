@@ -99,8 +99,12 @@ master_begin_generation(struct config *cfg, struct lsock *ls, int n,
 	gen_save(&master.prev);
 	for (i = 0; i < master.prev.nslots; i++)
 		evtimer_del(master.prev.slots[i].respawn);
+	/* Never a number an aborted generation had: its workers may still
+	 * be draining, and must not be taken for the new one's. */
+	if (master.generation_seq < master.prev.generation)
+		master.generation_seq = master.prev.generation;
 	gen_load(&(struct gen){ .cfg = cfg, .ls = ls, .slots = slots,
-	    .nslots = n, .generation = master.prev.generation + 1 });
+	    .nslots = n, .generation = ++master.generation_seq });
 	if (cfg->rlimit_nofile > 0)
 		privs_rlimit_nofile(cfg->rlimit_nofile);
 	log_set_level(cfg->log_level);

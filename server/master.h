@@ -80,6 +80,8 @@ struct master {
 	pid_t			 pid;
 	uint64_t		 started_ms;
 	uint32_t		 generation;
+	uint32_t		 generation_seq; /* the last number given: an
+						 * aborted one is not reused */
 	struct slot		*slots;
 	int			 nslots;
 	struct child_list	 children;	/* every live child */

@@ -76,6 +76,7 @@ static struct {
 	int			 announced;	/* READY=1 sent once */
 	int			 resize;	/* "workers N": same file */
 	enum canary		 canary;
+	pid_t			 canary_pid;
 	int			 canary_ms;
 	uint64_t		 canary_until_ms;
 	struct event		*canary_tick;
@@ -216,6 +217,7 @@ reload_timeout(evutil_socket_t fd, short what, void *arg)
 		reload_settle(1);
 }
 
+static int	all_ready(int);
 static void	reload_child_online(void *, const struct pf_event_arg *, void *);
 static void	reload_child_exit(void *, const struct pf_event_arg *, void *);
 static void	canary_check(evutil_socket_t, short, void *);
@@ -312,6 +314,15 @@ reload_start(const char *why, int canary_ms, reload_done_fn done, void *arg)
 		reload_finish(0, err);
 		return;
 	}
+	/* A canary's trial needs the old generation whole: a slot of it
+	 * without a worker would wait the trial out. */
+	r.canary_ms = canary_ms >= 0 ? canary_ms : cfg->reload_canary_ms;
+	if (r.canary_ms > 0 && !all_ready(1)) {
+		snprintf(err, sizeof(err), "a canary needs every worker of "
+		    "generation %u ready, and one is not (see status); kept "
+		    "it", master.generation);
+		goto fail;
+	}
 	/* Once: the sockets and the slots must agree. */
 	nworkers = master_workers(cfg);
 	if ((ls = calloc(cfg->nlisteners, sizeof(*ls))) == NULL ||
@@ -321,7 +332,6 @@ reload_start(const char *why, int canary_ms, reload_done_fn done, void *arg)
 		goto fail;
 	}
 	r.log_changed = !same_str(cfg->log_file, master.cfg->log_file);
-	r.canary_ms = canary_ms >= 0 ? canary_ms : cfg->reload_canary_ms;
 	if (master_begin_generation(cfg, ls, nworkers, r.canary_ms > 0 ? 1 :
 	    nworkers) == -1) {
 		listeners_abort();
@@ -435,15 +445,17 @@ refuse:
 		done(arg, 0, err);
 }
 
-/* Every slot of the current generation has a READY worker. */
+/* Every slot of the current generation has a READY worker (and, with
+ * live, one whose heartbeat is on time). */
 static int
-all_ready(void)
+all_ready(int live)
 {
-	int	i;
+	const struct child	*c;
+	int			 i;
 
 	for (i = 0; i < master.nslots; i++) {
-		if (master.slots[i].child == NULL ||
-		    master.slots[i].child->state != CHILD_READY)
+		c = master.slots[i].child;
+		if (c == NULL || c->state != CHILD_READY || (live && c->stalled))
 			return 0;
 	}
 	return 1;
@@ -479,6 +491,7 @@ canary_trial(struct child *c)
 	child_accept(c);
 	master_steer();
 	r.canary = CANARY_TRIAL;
+	r.canary_pid = c->pid;
 	r.canary_until_ms = master_now_ms() + r.canary_ms;
 	evtimer_del(r.deadline);	/* the trial ends on its own clock */
 	clock_ms_to_tv(CANARY_TICK_MS, &tv);
@@ -557,7 +570,7 @@ reload_progress(int died)
 
 	if (!r.pending) {
 		/* The first generation: tell the supervisor once it serves. */
-		if (!r.announced && all_ready()) {
+		if (!r.announced && all_ready(0)) {
 			r.announced = 1;
 			notify_ready(master.nslots);
 		}
@@ -573,7 +586,7 @@ reload_progress(int died)
 			canary_trial(c);
 		return;
 	}
-	if (r.canary == CANARY_TRIAL || !all_ready())
+	if (r.canary == CANARY_TRIAL || !all_ready(0))
 		return;
 	if (r.resize)
 		snprintf(r.committed, sizeof(r.committed), "%d worker%s, "
@@ -591,6 +604,7 @@ reload_progress(int died)
 	 * overrides it until the next one. */
 	master.workers_override = r.resize;
 	r.pending = 0;
+	r.canary = CANARY_NONE;
 	r.settling = 1;
 	log_debug("reload (%s): generation %u accepting; %d old workers to "
 	    "confirm they stopped", r.why, master.generation, acks_owed(0));
@@ -618,15 +632,17 @@ reload_child_exit(void *self, const struct pf_event_arg *ev, void *udata)
 		reload_progress(1);
 		return;
 	}
-	if (r.canary >= CANARY_TRIAL && r.pending &&
-	    c->generation == master.generation) {
+	if (r.canary >= CANARY_TRIAL && r.pending && c->pid == r.canary_pid) {
 		canary_fail("the canary worker (pid %ld) exited after %llu ms "
 		    "(see the log); kept the old generation", (long)c->pid,
 		    (unsigned long long)(master_now_ms() - c->started_ms));
 		return;
 	}
-	if (r.canary == CANARY_TRIAL && c->generation < master.generation &&
-	    c->state == CHILD_READY) {
+	/* Its slot gets no new worker until the reload ends: end it now
+	 * rather than leave the slot's clients waiting for a trial. */
+	if ((r.canary == CANARY_STARTING || r.canary == CANARY_TRIAL) &&
+	    master.prev.cfg != NULL && c->generation == master.prev.generation &&
+	    c->state != CHILD_DRAINING) {
 		canary_fail("worker %d (pid %ld) of generation %u exited "
 		    "during the canary's trial; kept the old generation",
 		    c->slot, (long)c->pid, c->generation);

@@ -174,7 +174,7 @@ test_reload_canary(void **state)
 	assert_int_equal(req.canary_ms, 3600000);
 	for (i = 0; i < NELEM(bad); i++)
 		refused(bad[i], "is not a number of seconds");
-	refused("reload --canary", "unknown option '--canary'");
+	refused("reload --canary", "how many seconds?");
 	refused("status --canary 3", "too many words");
 	refused("reload --canary 3 x", "too many words");
 }

@@ -252,7 +252,7 @@ listener_release(struct pf_listener *l, int sweep)
 	listener_stop(l);
 	for (i = 0; i < l->nev; i++) {
 		fd = event_get_fd(l->ev[i]);
-		if (sweep && l->use[i])
+		if (sweep && l->use[i] && sock_listening(fd))
 			listener_take(l, fd, l->conf->backlog > 0 ?
 			    l->conf->backlog : ACCEPT_BATCH, 0);
 		event_free(l->ev[i]);

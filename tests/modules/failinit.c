@@ -4,8 +4,9 @@
  * workers of a reload fail (the failed-reload tests).  A worker's start
  * waits while the file named by "slow_if" exists (at most 30 s): a reload
  * that stays pending until the test lets it go.  A worker started while
- * the file named by "crash_if" exists aborts once it has run a second and
- * has no client (a canary that crashes, without taking a client with it).
+ * the file named by "crash_if" exists aborts a second after its first
+ * client, at the first moment it has none (a canary that crashes, without
+ * taking a client with it).
  */
 #include <sys/inotify.h>
 #include <sys/resource.h>
@@ -16,7 +17,7 @@
 
 #include "preforkd/preforkd.h"
 
-static int	fi_live, fi_doomed;
+static int	fi_live, fi_doomed, fi_crash_armed;
 
 /* SIGABRT, without leaving a core file behind. */
 static void
@@ -41,9 +42,16 @@ fi_close(void *conn, const struct pf_event_arg *ev, void *udata)
 		fi_crash();
 }
 
+static void	fi_doom(struct pf_timer *, void *);
+
 static void
 fi_connection(void *l, const struct pf_event_arg *ev, void *udata)
 {
+	if (fi_crash_armed) {
+		fi_crash_armed = 0;
+		if (pf_set_timeout(1000, fi_doom, NULL) == NULL)
+			fi_crash();
+	}
 	fi_live++;
 	pf_conn_on(ev->conn, PF_EV_DATA, fi_data, NULL);
 	pf_conn_on(ev->conn, PF_EV_CLOSE, fi_close, NULL);
@@ -97,9 +105,8 @@ fi_init(struct pf_listener *l)
 		return -1;
 	}
 	if (pf_setting_str(pf_listener_settings(l), "crash_if", &path) == 0 &&
-	    access(path, F_OK) == 0 && pf_set_timeout(1000, fi_doom, NULL) ==
-	    NULL)
-		return -1;
+	    access(path, F_OK) == 0)
+		fi_crash_armed = 1;
 	return pf_on(pf_listener_emitter(l), PF_EV_CONNECTION, fi_connection,
 	    NULL);
 }
