@@ -40,6 +40,7 @@ struct ct {
 	char		flag[192];	/* failinit's crash_if */
 	int		port, port2;
 	pid_t		old[2];
+	const char	*timing;	/* heartbeat_interval, worker_timeout */
 };
 
 /* The file: n workers of failinit (an echo) on a reuseport listener,
@@ -53,28 +54,35 @@ ct_write(struct ct *t, int n, const char *canary, int port2)
 		snprintf(second, sizeof(second), ",\n{ address = \"127.0.0.1\"; "
 		    "port = %d; service = \"echo\"; }", port2);
 	snprintf(conf, sizeof(conf),
-	    "workers = %d;\nheartbeat_interval = 0.2;\nworker_timeout = 5;\n"
+	    "workers = %d;\n%s"
 	    "shutdown_timeout = 30;\nreload_canary = %s;\n"
 	    "admin_socket = \"%s\";\n"
 	    "modules = ({ name = \"failinit\"; path = \"%s\";\n"
 	    "    settings = { crash_if = \"%s\"; }; });\n"
 	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
 	    "service = \"failinit\"; backlog = 1024; reuseport = true; }"
-	    "%s);\n", n, canary, t->d.sock, FAILINIT_MODULE, t->flag, t->port,
+	    "%s);\n", n, t->timing, canary, t->d.sock, FAILINIT_MODULE, t->flag, t->port,
 	    second);
 	assert_int_equal(h_write_file(t->d.conf, conf), 0);
 }
 
 static void
-ct_start(struct ct *t)
+ct_start_timed(struct ct *t, const char *timing)
 {
 	memset(t, 0, sizeof(*t));
+	t->timing = timing;
 	assert_int_equal(h_daemon_init(&t->d, NULL), 0);
 	snprintf(t->flag, sizeof(t->flag), "%s/crash", t->d.dir);
 	t->port = h_free_port(4);
 	ct_write(t, 2, "0", 0);
 	assert_int_equal(h_daemon_start(&t->d, 2, "127.0.0.1", t->port), 0);
 	assert_int_equal(h_children(t->d.pid, t->old, 2), 2);
+}
+
+static void
+ct_start(struct ct *t)
+{
+	ct_start_timed(t, "heartbeat_interval = 0.2;\nworker_timeout = 5;\n");
 }
 
 static char *
@@ -364,6 +372,35 @@ test_canary_old_worker_dies(void **state)
 }
 
 /*
+ * The new file's heartbeat is much faster than the old one's: during the
+ * trial the old workers, which keep the old pace, are judged by their own
+ * file -- neither aborted as hung nor taken as stalled -- and the reload
+ * rolls.
+ */
+static void
+test_canary_new_timeouts(void **state)
+{
+	struct load_result	 res;
+	struct load		 l;
+	struct ct		 t;
+
+	ct_start_timed(&t, "heartbeat_interval = 1;\nworker_timeout = 10;\n");
+	load_start(&l, t.port, 8);
+	load_wait_accepts(t.d.sock, 20);
+	t.timing = "heartbeat_interval = 0.1;\nworker_timeout = 0.5;\n";
+	ct_write(&t, 2, "2.5", 0);
+	reload_done(reload_async(&t, 0, "generation 2", NULL));
+	assert_int_equal(h_log_count(&t.d, "silent for"), 0);
+	assert_int_equal(h_log_count(&t.d, "killed by signal"), 0);
+	assert_int_equal(h_wait_gone(t.old, 2, H_TIMEOUT_MS), 0);
+	load_wait_accepts(t.d.sock, 20);
+	load_stop(&l, &res, "canary with faster heartbeats");
+	load_assert_clean(&res, 300);
+	assert_int_equal(res.refused, 0);
+	assert_int_equal(h_daemon_stop(&t.d), 0);
+}
+
+/*
  * A graceful stop during the trial: the reload is answered (stopping),
  * the canary and the old workers drain, every client that got in is
  * served to the end of its round trip.
@@ -401,6 +438,7 @@ main(void)
 		cmocka_unit_test(test_canary_crash),
 		cmocka_unit_test(test_canary_stalled),
 		cmocka_unit_test(test_canary_old_worker_dies),
+		cmocka_unit_test(test_canary_new_timeouts),
 		cmocka_unit_test(test_canary_quit),
 	};
 
