@@ -11,6 +11,17 @@
 
 /* Take over the sockets systemd passed (LISTEN_FDS), if any; -1 logged. */
 int	listeners_adopt(void);
+/* One socket passed by systemd, or inherited from the master an upgrade
+ * replaces (it joins the set of its address); -1 logged. */
+int	listeners_adopt_fd(int fd, int inherited);
+/* fn on every socket of the current set (an upgrade hands them over). */
+int	listeners_each(int (*fn)(int fd, const char *name, void *arg),
+	    void *arg);
+/* The upgrade committed: inherited Unix sockets' paths are ours now. */
+void	listeners_own(void);
+/* Handing over: leave the steering programs to the new master (on), or
+ * take it back (off, the upgrade failed). */
+void	listeners_freeze(int on);
 /* Fill ls[cfg->nlisteners] (zeroed) for nworkers: kept sockets reused,
  * new ones bound but not listening, reuseport sets grown (never shrunk).
  * On failure (logged) nothing changes and -1 is returned. */
