@@ -508,6 +508,10 @@ master_run(struct config *cfg)
 	}
 	log_info("stopped");
 out:
+	/* A new master that cannot start: the old one hears why. */
+	if (status != 0)
+		upgrade_child_failed(*log_last_warning() != '\0' ?
+		    log_last_warning() : "could not start; see its log");
 	master_cleanup();
 	config_free(master.cfg);
 	return status;
