@@ -271,6 +271,7 @@ master_stop(int graceful)
 	log_info("%s stop", graceful ? "graceful" : "fast");
 	notify_send("STOPPING=1\nSTATUS=stopping");
 	reload_cancel("stopping");
+	upgrade_cancel("stopping");
 	/* No client from now on; the queued ones are the workers' to take. */
 	if (graceful)
 		listeners_retire_all(master.generation);

@@ -512,6 +512,13 @@ upgrade_inherit(void)
 }
 
 void
+upgrade_cancel(const char *why)
+{
+	if (u.phase == UP_STARTING || u.phase == UP_GO)
+		upgrade_fail("%s", why);
+}
+
+void
 upgrade_free(void)
 {
 	channel_close();

@@ -26,6 +26,8 @@ void	upgrade_child_failed(const char *why);
 int	upgrade_init(struct event_base *base);
 /* A new master: adopt the listening sockets of the old one; -1 logged. */
 int	upgrade_inherit(void);
+/* The master stops: an upgrade it started fails (the new master goes). */
+void	upgrade_cancel(const char *why);
 void	upgrade_free(void);
 /* In a new worker: the channel is the master's only. */
 void	upgrade_forget(void);
