@@ -568,8 +568,10 @@ admin_inherit(int fd)
 void
 admin_pause(int on)
 {
-	if (a.ev != NULL && (on ? event_del(a.ev) : event_add(a.ev, NULL)) == -1)
-		log_warnx("admin socket: cannot %s it", on ? "pause" : "resume");
+	if (a.ev != NULL && (on ? event_del(a.ev) :
+	    event_add(a.ev, NULL)) == -1)
+		log_warnx("admin socket: cannot %s it", on ? "pause" :
+		    "resume");
 }
 
 void

@@ -286,12 +286,14 @@ listeners_adopt_fd(int fd, int inherited)
 	struct sockaddr_storage	 ss;
 	struct msock		*ms = NULL, *m;
 	socklen_t		 len = sizeof(ss), olen = sizeof(int);
-	char			 name[sizeof(ms->name)], path[sizeof(ms->path)];
+	char			 name[sizeof(ms->name)];
+	char			 path[sizeof(ms->path)] = "";
 	int			*fds, type, listening, rp = 0;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1 ||
-	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &olen) == -1 ||
 	    type != SOCK_STREAM || !listening ||
 	    sock_name(&ss, name, sizeof(name), path, sizeof(path)) == -1 ||
 	    (inherited && getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &rp,
@@ -312,11 +314,13 @@ listeners_adopt_fd(int fd, int inherited)
 		snprintf(ms->name, sizeof(ms->name), "%s", name);
 		snprintf(ms->path, sizeof(ms->path), "%s", path);
 		ms->is_unix = ss.ss_family == AF_UNIX;
-		ms->adopted = 1;	/* its path is ours only once we serve */
+		ms->adopted = 1;	/* its path is ours once we serve */
 		ms->inherited = inherited;
 		ms->reuseport = rp != 0;
 		ms->backlog = -1;
 		TAILQ_INSERT_TAIL(&socks, ms, entry);
+		log_info("listener %s: from %s (fd %d)", name, inherited ?
+		    "the master we replace" : "socket activation", fd);
 	}
 	if (ms == NULL || (fds = reallocarray(ms->fds, ms->nfds + 1,
 	    sizeof(*fds))) == NULL) {
@@ -327,8 +331,6 @@ listeners_adopt_fd(int fd, int inherited)
 	ms->fds = fds;
 	ms->fds[ms->nfds++] = fd;
 	ms->committed = ms->listening = ms->nfds;
-	log_info("listener %s: from %s (fd %d)", name, inherited ?
-	    "the master we replace" : "socket activation", fd);
 	return 0;
 }
 
@@ -365,17 +367,6 @@ listeners_each(int (*fn)(int fd, const char *name, void *arg), void *arg)
 		}
 	}
 	return 0;
-}
-
-void
-listeners_own(void)
-{
-	struct msock	*ms;
-
-	TAILQ_FOREACH(ms, &socks, entry) {
-		if (ms->inherited)
-			ms->adopted = ms->inherited = 0;
-	}
 }
 
 void
@@ -585,6 +576,9 @@ listeners_commit(const struct config *cfg, uint32_t new_gen)
 	size_t		 i;
 
 	TAILQ_FOREACH(ms, &socks, entry) {
+		/* An upgrade commits: the inherited paths are ours now. */
+		if (ms->inherited)
+			ms->adopted = ms->inherited = 0;
 		if (ms->pending)
 			ms->first_gen = new_gen;
 		ms->pending = 0;

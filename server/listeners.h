@@ -17,8 +17,6 @@ int	listeners_adopt_fd(int fd, int inherited);
 /* fn on every socket of the current set (an upgrade hands them over). */
 int	listeners_each(int (*fn)(int fd, const char *name, void *arg),
 	    void *arg);
-/* The upgrade committed: inherited Unix sockets' paths are ours now. */
-void	listeners_own(void);
 /* Handing over: leave the steering programs to the new master (on), or
  * take it back (off, the upgrade failed). */
 void	listeners_freeze(int on);
@@ -36,7 +34,8 @@ void	listeners_abort(void);
 /* Listen on what prepare bound; -1 (logged) if the kernel refuses. */
 int	listeners_listen(void);
 /* cfg, of generation new_gen, is now current: the sockets it lacks take
- * no new client and wait for their workers to drain. */
+ * no new client and wait for their workers to drain.  Inherited sockets
+ * (an upgrade's) become ours, Unix paths included. */
 void	listeners_commit(const struct config *cfg, uint32_t new_gen);
 /* Stopping: every socket but the stats listeners takes no new client. */
 void	listeners_retire_all(uint32_t last_gen);

@@ -85,7 +85,7 @@ static struct {
 	int			 fd;		/* the channel, or -1 */
 	struct event		*ev;
 	struct event		*deadline;
-	pid_t			 pid;		/* the new master, until reaped */
+	pid_t			 pid;		/* the new master, till reaped */
 	int			 eof;		/* its channel closed */
 	uint64_t		 started_ms;
 	const char		*why;
@@ -98,6 +98,9 @@ static struct {
 	char			*fds;		/* PREFORKD_LISTEN_FDS */
 	char			*notify;	/* $NOTIFY_SOCKET, held back */
 } u = { .fd = -1 };
+
+static void	channel_send(const char *, ...) PF_PRINTF(1, 2);
+static void	upgrade_fail(const char *, ...) PF_PRINTF(1, 2);
 
 void
 upgrade_remember(char **argv)
@@ -170,15 +173,16 @@ static void
 upgrade_fail(const char *fmt, ...)
 {
 	char	why[UPGRADE_MSG_MAX];
-	char	err[CONFIG_ERRLEN];
-	pid_t	pid;
-	int	fd;
 	va_list	ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (u.phase == UP_GO) {
+		char	err[CONFIG_ERRLEN];
+		pid_t	pid;
+		int	fd;
+
 		listeners_freeze(0);
 		master_steer();
 		admin_pause(0);
@@ -242,7 +246,7 @@ old_done(void)
 
 	master.handed_over = 1;
 	httpstats_close();
-	listeners_forget(NULL, 0);	/* our copies; the workers keep theirs */
+	listeners_forget(NULL, 0);	/* ours; the workers keep theirs */
 	admin_release();
 	if (master.pidfd != -1)
 		close(master.pidfd);	/* the file is the new master's */
@@ -261,11 +265,9 @@ static void
 new_go(void)
 {
 	struct child	*c;
-	char		 err[CONFIG_ERRLEN];
 
 	evtimer_del(u.deadline);
 	master.upgrading = 0;
-	listeners_own();
 	if (master_serve() == -1) {
 		channel_send("ERR cannot listen on the new listeners (see the "
 		    "log of pid %ld)", (long)getpid());
@@ -280,10 +282,13 @@ new_go(void)
 	}
 	master_steer();
 	if (master.cfg->pidfile != NULL) {
+		char	err[CONFIG_ERRLEN];
+
 		if ((master.pidfile = strdup(master.cfg->pidfile)) == NULL ||
 		    (master.pidfd = pidfile_take_over(master.pidfile, err,
 		    sizeof(err))) == -1)
-			log_warnx("pidfile %s", master.pidfile ? err : "strdup");
+			log_warnx("pidfile %s", master.pidfile ? err :
+			    "strdup");
 	}
 	admin_take_over();
 	if (u.notify != NULL && setenv("NOTIFY_SOCKET", u.notify, 1) == -1)
@@ -494,12 +499,12 @@ int
 upgrade_inherit(void)
 {
 	char	*p, *end;
-	long	 fd;
 
 	/* "fd=address,fd=address": a part not starting "<digits>=" belongs
 	 * to the address before it (a path with a comma). */
 	for (p = u.fds; p != NULL && *p != '\0'; p = end) {
-		fd = strtol(p, &end, 10);
+		long	fd = strtol(p, &end, 10);
+
 		if (end != p && *end == '=' && fd > 2 && fd < INT_MAX &&
 		    listeners_adopt_fd((int)fd, 1) == -1)
 			return -1;
@@ -627,7 +632,8 @@ upgrade_start(const char *why, reload_done_fn done, void *arg)
 		refused = "stopping";
 	else if (master.prev.cfg != NULL)
 		refused = "a reload is in progress";
-	if (refused == NULL && (u.exe[0] == '\0' || access(u.exe, X_OK) == -1)) {
+	if (refused == NULL && (u.exe[0] == '\0' ||
+	    access(u.exe, X_OK) == -1)) {
 		snprintf(err, sizeof(err), "cannot run %.512s: %s", u.exe[0] ?
 		    u.exe : "the binary (its path is unknown)",
 		    u.exe[0] ? strerror(errno) : "no /proc/self/exe");
