@@ -8,6 +8,8 @@
  *   client refused, reset or corrupted, the master's pid changes every
  *   time (reply, pidfile, status, MAINPID= to $NOTIFY_SOCKET), and the old
  *   master and its workers are gone by the drain deadline.
+ * - Without an admin socket, "preforkd -s upgrade" (SIGUSR2, then the
+ *   pidfile) does the same.
  * - The file replaced by a script that exits at once, then a config that
  *   does not validate: the upgrade fails with the reason (exit 1), the
  *   old master serves on untouched; with the binary and file repaired,
@@ -49,6 +51,7 @@ struct up {
 	char		bin[160];	/* the copy the daemon runs */
 	char		pidfile[160];
 	int		port;
+	int		no_admin;	/* a config without admin_socket */
 };
 
 static void
@@ -90,14 +93,17 @@ copy_file(const char *from, const char *to, mode_t mode)
 static void
 write_conf(struct up *u, const char *extra)
 {
-	char	*text;
+	char	*text, admin[192] = "";
 
+	if (!u->no_admin)
+		snprintf(admin, sizeof(admin), "admin_socket = \"%s\";\n",
+		    u->d.sock);
 	assert_true(asprintf(&text, "workers = 2;\n"
 	    "shutdown_timeout = %d;\n"
-	    "pidfile = \"%s\";\nadmin_socket = \"%s\";\n%s"
+	    "pidfile = \"%s\";\n%s%s"
 	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
 	    "service = \"echo\"; backlog = 1024; });\n", SHUTDOWN_S,
-	    u->pidfile, u->d.sock, extra, u->port) > 0);
+	    u->pidfile, admin, extra, u->port) > 0);
 	assert_int_equal(h_write_file(u->d.conf, text), 0);
 	free(text);
 }
@@ -122,13 +128,14 @@ notify_bind(struct daemon *d)
 
 /* Start the copied binary on its config, until READY=1. */
 static void
-up_start(struct up *u)
+up_start(struct up *u, int no_admin)
 {
 	struct rlimit	no_core = { 0, 0 };
 	pid_t		pid;
 	int		fd;
 
 	memset(u, 0, sizeof(*u));
+	u->no_admin = no_admin;
 	u->d.notify_fd = -1;
 	assert_int_equal(h_daemon_init(&u->d, NULL), 0);
 	snprintf(u->bin, sizeof(u->bin), "%s/preforkd", u->d.dir);
@@ -291,7 +298,7 @@ test_upgrades_under_load(void **state)
 	long			 t0;
 	int			 i, n = upgrade_count();
 
-	up_start(&u);
+	up_start(&u, 0);
 	first = prev = u.d.pid;
 	load_start(&l, u.port, 16);
 	load_wait_accepts(u.d.sock, 20);
@@ -356,7 +363,7 @@ test_failed_upgrades(void **state)
 	char			 script[192], *json = NULL;
 	pid_t			 first, pid;
 
-	up_start(&u);
+	up_start(&u, 0);
 	first = u.d.pid;
 	load_start(&l, u.port, 16);
 	load_wait_accepts(u.d.sock, 20);
@@ -391,6 +398,46 @@ test_failed_upgrades(void **state)
 	up_stop(&u);
 }
 
+/*
+ * Without an admin socket, "preforkd -s upgrade" signals the master and
+ * waits until the pidfile names the new one.
+ */
+static void
+test_upgrade_by_pidfile(void **state)
+{
+	struct load_result	 res;
+	struct load		 l;
+	struct up		 u;
+	pid_t			 first, pid, kids[16];
+	int			 n, st;
+
+	up_start(&u, 1);
+	first = u.d.pid;
+	n = h_children(first, kids, 16);
+	assert_int_equal(n, 2);
+	load_start(&l, u.port, 8);
+	assert_int_equal(h_echo_once("127.0.0.1", u.port, "before\n"), 0);
+	assert_int_equal(h_run(&u.d, 2 * H_TIMEOUT_MS, "-c", u.d.conf, "-s",
+	    "upgrade", (char *)NULL), 0);
+	assert_int_equal(h_wait_log(&u.d, "preforkd: upgraded: master pid",
+	    H_TIMEOUT_MS), 0);
+	pid = pidfile_pid(&u);
+	seen(pid);
+	assert_true(pid > 0 && pid != first);
+	kids[n] = first;
+	assert_int_equal(h_wait_gone(kids, n + 1, SHUTDOWN_S * 1000 +
+	    KILL_GRACE_MS + H_TIMEOUT_MS), 0);
+	st = h_wait_exit(first, H_TIMEOUT_MS);
+	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(h_echo_once("127.0.0.1", u.port, "after\n"), 0);
+	assert_int_equal(h_children(pid, kids, 16), 2);
+	load_stop(&l, &res, "upgrade by pidfile");
+	load_assert_clean(&res, 10);
+	assert_int_equal(res.refused, 0);
+	u.d.pid = pid;
+	up_stop(&u);
+}
+
 int
 main(void)
 {
@@ -398,6 +445,8 @@ main(void)
 		cmocka_unit_test_teardown(test_upgrades_under_load,
 		    kill_masters),
 		cmocka_unit_test_teardown(test_failed_upgrades, kill_masters),
+		cmocka_unit_test_teardown(test_upgrade_by_pidfile,
+		    kill_masters),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
