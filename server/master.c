@@ -315,16 +315,24 @@ master_reload(const char *why, reload_done_fn done, void *arg)
 			done(arg, 0, "stopping (draining for removal)");
 		return;
 	}
+	if (upgrade_busy()) {
+		log_warnx("reload (%s) refused: an upgrade is in progress", why);
+		if (done != NULL)
+			done(arg, 0, "an upgrade is in progress");
+		return;
+	}
 	reload_start(why, done, arg);
 }
 
 void
 master_resize(int n, int relative, reload_done_fn done, void *arg)
 {
-	if (removal_pending(NULL)) {
-		log_warnx("workers refused: stopping (drain delay)");
+	if (removal_pending(NULL) || upgrade_busy()) {
+		log_warnx("workers refused: %s", upgrade_busy() ?
+		    "an upgrade is in progress" : "stopping (drain delay)");
 		if (done != NULL)
-			done(arg, 0, "stopping (draining for removal)");
+			done(arg, 0, upgrade_busy() ? "an upgrade is in progress" :
+			    "stopping (draining for removal)");
 		return;
 	}
 	reload_workers(n, relative, done, arg);

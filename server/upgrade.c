@@ -112,6 +112,12 @@ upgrade_remember(char **argv)
 	u.exe[n > 0 ? n : 0] = '\0';
 }
 
+int
+upgrade_busy(void)
+{
+	return u.phase != UP_IDLE;
+}
+
 const struct reload_last *
 upgrade_last(void)
 {

@@ -33,6 +33,9 @@ void	upgrade_free(void);
 void	upgrade_forget(void);
 /* SIGUSR2, "preforkctl upgrade": done (may be NULL) hears the outcome. */
 void	upgrade_start(const char *why, reload_done_fn done, void *arg);
+/* An upgrade is under way (or this master is a new one, not yet
+ * serving): no reload or worker count change meanwhile. */
+int	upgrade_busy(void);
 /* The last upgrade this master started, for status. */
 const struct reload_last *upgrade_last(void);
 

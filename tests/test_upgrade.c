@@ -8,6 +8,8 @@
  *   client refused, reset or corrupted, the master's pid changes every
  *   time (reply, pidfile, status, MAINPID= to $NOTIFY_SOCKET), and the old
  *   master and its workers are gone by the drain deadline.
+ * - While an upgrade waits (a new binary that waits on a FIFO), reload,
+ *   "workers N" and another upgrade are refused with that reason.
  * - Without an admin socket, "preforkd -s upgrade" (SIGUSR2, then the
  *   pidfile) does the same.
  * - The file replaced by a script that exits at once, then a config that
@@ -438,6 +440,63 @@ test_upgrade_by_pidfile(void **state)
 	up_stop(&u);
 }
 
+/*
+ * While an upgrade is under way (the new binary is a script that waits on
+ * a FIFO the test holds, then runs the real one): reload, "workers N"
+ * and another upgrade are refused with that reason; then it completes.
+ */
+static void
+test_busy_during_upgrade(void **state)
+{
+	struct up	 u;
+	char		 fifo[192], real[192], script[192], *text, *out;
+	pid_t		 first, pid;
+	int		 fd;
+
+	up_start(&u, 0);
+	first = u.d.pid;
+	snprintf(fifo, sizeof(fifo), "%s/go", u.d.dir);
+	snprintf(real, sizeof(real), "%s/preforkd.real", u.d.dir);
+	snprintf(script, sizeof(script), "%s/wrapper", u.d.dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(copy_file(PREFORKD_BIN, real, 0755), 0);
+	assert_true(asprintf(&text, "#!/bin/sh\nread x < '%s'\n"
+	    "exec '%s' \"$@\"\n", fifo, real) > 0);
+	assert_int_equal(h_write_file(script, text), 0);
+	free(text);
+	assert_int_equal(copy_file(script, u.bin, 0755), 0);
+
+	assert_int_equal(kill(first, SIGUSR2), 0);
+	assert_int_equal(h_wait_log(&u.d, "upgrade (SIGUSR2): started",
+	    H_TIMEOUT_MS), 0);
+	out = NULL;
+	assert_int_equal(h_ctl(u.d.sock, &out, "reload", (char *)NULL), 1);
+	assert_non_null(strstr(out, "an upgrade is in progress"));
+	free(out);
+	out = NULL;
+	assert_int_equal(h_ctl(u.d.sock, &out, "workers", "3", (char *)NULL),
+	    1);
+	assert_non_null(strstr(out, "an upgrade is in progress"));
+	free(out);
+	out = NULL;
+	assert_int_equal(h_ctl(u.d.sock, &out, "upgrade", (char *)NULL), 1);
+	assert_non_null(strstr(out, "an upgrade is in progress"));
+	free(out);
+	assert_int_equal(pidfile_pid(&u), first);
+
+	/* Let the new binary go on: it takes over. */
+	assert_true((fd = open(fifo, O_WRONLY)) != -1);
+	assert_int_equal(write(fd, "go\n", 3), 3);
+	close(fd);
+	pid = wait_new_pidfile(&u, first);
+	seen(pid);
+	u.d.pid = pid;
+	assert_int_equal(status_pid(&u, NULL), pid);
+	reap_first(&u, first);
+	assert_int_equal(h_echo_once("127.0.0.1", u.port, "served\n"), 0);
+	up_stop(&u);
+}
+
 int
 main(void)
 {
@@ -446,6 +505,8 @@ main(void)
 		    kill_masters),
 		cmocka_unit_test_teardown(test_failed_upgrades, kill_masters),
 		cmocka_unit_test_teardown(test_upgrade_by_pidfile,
+		    kill_masters),
+		cmocka_unit_test_teardown(test_busy_during_upgrade,
 		    kill_masters),
 	};
 
