@@ -66,7 +66,8 @@
 #include "server/removal.h"
 #include "server/upgrade.h"
 
-#define UPGRADE_SLACK_MS	5000	/* beyond a reload's bound */
+#define UPGRADE_SLACK_MS	1000	/* READY: beyond a reload's bound */
+#define UPGRADE_DONE_WAIT_MS	5000	/* GO sent: until DONE */
 #define UPGRADE_EOF_WAIT_MS	1000	/* channel closed: its exit status */
 #define UPGRADE_GO_WAIT_MS	30000	/* new master: the old one's answer */
 #define UPGRADE_MSG_MAX		(CONFIG_ERRLEN + 64)
@@ -239,7 +240,7 @@ old_ready(void)
 	listeners_freeze(1);
 	admin_pause(1);
 	channel_send("GO");
-	clock_ms_to_tv(UPGRADE_SLACK_MS, &tv);
+	clock_ms_to_tv(UPGRADE_DONE_WAIT_MS, &tv);
 	evtimer_add(u.deadline, &tv);
 }
 

@@ -10,6 +10,8 @@
  *   master and its workers are gone by the drain deadline.
  * - While an upgrade waits (a new binary that waits on a FIFO), reload,
  *   "workers N" and another upgrade are refused with that reason.
+ * - A new master that never gets ready: failed at the deadline (>= 5 s),
+ *   the old master serving the load throughout.
  * - Without an admin socket, "preforkd -s upgrade" (SIGUSR2, then the
  *   pidfile) does the same.
  * - The file replaced by a script that exits at once, then a config that
@@ -130,7 +132,7 @@ notify_bind(struct daemon *d)
 
 /* Start the copied binary on its config, until READY=1. */
 static void
-up_start(struct up *u, int no_admin)
+up_start(struct up *u, int no_admin, const char *extra)
 {
 	struct rlimit	no_core = { 0, 0 };
 	pid_t		pid;
@@ -144,7 +146,7 @@ up_start(struct up *u, int no_admin)
 	snprintf(u->pidfile, sizeof(u->pidfile), "%s/preforkd.pid", u->d.dir);
 	assert_int_equal(copy_file(PREFORKD_BIN, u->bin, 0755), 0);
 	u->port = h_free_port(4);
-	write_conf(u, "");
+	write_conf(u, extra);
 	notify_bind(&u->d);
 	if ((pid = fork()) == 0) {
 		setrlimit(RLIMIT_CORE, &no_core);
@@ -300,7 +302,7 @@ test_upgrades_under_load(void **state)
 	long			 t0;
 	int			 i, n = upgrade_count();
 
-	up_start(&u, 0);
+	up_start(&u, 0, "");
 	first = prev = u.d.pid;
 	load_start(&l, u.port, 16);
 	load_wait_accepts(u.d.sock, 20);
@@ -365,7 +367,7 @@ test_failed_upgrades(void **state)
 	char			 script[192], *json = NULL;
 	pid_t			 first, pid;
 
-	up_start(&u, 0);
+	up_start(&u, 0, "");
 	first = u.d.pid;
 	load_start(&l, u.port, 16);
 	load_wait_accepts(u.d.sock, 20);
@@ -413,7 +415,7 @@ test_upgrade_by_pidfile(void **state)
 	pid_t			 first, pid, kids[16];
 	int			 n, st;
 
-	up_start(&u, 1);
+	up_start(&u, 1, "");
 	first = u.d.pid;
 	n = h_children(first, kids, 16);
 	assert_int_equal(n, 2);
@@ -453,7 +455,7 @@ test_busy_during_upgrade(void **state)
 	pid_t		 first, pid;
 	int		 fd;
 
-	up_start(&u, 0);
+	up_start(&u, 0, "");
 	first = u.d.pid;
 	snprintf(fifo, sizeof(fifo), "%s/go", u.d.dir);
 	snprintf(real, sizeof(real), "%s/preforkd.real", u.d.dir);
@@ -497,6 +499,53 @@ test_busy_during_upgrade(void **state)
 	up_stop(&u);
 }
 
+/*
+ * A new master that never gets ready (a script blocked on a FIFO nobody
+ * writes): the upgrade fails at its deadline, 2 x worker_timeout (at
+ * least 5 s) plus 1 s, with that reason; the new master is stopped and
+ * the old one served the load throughout.
+ */
+static void
+test_upgrade_deadline(void **state)
+{
+	struct load_result	 res;
+	struct load		 l;
+	struct up		 u;
+	char			 fifo[192], script[192], *text, *out = NULL;
+	pid_t			 first, kids[16];
+	long			 t0, took;
+
+	up_start(&u, 0, "worker_timeout = 2;\n");
+	first = u.d.pid;
+	snprintf(fifo, sizeof(fifo), "%s/never", u.d.dir);
+	snprintf(script, sizeof(script), "%s/wrapper", u.d.dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_true(asprintf(&text, "#!/bin/sh\nread x < '%s'\n", fifo) > 0);
+	assert_int_equal(h_write_file(script, text), 0);
+	free(text);
+	assert_int_equal(copy_file(script, u.bin, 0755), 0);
+	load_start(&l, u.port, 8);
+	load_wait_accepts(u.d.sock, 20);
+	t0 = h_now_ms();
+	assert_int_equal(h_ctl(u.d.sock, &out, "upgrade", (char *)NULL), 1);
+	took = h_now_ms() - t0;
+	assert_non_null(strstr(out, "was not ready within"));
+	free(out);
+	printf("upgrade to a new master that never got ready: failed after "
+	    "%ld ms\n", took);
+	assert_true(took >= 5000);
+	/* The stuck one is stopped: the old master has its workers only. */
+	assert_int_equal(h_wait_children(first, 2, H_TIMEOUT_MS), 0);
+	assert_int_equal(h_children(first, kids, 16), 2);
+	load_wait_accepts(u.d.sock, 20);
+	load_stop(&l, &res, "upgrade deadline");
+	load_assert_clean(&res, 50);
+	assert_int_equal(res.refused, 0);
+	assert_int_equal(status_pid(&u, NULL), first);
+	assert_int_equal(pidfile_pid(&u), first);
+	up_stop(&u);
+}
+
 int
 main(void)
 {
@@ -508,6 +557,7 @@ main(void)
 		    kill_masters),
 		cmocka_unit_test_teardown(test_busy_during_upgrade,
 		    kill_masters),
+		cmocka_unit_test_teardown(test_upgrade_deadline, kill_masters),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
