@@ -20,6 +20,7 @@ static enum log_level	 cur_level = LOG_LEVEL_INFO;
 static char		 cur_who[32] = "preforkd";
 static int		 cur_fd = STDERR_FILENO;
 static int		 cur_syslog;
+static char		 last_warning[256];	/* for log_last_warning() */
 
 static const int syslog_prio[] = {
 	[LOG_LEVEL_ERROR] = LOG_ERR,
@@ -141,7 +142,7 @@ static void	log_str(enum log_level, const char *, ...) PF_PRINTF(2, 3);
 static void
 log_line(enum log_level level, const char *err, const char *fmt, va_list ap)
 {
-	char		 line[2048];
+	char		 line[2048], *p;
 	struct timespec	 ts;
 	struct tm	 tm;
 	int		 saved = errno, n, m;
@@ -150,6 +151,10 @@ log_line(enum log_level level, const char *err, const char *fmt, va_list ap)
 		n = vsnprintf(line, sizeof(line), fmt, ap);
 		syslog(syslog_prio[level], "%s: %s%s%s", cur_who,
 		    n < 0 ? "" : line, err ? ": " : "", err ? err : "");
+		if (level <= LOG_LEVEL_WARN)
+			snprintf(last_warning, sizeof(last_warning),
+			    "%.200s%s%.50s", n < 0 ? "" : line, err ? ": " : "",
+			    err ? err : "");
 		errno = saved;
 		return;
 	}
@@ -174,10 +179,21 @@ log_line(enum log_level level, const char *err, const char *fmt, va_list ap)
 	}
 	if ((size_t)n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
+	line[n] = '\0';
+	if (level <= LOG_LEVEL_WARN && (p = strstr(line, "]")) != NULL &&
+	    (p = strstr(p, level_names[level])) != NULL)
+		snprintf(last_warning, sizeof(last_warning), "%.255s",
+		    p + strlen(level_names[level]) + 2);
 	line[n++] = '\n';
 	while (write(cur_fd, line, n) == -1 && errno == EINTR)
 		;
 	errno = saved;
+}
+
+const char *
+log_last_warning(void)
+{
+	return last_warning;
 }
 
 void

@@ -34,6 +34,8 @@ int	log_open(const char *dest, char *err, size_t errlen);
 /* Write to fd from now on (closing the previous file); -1 when on syslog. */
 void	log_set_fd(int fd);
 int	log_fd(void);
+/* The text of the last warning or error logged ("" if none yet). */
+const char *log_last_warning(void);
 int	log_enabled(enum log_level level);
 
 void	log_warn(const char *fmt, ...) PF_PRINTF(1, 2);

@@ -37,6 +37,7 @@
 #include "server/master.h"
 #include "server/round.h"
 #include "server/reload.h"
+#include "server/upgrade.h"
 #include "worker/service.h"
 
 #define ADMIN_MAX_CLIENTS	64
@@ -58,11 +59,15 @@ static struct {
 	struct event_base	*base;
 	struct event		*ev;
 	int			 fd;
+	int			 inherited;	/* an upgrade's, until adopted */
+	mode_t			 mode;
 	pid_t			 owner;		/* who removes the file */
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	LIST_HEAD(, admin_client) clients;
 	int			 nclients;
-} a = { .fd = -1 };
+} a = { .fd = -1, .inherited = -1 };
+
+static const char	*inherited_path(void);
 
 static const struct {
 	const char		*name;
@@ -79,6 +84,7 @@ static const struct {
 	{ "reload", ADMIN_RELOAD, "re-read the configuration; reload --canary "
 	    "N: one new worker alone for N seconds first" },
 	{ "reopen", ADMIN_REOPEN, "reopen the log in every process" },
+	{ "upgrade", ADMIN_UPGRADE, "run the binary on disk as the new master" },
 };
 
 int
@@ -238,6 +244,7 @@ client_answer(struct admin_client *cl)
 	case ADMIN_RELOAD:
 	case ADMIN_REOPEN:
 	case ADMIN_RESIZE:
+	case ADMIN_UPGRADE:
 	case ADMIN_CMD_MAX_:
 		break;		/* answered by client_reloaded/_reopened */
 	}
@@ -339,6 +346,10 @@ client_line(struct admin_client *cl, const char *line, size_t len)
 		    cl->req.nworkers > 0 ? "+" : "", cl->req.nworkers);
 		master_resize(cl->req.nworkers, cl->req.relative,
 		    client_reloaded, cl);
+		break;
+	case ADMIN_UPGRADE:
+		client_wait(cl);
+		upgrade_start("admin", client_reloaded, cl);
 		break;
 	case ADMIN_REOPEN:
 		client_wait(cl);
@@ -478,6 +489,19 @@ admin_open(struct event_base *base, const struct config *cfg)
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", cfg->admin_socket);
 	snprintf(a.path, sizeof(a.path), "%s", cfg->admin_socket);
 	a.base = base;
+	a.mode = cfg->admin_mode;
+	/* The socket of the master an upgrade replaces, at the same path:
+	 * kept (its queue too), served once the upgrade commits. */
+	if (a.inherited != -1 && strcmp(inherited_path(), a.path) == 0) {
+		a.fd = a.inherited;
+		a.inherited = -1;
+		a.ev = event_new(base, a.fd, EV_READ | EV_PERSIST, admin_accept,
+		    NULL);
+		if (a.ev == NULL)
+			goto err;
+		log_info("admin socket %s: from the master we replace", a.path);
+		return 0;
+	}
 	if (unix_path_free(a.path, "admin socket") == -1)
 		return -1;
 	a.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -513,8 +537,19 @@ err:
 void
 admin_close(void)
 {
-	while (!LIST_EMPTY(&a.clients))
-		client_free(LIST_FIRST(&a.clients));
+	struct admin_client	*cl;
+
+	/* An answer still queued as the master exits (an upgrade's) goes
+	 * out, as far as the socket takes it; never from a new worker. */
+	while ((cl = LIST_FIRST(&a.clients)) != NULL) {
+		if (getpid() == master.pid)
+			(void)evbuffer_write(bufferevent_get_output(cl->bev),
+			    bufferevent_getfd(cl->bev));
+		client_free(cl);
+	}
+	if (a.inherited != -1)
+		close(a.inherited);
+	a.inherited = -1;
 	if (a.ev != NULL) {
 		event_free(a.ev);
 		a.ev = NULL;
@@ -526,4 +561,71 @@ admin_close(void)
 			log_warn("unlink %s", a.path);
 		a.owner = 0;
 	}
+}
+
+/* The path of the inherited admin socket, or "". */
+static const char *
+inherited_path(void)
+{
+	static struct sockaddr_un	sun;
+	socklen_t			len = sizeof(sun);
+
+	memset(&sun, 0, sizeof(sun));
+	if (a.inherited == -1 || getsockname(a.inherited,
+	    (struct sockaddr *)&sun, &len) == -1 || sun.sun_family != AF_UNIX)
+		return "";
+	sun.sun_path[sizeof(sun.sun_path) - 1] = '\0';
+	return sun.sun_path;
+}
+
+int
+admin_fd(void)
+{
+	return a.fd;
+}
+
+void
+admin_inherit(int fd)
+{
+	a.inherited = fd;
+}
+
+void
+admin_pause(int on)
+{
+	if (a.ev != NULL && (on ? event_del(a.ev) :
+	    event_add(a.ev, NULL)) == -1)
+		log_warnx("admin socket: cannot %s it", on ? "pause" :
+		    "resume");
+}
+
+void
+admin_release(void)
+{
+	if (a.ev != NULL)
+		event_free(a.ev);
+	a.ev = NULL;
+	if (a.fd != -1)
+		close(a.fd);
+	a.fd = -1;
+	a.owner = 0;
+}
+
+void
+admin_take_over(void)
+{
+	const char	*old = inherited_path();
+
+	/* Our file now has another path, or none: the old one goes. */
+	if (*old != '\0' && unlink(old) == -1 && errno != ENOENT)
+		log_warn("unlink %s", old);
+	if (a.inherited != -1)
+		close(a.inherited);
+	a.inherited = -1;
+	if (a.fd == -1 || a.owner != 0)
+		return;
+	a.owner = getpid();
+	if (chmod(a.path, a.mode) == -1)
+		log_warn("admin socket %s: chmod", a.path);
+	admin_pause(0);
 }

@@ -29,6 +29,7 @@ enum admin_cmd {
 	ADMIN_RELOAD,
 	ADMIN_REOPEN,
 	ADMIN_RESIZE,		/* "workers N", "workers +N", "workers -N" */
+	ADMIN_UPGRADE,
 	ADMIN_CMD_MAX_		/* not a command: one past the last */
 };
 
@@ -45,6 +46,16 @@ int	admin_open(struct event_base *base, const struct config *cfg);
 /* Close the socket and every client; the socket file is removed only by
  * the process that created it. */
 void	admin_close(void);
+/* A binary upgrade (upgrade.c).  The old master: its socket's fd, to
+ * hand over; not served meanwhile (pause), then closed but its file left
+ * to the new master (release).  The new master: the fd it inherited
+ * (admin_open adopts it if the path is the same), served from the commit
+ * on (take_over), when the old path goes if it is not ours any more. */
+int	admin_fd(void);
+void	admin_pause(int on);
+void	admin_release(void);
+void	admin_inherit(int fd);
+void	admin_take_over(void);
 /* Parse one request line (no newline): 0, or -1 with err filled. */
 int	admin_parse(const char *line, size_t len, struct admin_req *req,
 	    char *err, size_t errlen);

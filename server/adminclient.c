@@ -27,12 +27,13 @@
 #define RELOAD_TIMEOUT_MS	(5 * 3600 * 1000 + REPLY_TIMEOUT_MS)
 #define REPLY_MAX		(4 * 1024 * 1024)
 
-/* "reload", or "workers" with a count (not "workers [--json]"). */
+/* "reload", "upgrade" (bounded the same way, plus a few seconds), or
+ * "workers" with a count (not "workers [--json]"). */
 static int
 waits_for_workers(const char *req)
 {
 	req += strspn(req, " ");
-	if (strncmp(req, "reload", 6) == 0)
+	if (strncmp(req, "reload", 6) == 0 || strncmp(req, "upgrade", 7) == 0)
 		return 1;
 	if (strncmp(req, "workers ", 8) != 0)
 		return 0;

@@ -242,8 +242,8 @@ child_dispatch(struct peer *p, const struct ctl_msg *msg, const char *reason,
 		c->was_ready = 1;
 		log_info("worker %d (pid %ld) ready, generation %u", c->slot,
 		    (long)c->pid, c->generation);
-		/* A reload's generation accepts only once committed. */
-		if (master.prev.cfg == NULL) {
+		/* A reload's (or upgrade's) generation: once committed. */
+		if (master.prev.cfg == NULL && !master.upgrading) {
 			child_accept(c);
 			master_steer();
 		}
@@ -476,7 +476,7 @@ master_reap(void)
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		if ((c = child_by_pid(pid)) == NULL) {
-			log_info("child pid %ld reaped", (long)pid);
+			upgrade_reaped(pid, st);
 			continue;
 		}
 		if (WIFSIGNALED(st))

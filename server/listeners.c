@@ -20,7 +20,10 @@
  * Sockets passed by systemd (LISTEN_PID/LISTEN_FDS) are adopted under the
  * name a configured listener bound there would have, so prepare() uses
  * one the configuration lists instead of binding; the others are retired
- * at the first commit and closed like any removed listener.
+ * at the first commit and closed like any removed listener.  A binary
+ * upgrade (upgrade.c) hands every socket to the new master the same way:
+ * it adopts them by address, paths and all, and closes those its
+ * configuration lacks only once it commits, like any removed listener.
  *
  * Binding: IPv6 sockets are v6-only so "::" and "0.0.0.0" can both be
  * listed; sockets are non-blocking (workers accept until EAGAIN); an
@@ -61,6 +64,8 @@ struct msock {
 						   to unlink */
 	int			 retired;	/* not in the current config */
 	int			 stats;		/* the master's own (HTTP) */
+	int			 inherited;	/* from an upgrade, not yet
+						   committed */
 	uint32_t		 first_gen;	/* first generation using it */
 	uint32_t		 retired_gen;	/* last generation using it */
 	char			 name[128];
@@ -68,6 +73,7 @@ struct msock {
 };
 
 static TAILQ_HEAD(, msock) socks = TAILQ_HEAD_INITIALIZER(socks);
+static int	steer_frozen;	/* handing over: the new master steers */
 
 int
 unix_path_free(const char *path, const char *what)
@@ -268,16 +274,72 @@ sock_name(const struct sockaddr_storage *ss, char *name, size_t size,
 	}
 }
 
+/*
+ * One listening socket handed to us: by systemd (a set of its own), or by
+ * the master we replace (inherited: joins the set of its name, one socket
+ * per slot, in the order given).  A socket that is not a listening stream
+ * socket is closed.  -1 only if memory runs out.
+ */
+int
+listeners_adopt_fd(int fd, int inherited)
+{
+	struct sockaddr_storage	 ss;
+	struct msock		*ms = NULL, *m;
+	socklen_t		 len = sizeof(ss), olen = sizeof(int);
+	char			 name[sizeof(ms->name)];
+	char			 path[sizeof(ms->path)] = "";
+	int			*fds, type, listening, rp = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &olen) == -1 ||
+	    type != SOCK_STREAM || !listening ||
+	    sock_name(&ss, name, sizeof(name), path, sizeof(path)) == -1 ||
+	    (inherited && getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &rp,
+	    &olen) == -1) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		log_warnx("%s: fd %d is not a listening stream socket we can "
+		    "use; closing it", inherited ? "upgrade" :
+		    "socket activation", fd);
+		close(fd);
+		return 0;
+	}
+	TAILQ_FOREACH(m, &socks, entry) {
+		if (inherited && m->inherited && strcmp(m->name, name) == 0)
+			ms = m;
+	}
+	if (ms == NULL && (ms = calloc(1, sizeof(*ms))) != NULL) {
+		snprintf(ms->name, sizeof(ms->name), "%s", name);
+		snprintf(ms->path, sizeof(ms->path), "%s", path);
+		ms->is_unix = ss.ss_family == AF_UNIX;
+		ms->adopted = 1;	/* its path is ours once we serve */
+		ms->inherited = inherited;
+		ms->reuseport = rp != 0;
+		ms->backlog = -1;
+		TAILQ_INSERT_TAIL(&socks, ms, entry);
+		log_info("listener %s: from %s (fd %d)", name, inherited ?
+		    "the master we replace" : "socket activation", fd);
+	}
+	if (ms == NULL || (fds = reallocarray(ms->fds, ms->nfds + 1,
+	    sizeof(*fds))) == NULL) {
+		log_warn("listener %s", name);
+		close(fd);
+		return -1;
+	}
+	ms->fds = fds;
+	ms->fds[ms->nfds++] = fd;
+	ms->committed = ms->listening = ms->nfds;
+	return 0;
+}
+
 int
 listeners_adopt(void)
 {
-	struct sockaddr_storage	 ss;
-	struct msock		*ms;
-	const char		*pid = getenv("LISTEN_PID");
-	const char		*nfds = getenv("LISTEN_FDS");
-	socklen_t		 len;
-	int			 fd, n, type, listening;
-	socklen_t		 olen = sizeof(int);
+	const char	*pid = getenv("LISTEN_PID");
+	const char	*nfds = getenv("LISTEN_FDS");
+	int		 fd, n;
 
 	if (pid == NULL || nfds == NULL || atol(pid) != (long)getpid())
 		return 0;
@@ -286,42 +348,31 @@ listeners_adopt(void)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
 	for (fd = 3; fd < 3 + n; fd++) {
-		len = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
-		    &olen) == -1 || type != SOCK_STREAM || !listening) {
-			log_warnx("socket activation: fd %d is not a listening "
-			    "stream socket; closing it", fd);
-			close(fd);
-			continue;
-		}
-		if ((ms = calloc(1, sizeof(*ms))) == NULL ||
-		    (ms->fds = malloc(sizeof(*ms->fds))) == NULL) {
-			log_warn("socket activation");
-			free(ms);
+		if (listeners_adopt_fd(fd, 0) == -1)
 			return -1;
-		}
-		if (sock_name(&ss, ms->name, sizeof(ms->name), ms->path,
-		    sizeof(ms->path)) == -1 ||
-		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1 ||
-		    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-			log_warnx("socket activation: cannot use fd %d", fd);
-			free(ms->fds);
-			free(ms);
-			close(fd);
-			continue;
-		}
-		ms->fds[0] = fd;
-		ms->nfds = ms->committed = ms->listening = 1;
-		ms->is_unix = ss.ss_family == AF_UNIX;
-		ms->adopted = 1;
-		ms->backlog = -1;
-		TAILQ_INSERT_TAIL(&socks, ms, entry);
-		log_info("listener %s: from socket activation (fd %d)",
-		    ms->name, fd);
 	}
 	return 0;
+}
+
+int
+listeners_each(int (*fn)(int fd, const char *name, void *arg), void *arg)
+{
+	struct msock	*ms;
+	int		 i;
+
+	TAILQ_FOREACH(ms, &socks, entry) {
+		for (i = 0; !ms->retired && !ms->pending && i < ms->nfds; i++) {
+			if (fn(ms->fds[i], ms->name, arg) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+void
+listeners_freeze(int on)
+{
+	steer_frozen = on;
 }
 
 /* Bind ms's sockets up to n (reuseport) or its one socket. */
@@ -525,6 +576,9 @@ listeners_commit(const struct config *cfg, uint32_t new_gen)
 	size_t		 i;
 
 	TAILQ_FOREACH(ms, &socks, entry) {
+		/* An upgrade commits: the inherited paths are ours now. */
+		if (ms->inherited)
+			ms->adopted = ms->inherited = 0;
 		if (ms->pending)
 			ms->first_gen = new_gen;
 		ms->pending = 0;
@@ -566,6 +620,8 @@ listeners_steer(const unsigned char *live, int nlive)
 	int			 n, i, k;
 
 	TAILQ_FOREACH(ms, &socks, entry) {
+		if (steer_frozen)
+			break;
 		/* Even a set of one: a socket bound for more workers joins
 		 * the set under this program, not under the kernel's hash. */
 		if (!ms->reuseport || ms->retired)

@@ -11,6 +11,15 @@
 
 /* Take over the sockets systemd passed (LISTEN_FDS), if any; -1 logged. */
 int	listeners_adopt(void);
+/* One socket passed by systemd, or inherited from the master an upgrade
+ * replaces (it joins the set of its address); -1 logged. */
+int	listeners_adopt_fd(int fd, int inherited);
+/* fn on every socket of the current set (an upgrade hands them over). */
+int	listeners_each(int (*fn)(int fd, const char *name, void *arg),
+	    void *arg);
+/* Handing over: leave the steering programs to the new master (on), or
+ * take it back (off, the upgrade failed). */
+void	listeners_freeze(int on);
 /* Fill ls[cfg->nlisteners] (zeroed) for nworkers: kept sockets reused,
  * new ones bound but not listening, reuseport sets grown (never shrunk).
  * On failure (logged) nothing changes and -1 is returned. */
@@ -25,7 +34,8 @@ void	listeners_abort(void);
 /* Listen on what prepare bound; -1 (logged) if the kernel refuses. */
 int	listeners_listen(void);
 /* cfg, of generation new_gen, is now current: the sockets it lacks take
- * no new client and wait for their workers to drain. */
+ * no new client and wait for their workers to drain.  Inherited sockets
+ * (an upgrade's) become ours, Unix paths included. */
 void	listeners_commit(const struct config *cfg, uint32_t new_gen);
 /* Stopping: every socket but the stats listeners takes no new client. */
 void	listeners_retire_all(uint32_t last_gen);

@@ -21,6 +21,7 @@
 #include "server/notify.h"
 #include "server/pidfile.h"
 #include "server/reload.h"
+#include "server/upgrade.h"
 
 #ifndef PF_CONFFILE
 #define PF_CONFFILE	"/etc/preforkd/preforkd.conf"
@@ -32,12 +33,14 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: preforkd [-dhtV] [-c file] [-s stop|quit|reload|reopen]\n"
+	    "usage: preforkd [-dhtV] [-c file] "
+	    "[-s stop|quit|reload|reopen|upgrade]\n"
 	    "  -c file    configuration file (default %s)\n"
 	    "  -d         run as a daemon (also daemon = true)\n"
 	    "  -t         check the configuration and exit\n"
 	    "  -s signal  tell the running master (found by its pidfile):\n"
-	    "             stop (fast), quit (graceful), reload, reopen (logs)\n"
+	    "             stop (fast), quit (graceful), reload, reopen (logs),\n"
+	    "             upgrade (run the binary on disk as the new master)\n"
 	    "  -V         print the version and exit\n"
 	    "  -h         print this help and exit\n", PF_CONFFILE);
 	exit(status);
@@ -125,6 +128,35 @@ wait_gone(pid_t pid, int ms)
 }
 
 /*
+ * -s upgrade without an admin socket: the pidfile names the new master
+ * once it serves; until then (bounded like the upgrade itself) it names
+ * the old one.
+ */
+static int
+wait_upgraded(const struct config *cfg, pid_t old)
+{
+	struct timespec	step = { 0, 20 * 1000000L };
+	char		err[CONFIG_ERRLEN];
+	pid_t		pid;
+	int		ms;
+
+	for (ms = reload_wait_ms(cfg) + SIGNAL_WAIT_SLACK_MS; ms > 0;
+	    ms -= 20) {
+		if (pidfile_read(cfg->pidfile, &pid, err, sizeof(err)) == 0 &&
+		    pid != old) {
+			printf("preforkd: upgraded: master pid %ld -> %ld\n",
+			    (long)old, (long)pid);
+			return 0;
+		}
+		nanosleep(&step, NULL);
+	}
+	fprintf(stderr, "preforkd: pid %ld is still the master: the upgrade "
+	    "failed (see its log; set admin_socket to get the reason)\n",
+	    (long)old);
+	return 1;
+}
+
+/*
  * -s: act on the running master.  reload goes through the admin socket
  * when there is one, so the outcome comes back; stop and quit wait until
  * the master has exited.  Exit 0 on success, 1 with the reason otherwise.
@@ -137,7 +169,7 @@ signal_master(const struct config *cfg, const char *what)
 		int		 sig;
 	} sigs[] = {
 		{ "stop", SIGTERM }, { "quit", SIGQUIT }, { "reload", SIGHUP },
-		{ "reopen", SIGUSR1 },
+		{ "reopen", SIGUSR1 }, { "upgrade", SIGUSR2 },
 	};
 	char	err[CONFIG_ERRLEN];
 	pid_t	pid;
@@ -148,13 +180,13 @@ signal_master(const struct config *cfg, const char *what)
 			break;
 	}
 	if (i == sizeof(sigs) / sizeof(sigs[0])) {
-		fprintf(stderr, "preforkd: -s %s: use stop, quit, reload or "
-		    "reopen\n", what);
+		fprintf(stderr, "preforkd: -s %s: use stop, quit, reload, "
+		    "reopen or upgrade\n", what);
 		return 1;
 	}
 	/* Through the admin socket, the outcome comes back. */
-	if ((sigs[i].sig == SIGHUP || sigs[i].sig == SIGUSR1) &&
-	    cfg->admin_socket != NULL)
+	if ((sigs[i].sig == SIGHUP || sigs[i].sig == SIGUSR1 ||
+	    sigs[i].sig == SIGUSR2) && cfg->admin_socket != NULL)
 		return admin_request(cfg->admin_socket, what) == 0 ? 0 : 1;
 	if (cfg->pidfile == NULL) {
 		fprintf(stderr, "preforkd: %s sets no pidfile; cannot find the "
@@ -170,6 +202,8 @@ signal_master(const struct config *cfg, const char *what)
 		    strerror(errno));
 		return 1;
 	}
+	if (sigs[i].sig == SIGUSR2)
+		return wait_upgraded(cfg, pid);
 	if (sigs[i].sig == SIGTERM || sigs[i].sig == SIGQUIT) {
 		if (wait_gone(pid, cfg->shutdown_timeout_ms +
 		    (sigs[i].sig == SIGQUIT ? cfg->drain_delay_ms : 0) +
@@ -190,10 +224,11 @@ main(int argc, char *argv[])
 	struct config	*cfg;
 	const char	*file = PF_CONFFILE, *sig = NULL;
 	char		 err[CONFIG_ERRLEN];
-	int		 ch, test = 0, detach = 0;
+	int		 ch, test = 0, detach = 0, upgrade = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LEVEL_INFO, "master");
+	upgrade_remember(argv);
 
 	while ((ch = getopt(argc, argv, "c:dhs:tV")) != -1) {
 		switch (ch) {
@@ -221,6 +256,8 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(1);
 
+	if (sig == NULL && !test)
+		upgrade = upgrade_child_init();
 	/* -s stop|quit|reopen need the pidfile and admin socket, not a
 	 * runnable file: a daemon must stay stoppable after someone broke
 	 * its modules.  -s reload checks the file fully first. */
@@ -229,6 +266,7 @@ main(int argc, char *argv[])
 	    config_load_checked(file, err, sizeof(err));
 	if (cfg == NULL) {
 		fprintf(stderr, "preforkd: %s\n", err);
+		upgrade_child_failed(err);
 		return 1;
 	}
 	if (test || sig != NULL) {
@@ -242,10 +280,12 @@ main(int argc, char *argv[])
 	log_set_level(cfg->log_level);
 	if (log_open(cfg->log_file, err, sizeof(err)) == -2) {
 		fprintf(stderr, "preforkd: %s\n", err);
+		upgrade_child_failed(err);
 		config_free(cfg);
 		return 1;
 	}
-	if (detach || cfg->daemon)
+	/* A new master of an upgrade is detached already, if it must be. */
+	if ((detach || cfg->daemon) && !upgrade)
 		notify_set_ready_fd(daemonize(cfg));
 	return master_run(cfg);
 }

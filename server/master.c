@@ -33,6 +33,7 @@
 #include "server/reload.h"
 #include "server/removal.h"
 #include "server/round.h"
+#include "server/upgrade.h"
 #include "worker/module.h"
 #include "worker/worker.h"
 
@@ -41,7 +42,7 @@
 struct master		 master;
 
 static const int master_signals[] = {
-	SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP, SIGUSR1
+	SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP, SIGUSR1, SIGUSR2
 };
 
 uint64_t
@@ -120,6 +121,7 @@ master_forget(const sigset_t *mask)
 	admin_close();
 	httpstats_close();
 	notify_forget();
+	upgrade_forget();
 	listeners_forget(master.ls, master.cfg->nlisteners);
 	if (master.pidfd != -1)
 		close(master.pidfd);	/* only the master holds the lock */
@@ -259,8 +261,9 @@ master_stop(int graceful)
 		}
 		return;
 	}
-	/* Behind a load balancer: fail /health first, stop when it ends. */
-	if (graceful && removal_begin())
+	/* Behind a load balancer: fail /health first, stop when it ends.
+	 * Not after an upgrade: the new master serves /health. */
+	if (graceful && !master.handed_over && removal_begin())
 		return;
 	removal_end(graceful ? "cut short by another quit" :
 	    "cut short by a stop request");
@@ -268,6 +271,7 @@ master_stop(int graceful)
 	log_info("%s stop", graceful ? "graceful" : "fast");
 	notify_send("STOPPING=1\nSTATUS=stopping");
 	reload_cancel("stopping");
+	upgrade_cancel("stopping");
 	/* No client from now on; the queued ones are the workers' to take. */
 	if (graceful)
 		listeners_retire_all(master.generation);
@@ -311,16 +315,24 @@ master_reload(const char *why, int canary_ms, reload_done_fn done, void *arg)
 			done(arg, 0, "stopping (draining for removal)");
 		return;
 	}
+	if (upgrade_busy()) {
+		log_warnx("reload (%s) refused: an upgrade is in progress", why);
+		if (done != NULL)
+			done(arg, 0, "an upgrade is in progress");
+		return;
+	}
 	reload_start(why, canary_ms, done, arg);
 }
 
 void
 master_resize(int n, int relative, reload_done_fn done, void *arg)
 {
-	if (removal_pending(NULL)) {
-		log_warnx("workers refused: stopping (drain delay)");
+	if (removal_pending(NULL) || upgrade_busy()) {
+		log_warnx("workers refused: %s", upgrade_busy() ?
+		    "an upgrade is in progress" : "stopping (drain delay)");
 		if (done != NULL)
-			done(arg, 0, "stopping (draining for removal)");
+			done(arg, 0, upgrade_busy() ? "an upgrade is in progress" :
+			    "stopping (draining for removal)");
 		return;
 	}
 	reload_workers(n, relative, done, arg);
@@ -338,6 +350,9 @@ master_signal(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGUSR1:
 		master_reopen_logged();
+		break;
+	case SIGUSR2:
+		upgrade_start("SIGUSR2", NULL, NULL);
 		break;
 	case SIGQUIT:
 		master_stop(1);
@@ -390,7 +405,8 @@ master_setup(void)
 	master.monitor = event_new(master.base, -1, EV_PERSIST, master_monitor, NULL);
 	master.stop_timer = evtimer_new(master.base, master_stop_timeout, NULL);
 	if (master.monitor == NULL || master.stop_timer == NULL ||
-	    rounds_init(master.base) == -1 || reload_init(master.base) == -1) {
+	    rounds_init(master.base) == -1 || reload_init(master.base) == -1 ||
+	    upgrade_init(master.base) == -1) {
 		log_warnx("cannot create timers");
 		return -1;
 	}
@@ -407,6 +423,7 @@ master_cleanup(void)
 	admin_close();
 	httpstats_close();
 	reload_free();
+	upgrade_free();
 	master_modules_unload();
 	listeners_close_all();
 	pidfile_remove(master.pidfile, master.pidfd);
@@ -421,6 +438,16 @@ master_cleanup(void)
 	alogfiles_free(&master.alogs);
 	if (master.base != NULL)
 		event_base_free(master.base);
+}
+
+int
+master_serve(void)
+{
+	if (listeners_listen() == -1)
+		return -1;
+	listeners_commit(master.cfg, master.generation);
+	listeners_reap(listeners_held);	/* activated sockets not listed */
+	return httpstats_listen(master.base, master.cfg, master.ls);
 }
 
 /*
@@ -438,6 +465,7 @@ master_run(struct config *cfg)
 	master.cfg = cfg;
 	master.pid = getpid();
 	master.started_ms = master_now_ms();
+	master.started_at = time(NULL);
 	master.generation = 1;
 	master.nslots = master_workers(cfg);
 	TAILQ_INIT(&master.children);
@@ -448,7 +476,8 @@ master_run(struct config *cfg)
 		log_warn("master");
 		goto out;
 	}
-	if (cfg->pidfile != NULL) {
+	/* A new master of an upgrade takes the pidfile over once it serves. */
+	if (cfg->pidfile != NULL && !master.upgrading) {
 		if ((master.pidfile = strdup(cfg->pidfile)) == NULL ||
 		    (master.pidfd = pidfile_create(cfg->pidfile, err,
 		    sizeof(err))) == -1) {
@@ -463,14 +492,11 @@ master_run(struct config *cfg)
 	/* The admin socket first: once a listener answers, so does it. */
 	if (master_setup() == -1 ||
 	    (cfg->admin_socket != NULL && admin_open(master.base, cfg) == -1) ||
-	    listeners_adopt() == -1 ||
+	    listeners_adopt() == -1 || upgrade_inherit() == -1 ||
 	    listeners_prepare(cfg, master.ls, master.nslots) == -1)
 		goto out;
-	if (listeners_listen() == -1)
-		goto out;
-	listeners_commit(cfg, master.generation);
-	listeners_reap(listeners_held);	/* activated sockets not listed */
-	if (httpstats_listen(master.base, cfg, master.ls) == -1)
+	/* A new master: only once the old one lets go (upgrade.c). */
+	if (!master.upgrading && master_serve() == -1)
 		goto out;
 	master_modules_load();
 	if (alogfiles_sync(&master.alogs, cfg, NULL, err, sizeof(err)) == -1) {
@@ -491,6 +517,10 @@ master_run(struct config *cfg)
 	}
 	log_info("stopped");
 out:
+	/* A new master that cannot start: the old one hears why. */
+	if (status != 0)
+		upgrade_child_failed(*log_last_warning() != '\0' ?
+		    log_last_warning() : "could not start; see its log");
 	master_cleanup();
 	config_free(master.cfg);
 	return status;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <stdint.h>
+#include <time.h>
 
 #include "common/ctl.h"
 #include "common/emitter.h"
@@ -97,11 +98,16 @@ struct master {
 	/* The master's own parts (reload.c) hear of its children here:
 	 * "online" and "exit", ev->data the struct child. */
 	struct pf_emitter	 life;
-	struct event		*sigs[6];
+	struct event		*sigs[7];
 	struct event		*monitor;
 	struct event		*stop_timer;
 	struct totals		 totals;	/* since start: only grow */
 	struct alog_files	 alogs;		/* access logs, for workers */
+	time_t			 started_at;	/* wall clock, for status */
+	pid_t			 upgraded_from;	/* the master we replaced */
+	int			 upgrading;	/* new master, not committed:
+						 * its workers do not accept */
+	int			 handed_over;	/* old master: draining out */
 };
 
 extern struct master	 master;
@@ -123,6 +129,11 @@ int		 master_begin_generation(struct config *cfg, struct lsock *ls,
 		    int n, int start);
 void		 master_spawn_rest(void);
 int		 master_end_generation(int commit);
+/* Listen, commit the first generation's listeners, serve stats (at
+ * start-up, or once an upgrade commits); -1 logged. */
+int		 master_serve(void);
+/* A child that is no worker was reaped (upgrade.c: a new master?). */
+void		 upgrade_reaped(pid_t pid, int status);
 /* Stop: graceful lets connections finish (bounded by shutdown_timeout),
  * after drain_delay if set (server/removal.c). */
 void		 master_stop(int graceful);

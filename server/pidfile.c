@@ -52,15 +52,24 @@ pidfile_read(const char *path, pid_t *pid, char *err, size_t errlen)
 int
 pidfile_create(const char *path, char *err, size_t errlen)
 {
-	char	tmp[4096], buf[32];
 	pid_t	other;
-	int	fd, n;
 
 	if (pidfile_read(path, &other, err, errlen) == 0) {
 		snprintf(err, errlen, "%s: preforkd is already running as "
 		    "pid %ld", path, (long)other);
 		return -1;
 	}
+	return pidfile_take_over(path, err, errlen);
+}
+
+/* The rename replaces the file a running master holds: readers go from
+ * its pid to ours, never through a missing or unlocked file. */
+int
+pidfile_take_over(const char *path, char *err, size_t errlen)
+{
+	char	tmp[4096], buf[32];
+	int	fd, n;
+
 	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1) {

@@ -23,7 +23,7 @@ usage(int status)
 	    "usage: preforkctl [-h] [-s socket] command [--json]\n"
 	    "       preforkctl [-h] [-s socket] workers N | +N | -N\n"
 	    "commands: status, workers, stats, stop, quit, reload, reopen, "
-	    "help\n"
+	    "upgrade, help\n"
 	    "default socket: %s\n", PF_ADMIN_SOCKET);
 	exit(status);
 }

@@ -3,7 +3,9 @@
  * as aligned text or as JSON.
  *
  * The JSON of "status --json" is an interface (documented in README):
- *	{ "pid", "uptime_s", "config", "generation", "listeners": [...],
+ *	{ "pid", "uptime_s", "started" (Unix time), "upgraded_from": the
+ *	  pid of the master a binary upgrade replaced, or null,
+ *	  "config", "generation", "listeners": [...],
  *	  "last_reload": null or { "time", "ok", "result" },
  *	  "phase": "serving", "draining for removal: stopping in N.N s",
  *	    "stopping (graceful)", "stopping (fast)" or a reload canary's
@@ -20,7 +22,9 @@
  *	  "since_start": { the counters but connections_active, since the
  *	    master started (exited workers included), "reloads",
  *	    "reload_failures", "respawns", "respawn_backoffs", "recycles",
- *	    "hung_workers_killed", "slots": [ { "slot", the counters } ] } }
+ *	    "hung_workers_killed", "slots": [ { "slot", the counters } ] },
+ *	  "last_upgrade": null or { "time", "ok", "result" } (one this
+ *	    master started and that failed; a done one ends the master) }
  * Fields may be added; none is removed or changes meaning.
  * A slot waiting for a respawn is listed with pid 0.  "cpu" is the CPU the
  * worker is pinned to (cpu_affinity), as the kernel says, or -1.
@@ -43,6 +47,7 @@
 #include "server/reload.h"
 #include "server/removal.h"
 #include "server/totals.h"
+#include "server/upgrade.h"
 
 struct row {
 	const struct child	*c;	/* NULL: slot without a worker */
@@ -257,8 +262,14 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 	size_t				 i;
 
 	evbuffer_add_printf(out, "{\"pid\":%ld,\"uptime_s\":%llu,"
-	    "\"config\":", (long)master.pid,
-	    (unsigned long long)(now - master.started_ms) / 1000);
+	    "\"started\":%lld,\"upgraded_from\":", (long)master.pid,
+	    (unsigned long long)(now - master.started_ms) / 1000,
+	    (long long)master.started_at);
+	if (master.upgraded_from > 0)
+		evbuffer_add_printf(out, "%ld", (long)master.upgraded_from);
+	else
+		evbuffer_add_printf(out, "null");
+	evbuffer_add_printf(out, ",\"config\":");
 	json_str(out, master.cfg->file);
 	evbuffer_add_printf(out, ",\"generation\":%u,\"listeners\":[",
 	    master.generation);
@@ -294,6 +305,17 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 	counters_json(out, sum);
 	evbuffer_add(out, "}", 1);
 	since_json(out);
+	last = upgrade_last();
+	evbuffer_add_printf(out, ",\"last_upgrade\":");
+	if (last->when == 0)
+		evbuffer_add_printf(out, "null");
+	else {
+		evbuffer_add_printf(out, "{\"time\":%lld,\"ok\":%s,"
+		    "\"result\":", (long long)last->when,
+		    last->ok ? "true" : "false");
+		json_str(out, last->result);
+		evbuffer_add(out, "}", 1);
+	}
 	evbuffer_add_printf(out, "}\n");
 }
 

@@ -33,6 +33,7 @@ static const struct {
 	{ "quit", ADMIN_QUIT },
 	{ "reload", ADMIN_RELOAD },
 	{ "reopen", ADMIN_REOPEN },
+	{ "upgrade", ADMIN_UPGRADE },
 };
 
 /* admin_parse on line[0..len), copied without a terminator; err is
