@@ -37,6 +37,7 @@
 #include "server/master.h"
 #include "server/round.h"
 #include "server/reload.h"
+#include "server/sockbind.h"
 #include "server/upgrade.h"
 #include "worker/service.h"
 

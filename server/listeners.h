@@ -44,9 +44,6 @@ void	listeners_retire_all(uint32_t last_gen);
 void	listeners_reap(int (*held)(uint32_t first_gen, uint32_t last_gen));
 /* Close everything, removing the Unix socket files. */
 void	listeners_close_all(void);
-/* Make room for a Unix socket at path: 0 if nothing is there or only a
- * stale socket (removed); -1 (logged, with what) if anything else is. */
-int	unix_path_free(const char *path, const char *what);
 /* In a new worker: close the master's sockets not in keep, free the set. */
 void	listeners_forget(const struct lsock *keep, size_t n);
 
