@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/emitter.h"
 #include "common/iplimit.h"
+#include "common/pxshm.h"
 #include "common/log.h"
 #include "common/peer.h"
 #include "worker/accesslog.h"
@@ -469,7 +470,8 @@ worker_setup(void)
 
 	char				 err[CONFIG_ERRLEN];
 
-	if (iplimit_use(spec->ipl_region) == -1)
+	if (iplimit_use(spec->ipl_region) == -1 ||
+	    pxshm_use(spec->pxs_region) == -1)
 		return -1;
 	if (module_load(spec->cfg, MODULE_WORKER, NULL, err,
 	    sizeof(err)) == -1) {
