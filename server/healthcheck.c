@@ -6,10 +6,11 @@
  * "127.0.0.1:9000"): a reload that keeps it keeps its slot, so its health
  * is not re-learnt and its counters go on; a reload that drops it leaves
  * the slot to the generations still using it.  Each slot remembers the
- * newest generation that had it; it is given back when no live worker
- * belongs to that generation or an older one (none of them can write its
- * row any more; every row they wrote has been folded), and only when a
- * new backend needs one.
+ * oldest and newest generations that had it; it is given back when the
+ * master's configurations do not have it and no live worker belongs to
+ * one of those generations (none can write its row any more; every row
+ * they wrote has been folded): when a worker exits, or a new backend
+ * needs a slot.
  *
  * Checks.  A backend's listener sets check_interval: every interval the
  * master opens a non-blocking TCP (or Unix) connection to it and closes it
@@ -44,7 +45,8 @@ struct hc_slot {
 	int			 used;
 	char			*key;		/* "proxy L: backend B" */
 	size_t			 keylen;
-	uint32_t		 gen;		/* the newest that has it */
+	uint32_t		 first_gen;	/* the oldest that has it */
+	uint32_t		 gen;		/* the newest */
 	/* The check, as the newest configuration sets it. */
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;		/* 0: not checkable */
@@ -226,26 +228,52 @@ slot_configure(struct hc_slot *h, const struct proxy_conf *pc,
 		evtimer_add(h->timer, &tv);
 }
 
-/* Give back the slots of generations no live worker belongs to. */
 static void
-slots_collect(uint32_t gen)
+mark_config(const struct config *cfg, uint8_t *mark)
 {
+	const struct proxy_conf	*pc;
+	size_t			 i, j;
+
+	for (i = 0; cfg != NULL && i < cfg->nlisteners; i++) {
+		pc = &cfg->listeners[i].proxy;
+		for (j = 0; j < pc->nbackends; j++) {
+			if (pc->backends[j].hslot >= 0 &&
+			    pc->backends[j].hslot < PXS_SLOTS)
+				mark[pc->backends[j].hslot] = 1;
+		}
+	}
+}
+
+/*
+ * Give back the slots nobody can use any more: not in the configurations
+ * the master holds (the serving one, and the one a reload is replacing),
+ * and no live worker of a generation that had them (an old generation
+ * draining, an aborted one not gone yet).
+ */
+static void
+slots_collect(void)
+{
+	uint8_t		 mark[PXS_SLOTS] = { 0 };
 	struct child	*c;
-	uint32_t	 oldest = gen;
 	size_t		 i;
 
+	mark_config(master.cfg, mark);
+	mark_config(master.prev.cfg, mark);
 	TAILQ_FOREACH(c, &master.children, entry) {
-		if (c->generation < oldest)
-			oldest = c->generation;
+		for (i = 0; i < PXS_SLOTS; i++) {
+			if (hc[i].used && c->generation >= hc[i].first_gen &&
+			    c->generation <= hc[i].gen)
+				mark[i] = 1;
+		}
 	}
 	for (i = 0; i < PXS_SLOTS; i++) {
-		if (hc[i].used && hc[i].gen < oldest)
+		if (hc[i].used && !mark[i])
 			slot_release(&hc[i]);
 	}
 }
 
 static int
-slot_find(const char *key, size_t keylen, uint32_t gen)
+slot_find(const char *key, size_t keylen)
 {
 	int	i, free_slot = -1;
 
@@ -257,7 +285,7 @@ slot_find(const char *key, size_t keylen, uint32_t gen)
 			free_slot = i;
 	}
 	if (free_slot == -1) {
-		slots_collect(gen);
+		slots_collect();
 		for (i = 0; i < PXS_SLOTS && free_slot == -1; i++) {
 			if (!hc[i].used)
 				free_slot = i;
@@ -277,7 +305,7 @@ slot_take(const struct listen_conf *l, struct backend_conf *b, uint32_t gen)
 	    b->name);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return -1;
-	if ((i = slot_find(key, (size_t)n, gen)) == -1) {
+	if ((i = slot_find(key, (size_t)n)) == -1) {
 		if (!warned_full) {
 			warned_full = 1;
 			log_warnx("proxy backend table: all %d slots in use; "
@@ -296,8 +324,11 @@ slot_take(const struct listen_conf *l, struct backend_conf *b, uint32_t gen)
 		h->fd = -1;
 		h->up = 1;
 		h->info.up = 1;
+		h->first_gen = gen;
 		pxshm_slot_reset(i);
 	}
+	if (gen < h->first_gen)
+		h->first_gen = gen;
 	if (gen > h->gen)
 		h->gen = gen;
 	slot_configure(h, &l->proxy, b);
@@ -312,7 +343,7 @@ child_exit(void *m, const struct pf_event_arg *ev, void *arg)
 	const struct child	*c = ev->data;
 
 	pxshm_region_put(c->pxs_region);
-	slots_collect(master.generation);
+	slots_collect();
 }
 
 int

@@ -13,7 +13,8 @@
  *  - every client that connects after that is served, by A;
  * then B comes back on its port: the checker logs it up, status says up,
  * and new clients reach it again.  The per-backend counters of status and
- * /metrics are at least what the clients saw; /metrics passes promtool.
+ * /metrics are at least what the clients saw; /metrics passes promtool;
+ * they survive the workers' deaths and a reload that keeps the backend.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -119,6 +120,8 @@ py_kill(void)
 	t.py = 0;
 }
 
+static const char	*front_conf(int);
+
 static int
 setup(void **state)
 {
@@ -137,7 +140,16 @@ setup(void **state)
 		return -1;
 	/* Passive health forgets a failure after 0.5 s here, so that B is
 	 * back in every worker as soon as the checks say so. */
-	return h_daemon_startf(&t.front, "workers = 2;\n"
+	return h_daemon_startf(&t.front, "%s", front_conf(t.b));
+}
+
+/* The front's configuration, to A and port b. */
+static const char *
+front_conf(int b)
+{
+	static char	conf[1024];
+
+	snprintf(conf, sizeof(conf), "workers = 2;\n"
 	    "admin_socket = \"%s\";\n"
 	    "listeners = (\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"stats\"; },\n"
@@ -146,8 +158,8 @@ setup(void **state)
 	    "    check_fall = 1; backend_down_time = 0.5;\n"
 	    "    backends = ( { address = \"127.0.0.1\"; port = %d; },\n"
 	    "      { address = \"127.0.0.1\"; port = %d; } ); }\n"
-	    ");\n", t.front.sock, t.stats, t.port, CHECK_MS / 1000.0, t.a,
-	    t.b);
+	    ");\n", t.front.sock, t.stats, t.port, CHECK_MS / 1000.0, t.a, b);
+	return conf;
 }
 
 static int
@@ -507,12 +519,42 @@ test_counts_survive_worker(void **state)
 	    status_num(t.b_name, "connections_total") > after);
 }
 
+/*
+ * A reload that keeps A and replaces B with C (nobody listens there): A's
+ * counters go on, C starts from zero and is found down by the checks, B
+ * is no longer listed, and clients go to A.
+ */
+static void
+test_reload_keeps_backend(void **state)
+{
+	char		c_name[32], *json;
+	long long	before;
+	int		c = h_free_port(4), i;
+
+	snprintf(c_name, sizeof(c_name), "127.0.0.1:%d", c);
+	before = status_num(t.a_name, "connections_total");
+	assert_true(before > 0);
+	assert_int_equal(h_write_file(t.front.conf, front_conf(c)), 0);
+	assert_int_equal(kill(t.front.pid, SIGHUP), 0);
+	assert_int_equal(h_wait_notify(&t.front, "STATUS=reloaded",
+	    H_TIMEOUT_MS), 0);
+	assert_int_equal(wait_state(c_name, "down"), 0);
+	assert_true(status_num(t.a_name, "connections_total") >= before);
+	assert_int_equal(status_num(c_name, "connections_total"), 0);
+	assert_null(status_backend(t.b_name, &json));
+	free(json);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(which(NULL), 0);
+	assert_true(status_num(t.a_name, "connections_total") >= before + 10);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backend_killed_and_back),
 		cmocka_unit_test(test_counts_survive_worker),
+		cmocka_unit_test(test_reload_keeps_backend),
 	};
 
 	return cmocka_run_group_tests_name("proxy_health", tests, setup,
