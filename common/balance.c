@@ -25,6 +25,9 @@ struct bal_node {
 	unsigned int	 fails;		/* connect failures in a row */
 	uint64_t	 down_until;	/* 0: up */
 	const uint8_t	*checked;	/* the active checks' byte: 0 up */
+	const uint32_t	*good;		/* their count of checks passed */
+	uint32_t	 good_at_down;	/* *good when passive health took
+					   it down */
 };
 
 struct ring_point {
@@ -170,7 +173,9 @@ balance_is_up(struct balance *b, int i, uint64_t now)
 		return 0;
 	if (nd->down_until == 0)
 		return 1;
-	if (now < nd->down_until)
+	/* A check passed since: the backend is back before down_ms. */
+	if (now < nd->down_until && (nd->good == NULL ||
+	    __atomic_load_n(nd->good, __ATOMIC_RELAXED) == nd->good_at_down))
 		return 0;
 	nd->down_until = 0;
 	b->ndown--;
@@ -328,6 +333,8 @@ balance_fail(struct balance *b, int i, uint64_t now)
 	    nd->down_until != 0)
 		return 0;
 	nd->down_until = now + b->down_ms;
+	if (nd->good != NULL)
+		nd->good_at_down = __atomic_load_n(nd->good, __ATOMIC_RELAXED);
 	b->ndown++;
 	return 1;
 }
@@ -357,8 +364,11 @@ balance_active(const struct balance *b, int i)
 }
 
 void
-balance_set_check(struct balance *b, int i, const uint8_t *state)
+balance_set_check(struct balance *b, int i, const uint8_t *state,
+    const uint32_t *good)
 {
-	if (i >= 0 && (size_t)i < b->n)
+	if (i >= 0 && (size_t)i < b->n) {
 		b->node[i].checked = state;
+		b->node[i].good = good;
+	}
 }

@@ -69,9 +69,11 @@ unsigned int	 balance_active(const struct balance *b, int i);
  * Active health: backend i is down whenever *state is not 0 (a byte the
  * master's checker writes in shared memory; NULL: not checked).  On top of
  * the passive health: down by either is down, and when every backend is
- * down they are all tried, as above.
+ * down they are all tried, as above.  *good counts the checks that passed
+ * (NULL: none): one passing after passive health took i down ends that
+ * before down_ms.
  */
 void		 balance_set_check(struct balance *b, int i,
-		    const uint8_t *state);
+		    const uint8_t *state, const uint32_t *good);
 
 #endif

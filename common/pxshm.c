@@ -32,6 +32,7 @@
 struct pxs_header {
 	uint32_t	hi;			/* regions below may be in use */
 	uint8_t		health[PXS_SLOTS];
+	uint32_t	good[PXS_SLOTS];	/* checks passed, wraps */
 };
 
 struct pxs_region {
@@ -138,6 +139,14 @@ pxshm_set_health(int slot, uint8_t state)
 }
 
 void
+pxshm_check_passed(int slot)
+{
+	if (base != NULL && slot >= 0 && slot < PXS_SLOTS)
+		__atomic_store_n(&hdr->good[slot], hdr->good[slot] + 1,
+		    __ATOMIC_RELAXED);
+}
+
+void
 pxshm_slot_reset(int slot)
 {
 	if (slot < 0 || slot >= PXS_SLOTS)
@@ -210,4 +219,12 @@ pxshm_health(int slot)
 	if (base == NULL || slot < 0 || slot >= PXS_SLOTS)
 		return NULL;
 	return &hdr->health[slot];
+}
+
+const uint32_t *
+pxshm_good(int slot)
+{
+	if (base == NULL || slot < 0 || slot >= PXS_SLOTS)
+		return NULL;
+	return &hdr->good[slot];
 }

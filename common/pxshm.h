@@ -1,7 +1,8 @@
 /*
  * pxshm.h -- the proxy's backends as every process sees them: one up/down
  * byte per backend, written by the master's checker (server/healthcheck.c)
- * and read by the workers, and per worker a row of counters per backend,
+ * (with a count of the checks that passed) and read by the workers, and
+ * per worker a row of counters per backend,
  * written only by that worker and summed by the master.
  */
 #ifndef PF_PXSHM_H
@@ -38,6 +39,9 @@ void		 pxshm_region_put(int region);
 /* Master: slot's health; a slot given to a new backend starts at zero
  * (up, no counts). */
 void		 pxshm_set_health(int slot, uint8_t state);
+/* Master: a check of slot passed (the workers end their passive "down"
+ * for it on seeing that). */
+void		 pxshm_check_passed(int slot);
 void		 pxshm_slot_reset(int slot);
 /* Master: slot's counters since it was given: folded plus the live
  * regions' (active: the live regions' only).  -1 if slot is out of range
@@ -51,6 +55,8 @@ int		 pxshm_use(int region);
 struct pxs_row	*pxshm_row(int slot);
 /* Worker: slot's health byte, or NULL. */
 const uint8_t	*pxshm_health(int slot);
+/* Worker: slot's count of checks passed, or NULL. */
+const uint32_t	*pxshm_good(int slot);
 
 /* Single writer per row: a plain add, stored whole for the master. */
 static inline void

@@ -93,6 +93,7 @@ check_result(struct hc_slot *h, int ok, const char *why)
 	check_stop(h);
 	h->info.checks++;
 	if (ok) {
+		pxshm_check_passed(slot);
 		h->fail_run = 0;
 		if (!h->up && ++h->ok_run >= h->rise) {
 			h->up = 1;

@@ -267,6 +267,7 @@ test_checked(void **state)
 {
 	int		 w[] = { 1, 1, 1 };
 	uint8_t		 st[3] = { 0, 0, 0 };
+	uint32_t	 good[3] = { 0, 0, 0 };
 	enum balance_kind kinds[] = { BAL_ROUNDROBIN, BAL_LEASTCONN,
 			    BAL_SOURCE };
 	struct balance	*b;
@@ -277,8 +278,8 @@ test_checked(void **state)
 	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		b = mk(kinds[k], 3, w, 3);
 		for (i = 0; i < 3; i++)
-			balance_set_check(b, i, &st[i]);
-		balance_set_check(b, 7, &st[0]);	/* out of range: no-op */
+			balance_set_check(b, i, &st[i], &good[i]);
+		balance_set_check(b, 7, &st[0], NULL);	/* out of range */
 		st[1] = 1;
 		memset(seen, 0, sizeof(seen));
 		for (i = 0; i < 60; i++) {
@@ -309,6 +310,11 @@ test_checked(void **state)
 		}
 		assert_true(seen[0] > 0 && seen[1] > 0);
 		assert_int_equal(seen[2], 0);
+		/* A check passing ends 2's passive down before its time. */
+		assert_int_equal(balance_is_up(b, 2, 20), 0);
+		good[2]++;
+		assert_int_equal(balance_is_up(b, 2, 20), 1);
+		assert_int_equal(balance_ndown(b), 0);
 		balance_free(b);
 	}
 }

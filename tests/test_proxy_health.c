@@ -138,8 +138,8 @@ setup(void **state)
 	    "service = \"echo\"; });\n", t.a) == -1 ||
 	    h_daemon_init(&t.front, NULL) == -1)
 		return -1;
-	/* Passive health forgets a failure after 0.5 s here, so that B is
-	 * back in every worker as soon as the checks say so. */
+	/* backend_down_time is left at 10 s: a worker that found B failing
+	 * takes it back when a check passes, not 10 s later. */
 	return h_daemon_startf(&t.front, "%s", front_conf(t.b));
 }
 
@@ -155,7 +155,7 @@ front_conf(int b)
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"stats\"; },\n"
 	    "  { address = \"127.0.0.1\"; port = %d; service = \"proxy\";\n"
 	    "    check_interval = %g; check_timeout = 0.5; check_rise = 1;\n"
-	    "    check_fall = 1; backend_down_time = 0.5;\n"
+	    "    check_fall = 1;\n"
 	    "    backends = ( { address = \"127.0.0.1\"; port = %d; },\n"
 	    "      { address = \"127.0.0.1\"; port = %d; } ); }\n"
 	    ");\n", t.front.sock, t.stats, t.port, CHECK_MS / 1000.0, t.a, b);
@@ -450,9 +450,11 @@ test_backend_killed_and_back(void **state)
 	    "it down %ld ms after the kill (check_interval %d ms); %ld A, "
 	    "%ld B clients; %ld failed before it was marked down, %ld after; "
 	    "%ld on B while down; %ld on B after it was seen up again (%ld ms "
-	    "after its restart)\n", nheld,
+	    "after its restart); passive health took it down in %d workers "
+	    "for 10 s\n", nheld,
 	    t_down - t_kill, CHECK_MS, on[0], on[1], early_err, late_err,
-	    down_on_b, up_on_b, t_up - t_back);
+	    down_on_b, up_on_b, t_up - t_back, h_log_count(&t.front,
+	    "down for 10000 ms"));
 	assert_int_equal(late_err, 0);
 	assert_int_equal(down_on_b, 0);
 	assert_true(up_on_b > 0);

@@ -334,7 +334,8 @@ proxy_init(struct pf_listener *l)
 			px->b[i].row = &px->b[i].own;
 		if (pc->check_interval_ms > 0)
 			balance_set_check(px->bal, (int)i,
-			    pxshm_health(pc->backends[i].hslot));
+			    pxshm_health(pc->backends[i].hslot),
+			    pxshm_good(pc->backends[i].hslot));
 	}
 	if (pf_on(pf_worker_emitter(), PF_EV_STOP, proxy_stop, px) == -1)
 		goto err;
