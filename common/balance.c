@@ -24,6 +24,10 @@ struct bal_node {
 	unsigned int	 active;	/* connections open now */
 	unsigned int	 fails;		/* connect failures in a row */
 	uint64_t	 down_until;	/* 0: up */
+	const uint8_t	*checked;	/* the active checks' byte: 0 up */
+	const uint32_t	*good;		/* their count of checks passed */
+	uint32_t	 good_at_down;	/* *good when passive health took
+					   it down */
 };
 
 struct ring_point {
@@ -153,14 +157,25 @@ balance_free(struct balance *b)
 
 /* Up, or down but due back (then up again: one more failure takes it
  * down at once, its failures in a row are still counted). */
+static int
+check_down(const struct bal_node *nd)
+{
+	return nd->checked != NULL &&
+	    __atomic_load_n(nd->checked, __ATOMIC_RELAXED) != 0;
+}
+
 int
 balance_is_up(struct balance *b, int i, uint64_t now)
 {
 	struct bal_node	*nd = &b->node[i];
 
+	if (check_down(nd))
+		return 0;
 	if (nd->down_until == 0)
 		return 1;
-	if (now < nd->down_until)
+	/* A check passed since: the backend is back before down_ms. */
+	if (now < nd->down_until && (nd->good == NULL ||
+	    __atomic_load_n(nd->good, __ATOMIC_RELAXED) == nd->good_at_down))
 		return 0;
 	nd->down_until = 0;
 	b->ndown--;
@@ -170,7 +185,9 @@ balance_is_up(struct balance *b, int i, uint64_t now)
 static int
 usable(struct balance *b, size_t i, uint64_t now, int any)
 {
-	return any || b->node[i].down_until == 0 ||
+	const struct bal_node	*nd = &b->node[i];
+
+	return any || (nd->down_until == 0 && !check_down(nd)) ||
 	    balance_is_up(b, (int)i, now);
 }
 
@@ -316,6 +333,8 @@ balance_fail(struct balance *b, int i, uint64_t now)
 	    nd->down_until != 0)
 		return 0;
 	nd->down_until = now + b->down_ms;
+	if (nd->good != NULL)
+		nd->good_at_down = __atomic_load_n(nd->good, __ATOMIC_RELAXED);
 	b->ndown++;
 	return 1;
 }
@@ -342,4 +361,14 @@ unsigned int
 balance_active(const struct balance *b, int i)
 {
 	return b->node[i].active;
+}
+
+void
+balance_set_check(struct balance *b, int i, const uint8_t *state,
+    const uint32_t *good)
+{
+	if (i >= 0 && (size_t)i < b->n) {
+		b->node[i].checked = state;
+		b->node[i].good = good;
+	}
 }

@@ -1,7 +1,8 @@
 /*
  * balance.h -- choosing a backend for a new client: smooth weighted round
  * robin, least connections, source-address hashing, and the passive
- * health that takes a failing backend out of all three for a while.
+ * health that takes a failing backend out of all three for a while, and
+ * the active health the master's checks share with the workers.
  *
  * Pure logic: no I/O, no clock (the caller passes "now" in ms, and only
  * needs to read it while some backend is down: balance_ndown()), one
@@ -64,5 +65,15 @@ int		 balance_is_up(struct balance *b, int i, uint64_t now);
  * this is not 0. */
 size_t		 balance_ndown(const struct balance *b);
 unsigned int	 balance_active(const struct balance *b, int i);
+/*
+ * Active health: backend i is down whenever *state is not 0 (a byte the
+ * master's checker writes in shared memory; NULL: not checked).  On top of
+ * the passive health: down by either is down, and when every backend is
+ * down they are all tried, as above.  *good counts the checks that passed
+ * (NULL: none): one passing after passive health took i down ends that
+ * before down_ms.
+ */
+void		 balance_set_check(struct balance *b, int i,
+		    const uint8_t *state, const uint32_t *good);
 
 #endif

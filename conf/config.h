@@ -30,6 +30,9 @@ struct backend_conf {
 	int		 line;
 	char		 name[280];	/* "10.0.0.1:80", "[::1]:80", "h:80",
 					   a path: for log lines and hashing */
+	int		 hslot;		/* its slot in the shared backend
+					   table (the master sets it before
+					   forking), or -1 */
 };
 
 enum balance_algo {
@@ -48,6 +51,10 @@ struct proxy_conf {
 	int		 fail_max;		/* failures in a row: down */
 	int		 down_ms;		/* for this long */
 	int		 send_proxy;		/* 0, or PROXY version 1 or 2 */
+	int		 check_interval_ms;	/* active checks; 0: none */
+	int		 check_timeout_ms;
+	int		 check_rise;		/* checks in a row: up again */
+	int		 check_fall;		/* failed in a row: down */
 };
 
 /* Where a setting was read: for checks made after parsing (server/check.c). */

@@ -12,7 +12,8 @@
 
 const char *const proxyconf_keys[] = {
 	"backends", "balance", "connect_timeout", "retries",
-	"backend_fail_max", "backend_down_time", "send_proxy", NULL
+	"backend_fail_max", "backend_down_time", "send_proxy",
+	"check_interval", "check_timeout", "check_rise", "check_fall", NULL
 };
 
 static const char *const balance_names[] = {
@@ -30,6 +31,10 @@ proxyconf_defaults(struct proxy_conf *p)
 	p->fail_max = 3;
 	p->down_ms = 10000;
 	p->send_proxy = 0;
+	p->check_interval_ms = 0;
+	p->check_timeout_ms = 1000;
+	p->check_rise = 2;
+	p->check_fall = 1;
 }
 
 void
@@ -100,6 +105,7 @@ proxyconf_backend(struct backend_conf *b, char *msg, size_t len)
 	struct in_addr	a4;
 	char		host[INET6_ADDRSTRLEN];
 
+	b->hslot = -1;
 	if (b->weight == 0)
 		b->weight = 1;
 	if (b->path != NULL) {

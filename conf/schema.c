@@ -73,6 +73,12 @@ static const struct field listener_fields[] = {
 	    86400000, NULL },
 	{ "send_proxy", K_SENDPROXY, F(listen_conf, proxy.send_proxy), 0, 0,
 	    NULL },
+	{ "check_interval", K_MS, F(listen_conf, proxy.check_interval_ms), 10,
+	    3600000, NULL },
+	{ "check_timeout", K_MS, F(listen_conf, proxy.check_timeout_ms), 10,
+	    3600000, NULL },
+	{ "check_rise", K_INT, F(listen_conf, proxy.check_rise), 1, 100, NULL },
+	{ "check_fall", K_INT, F(listen_conf, proxy.check_fall), 1, 100, NULL },
 	{ "access_log", K_GROUP, 0, 0, 0, listener_alog_fields },
 	{ NULL, 0, 0, 0, 0, NULL }
 };

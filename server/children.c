@@ -38,8 +38,10 @@
 #include "common/iplimit.h"
 #include "common/log.h"
 #include "common/peer.h"
+#include "common/pxshm.h"
 #include "server/affinity.h"
 #include "server/children.h"
+#include "server/healthcheck.h"
 #include "server/listeners.h"
 #include "server/master.h"
 #include "server/privs.h"
@@ -316,6 +318,7 @@ slot_spawn(struct slot *s)
 		goto retry;
 	}
 	c->ipl_region = iplimit_region_get();
+	c->pxs_region = healthcheck_spawn(master.cfg, master.generation);
 	c->cpu = affinity_cpu(master.cfg, s->id);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) == -1) {
@@ -340,6 +343,7 @@ slot_spawn(struct slot *s)
 	if (pid == 0) {
 		master_forget(&old);
 		spec.ipl_region = c->ipl_region;
+		spec.pxs_region = c->pxs_region;
 		spec.cpu = c->cpu;
 		close(sv[0]);
 		free(c);
@@ -383,8 +387,10 @@ retry:
 		close(sv[0]);
 		close(sv[1]);
 	}
-	if (c != NULL)
+	if (c != NULL) {
 		iplimit_region_put(c->ipl_region);
+		pxshm_region_put(c->pxs_region);
+	}
 	free(c);
 	s->failures++;
 	clock_ms_to_tv(SLOT_BACKOFF_MAX_MS / 10, &tv);

@@ -24,6 +24,7 @@
 #include "server/admin.h"
 #include "server/children.h"
 #include "server/generation.h"
+#include "server/healthcheck.h"
 #include "server/httpstats.h"
 #include "server/listeners.h"
 #include "server/master.h"
@@ -93,6 +94,7 @@ master_drop(void)
 	if (master.stop_timer != NULL)
 		event_free(master.stop_timer);
 	master.monitor = master.stop_timer = NULL;
+	healthcheck_free();
 	removal_free();
 	rounds_free();
 	emitter_clear(&master.em);

@@ -44,6 +44,7 @@ struct child {
 	struct peer		*peer;
 	unsigned int		 pending;	/* rounds owed, 1 << kind */
 	int			 ipl_region;	/* per-address counts, or -1 */
+	int			 pxs_region;	/* proxy backend counts, or -1 */
 	uint64_t		 signalled_ms;
 	int			 stalled;	/* ready, heartbeat late */
 	int			 accepting;	/* told ACCEPT, not DRAIN */

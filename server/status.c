@@ -5,7 +5,8 @@
  * The JSON of "status --json" is an interface (documented in README):
  *	{ "pid", "uptime_s", "started" (Unix time), "upgraded_from": the
  *	  pid of the master a binary upgrade replaced, or null,
- *	  "config", "generation", "listeners": [...],
+ *	  "config", "generation", "listeners": [ { "name", "service", and
+ *	  for a proxy listener "backends" (backendstat.c) } ],
  *	  "last_reload": null or { "time", "ok", "result" },
  *	  "phase": "serving", "draining for removal: stopping in N.N s",
  *	    "stopping (graceful)", "stopping (fast)" or a reload canary's
@@ -43,6 +44,7 @@
 
 #include "server/admin.h"
 #include "server/affinity.h"
+#include "server/backendstat.h"
 #include "server/master.h"
 #include "server/reload.h"
 #include "server/removal.h"
@@ -278,6 +280,7 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 		json_str(out, master.cfg->listeners[i].name);
 		evbuffer_add_printf(out, ",\"service\":");
 		json_str(out, master.cfg->listeners[i].service);
+		backendstat_json(out, &master.cfg->listeners[i]);
 		evbuffer_add(out, "}", 1);
 	}
 	evbuffer_add_printf(out, "],\"last_reload\":");
@@ -554,6 +557,7 @@ admin_report_prometheus(struct evbuffer *out)
 	    "# TYPE preforkd_uptime_seconds gauge\n"
 	    "preforkd_uptime_seconds %llu\n", workers, master.generation,
 	    (unsigned long long)(now - master.started_ms) / 1000);
+	backendstat_prometheus(out, master.cfg);
 }
 
 /* Every slot of slots[0..n) has a ready worker; *bad the first that has not. */

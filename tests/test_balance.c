@@ -259,6 +259,66 @@ test_next(void **state)
 	balance_free(b);
 }
 
+/* The checks' byte: down (not 0) skips a backend in every kind of
+ * balancing and in retries, on top of passive health; all down, all are
+ * tried; back to 0, it is chosen again. */
+static void
+test_checked(void **state)
+{
+	int		 w[] = { 1, 1, 1 };
+	uint8_t		 st[3] = { 0, 0, 0 };
+	uint32_t	 good[3] = { 0, 0, 0 };
+	enum balance_kind kinds[] = { BAL_ROUNDROBIN, BAL_LEASTCONN,
+			    BAL_SOURCE };
+	struct balance	*b;
+	size_t		 k;
+	int		 i, seen[3];
+
+	(void)state;
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		b = mk(kinds[k], 3, w, 3);
+		for (i = 0; i < 3; i++)
+			balance_set_check(b, i, &st[i], &good[i]);
+		balance_set_check(b, 7, &st[0], NULL);	/* out of range */
+		st[1] = 1;
+		memset(seen, 0, sizeof(seen));
+		for (i = 0; i < 60; i++) {
+			char	key[4] = { (char)i, 1, 2, 3 };
+
+			seen[balance_pick(b, key, sizeof(key), 0)]++;
+		}
+		assert_int_equal(seen[1], 0);
+		assert_true(seen[0] > 0 && seen[2] > 0);
+		assert_int_equal(balance_is_up(b, 1, 0), 0);
+		assert_int_equal(balance_next(b, 0, 0, 0), 2);
+		/* Passive health still counts: 2 failing is down too. */
+		for (i = 0; i < 3; i++)
+			balance_fail(b, 2, 0);
+		for (i = 0; i < 10; i++)
+			assert_int_equal(balance_pick(b, NULL, 0, 10), 0);
+		/* All down: all are tried. */
+		st[0] = 1;
+		i = balance_pick(b, NULL, 0, 10);
+		assert_true(i >= 0 && i < 3);
+		/* Up again by the checks. */
+		st[0] = st[1] = 0;
+		memset(seen, 0, sizeof(seen));
+		for (i = 0; i < 60; i++) {
+			char	key[4] = { (char)i, 9, 8, 7 };
+
+			seen[balance_pick(b, key, sizeof(key), 10)]++;
+		}
+		assert_true(seen[0] > 0 && seen[1] > 0);
+		assert_int_equal(seen[2], 0);
+		/* A check passing ends 2's passive down before its time. */
+		assert_int_equal(balance_is_up(b, 2, 20), 0);
+		good[2]++;
+		assert_int_equal(balance_is_up(b, 2, 20), 1);
+		assert_int_equal(balance_ndown(b), 0);
+		balance_free(b);
+	}
+}
+
 int
 main(void)
 {
@@ -272,6 +332,7 @@ main(void)
 		cmocka_unit_test(test_leastconn_ties_and_down),
 		cmocka_unit_test(test_source),
 		cmocka_unit_test(test_next),
+		cmocka_unit_test(test_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

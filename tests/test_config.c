@@ -1118,6 +1118,8 @@ test_proxy_service(void **state)
 	    "{ port = 2; service = \"proxy\"; balance = \"source\";\n"
 	    "  connect_timeout = 0.25; retries = 0; backend_fail_max = 0;\n"
 	    "  backend_down_time = 30; send_proxy = \"v2\";\n"
+	    "  check_interval = 0.5; check_timeout = 0.25; check_rise = 3;\n"
+	    "  check_fall = 4;\n"
 	    "  backends = ( { path = \"/s\"; } ); }\n"
 	    ");\n", "t", err, sizeof(err));
 	assert_non_null(cfg);
@@ -1138,7 +1140,16 @@ test_proxy_service(void **state)
 	assert_int_equal(p->fail_max, 3);
 	assert_int_equal(p->down_ms, 10000);
 	assert_int_equal(p->send_proxy, 0);
+	assert_int_equal(p->check_interval_ms, 0);
+	assert_int_equal(p->check_timeout_ms, 1000);
+	assert_int_equal(p->check_rise, 2);
+	assert_int_equal(p->check_fall, 1);
+	assert_int_equal(p->backends[0].hslot, -1);
 	p = &cfg->listeners[1].proxy;
+	assert_int_equal(p->check_interval_ms, 500);
+	assert_int_equal(p->check_timeout_ms, 250);
+	assert_int_equal(p->check_rise, 3);
+	assert_int_equal(p->check_fall, 4);
 	assert_int_equal(p->balance, BALANCE_SOURCE);
 	assert_int_equal(p->connect_timeout_ms, 250);
 	assert_int_equal(p->retries, 0);
@@ -1190,6 +1201,16 @@ test_proxy_service(void **state)
 	    "  backends = ( { path = \"/s\"; } );\n"
 	    "  connect_timeout = 0; } );\n", 4,
 	    "'connect_timeout' must be 0.01 to 3600 seconds");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  check_interval = 1; } );\n", 3,
+	    "'check_interval' is a setting of service = \"proxy\" only");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; } );\n"
+	    "  check_rise = 0; } );\n", 4, "'check_rise' is 0, must be 1 to 100");
+	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
+	    "  backends = ( { path = \"/s\"; } );\n"
+	    "  check_interval = 0.001; } );\n", 4,
+	    "'check_interval' must be 0.01 to 3600 seconds");
 	expect_error("listeners = (\n{ port = 1; service = \"proxy\";\n"
 	    "  backends = { path = \"/s\"; }; } );\n", 3,
 	    "'backends' must be a non-empty list");

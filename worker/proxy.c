@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 
 #include "common/balance.h"
+#include "common/pxshm.h"
 #include "common/proxyproto.h"
 #include "conf/config.h"
 #include "conf/proxyconf.h"
@@ -57,20 +58,16 @@ _Static_assert(PROXY_BACKENDS_MAX <= 256, "a backend index fits 8 bits");
 #define QUIET_MS	1000
 
 /*
- * Per backend, per worker.  Not reported yet: they are meant to go to the
- * master with the worker's periodic stats report (one record per listener
- * and backend, by backend name), to be folded into the service's totals
- * as the connection counters are, and shown by status --json and
- * /metrics.
+ * Per backend, per worker.  The counters are this worker's row of the
+ * shared backend table (common/pxshm.h), which the master sums over the
+ * workers for status --json and /metrics, or a row of our own when the
+ * table has none for us (then they go unreported).
  */
 struct proxy_backend {
 	struct pf_connect_opts	 to;
 	const char		*name;		/* the configuration's */
-	uint64_t		 active;	/* connecting or connected */
-	uint64_t		 total;		/* connects that succeeded */
-	uint64_t		 errors;	/* connects that failed */
-	uint64_t		 bytes_in;	/* from the backend */
-	uint64_t		 bytes_out;	/* to the backend */
+	struct pxs_row		*row;		/* shared, or &own */
+	struct pxs_row		 own;
 };
 
 struct proxy {
@@ -147,10 +144,10 @@ back_close(void *back, const struct pf_event_arg *ev, void *arg)
 	struct proxy_backend	*b = &px->b[BK_INDEX(v)];
 
 	balance_end(px->bal, BK_INDEX(v));
-	b->active--;
+	pxs_add(&b->row->active, (uint64_t)-1);
 	if (v & BK_CONNECTED) {
-		b->bytes_in += pf_conn_bytes_read(back);
-		b->bytes_out += pf_conn_bytes_written(back);
+		pxs_add(&b->row->bytes_in, pf_conn_bytes_read(back));
+		pxs_add(&b->row->bytes_out, pf_conn_bytes_written(back));
 	}
 	if (--px->live == 0 && px->stopped)
 		proxy_free(px);
@@ -167,7 +164,7 @@ back_error(void *back, const struct pf_event_arg *ev, void *c)
 	uint64_t		 now = now_ms();
 
 	pf_off(pf_conn_emitter(c), PF_EV_CLOSE, client_gone, back);
-	b->errors++;
+	pxs_add(&b->row->errors, 1);
 	if (balance_fail(px->bal, i, now))
 		pf_log(PF_LOG_WARN, "proxy %s: backend %s down for %d ms after "
 		    "%d failed connects in a row: %s", px->listener, b->name,
@@ -209,7 +206,7 @@ back_connect(void *back, const struct pf_event_arg *ev, void *c)
 	uintptr_t	 v = (uintptr_t)pf_conn_get_data(back);
 
 	balance_ok(px->bal, BK_INDEX(v));
-	px->b[BK_INDEX(v)].total++;
+	pxs_add(&px->b[BK_INDEX(v)].row->total, 1);
 	pf_conn_set_data(back, (void *)(v | BK_CONNECTED));
 	/* From here on the pipes look after the pair. */
 	pf_off(pf_conn_emitter(back), PF_EV_ERROR, back_error, c);
@@ -243,7 +240,7 @@ proxy_try(struct proxy *px, struct pf_conn *c, int i, int first,
 	}
 	/* back_close undoes these, whatever happens from here. */
 	px->live++;
-	b->active++;
+	pxs_add(&b->row->active, 1);
 	balance_begin(px->bal, i);
 	if (pf_conn_on(back, PF_EV_CONNECT, back_connect, c) == -1 ||
 	    pf_conn_on(back, PF_EV_ERROR, back_error, c) == -1 ||
@@ -332,6 +329,14 @@ proxy_init(struct pf_listener *l)
 	    names, (unsigned int)pc->fail_max,
 	    (unsigned int)pc->down_ms)) == NULL)
 		goto err;
+	for (i = 0; i < px->n; i++) {
+		if ((px->b[i].row = pxshm_row(pc->backends[i].hslot)) == NULL)
+			px->b[i].row = &px->b[i].own;
+		if (pc->check_interval_ms > 0)
+			balance_set_check(px->bal, (int)i,
+			    pxshm_health(pc->backends[i].hslot),
+			    pxshm_good(pc->backends[i].hslot));
+	}
 	if (pf_on(pf_worker_emitter(), PF_EV_STOP, proxy_stop, px) == -1)
 		goto err;
 	if (pf_on(pf_listener_emitter(l), PF_EV_CONNECTION, proxy_connection,

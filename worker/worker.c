@@ -30,6 +30,7 @@
 #include "common/iplimit.h"
 #include "common/log.h"
 #include "common/peer.h"
+#include "common/pxshm.h"
 #include "worker/accesslog.h"
 #include "worker/conn.h"
 #include "worker/listener.h"
@@ -474,7 +475,8 @@ worker_setup(void)
 
 	char				 err[CONFIG_ERRLEN];
 
-	if (iplimit_use(spec->ipl_region) == -1)
+	if (iplimit_use(spec->ipl_region) == -1 ||
+	    pxshm_use(spec->pxs_region) == -1)
 		return -1;
 	if (module_load(spec->cfg, MODULE_WORKER, NULL, err,
 	    sizeof(err)) == -1) {

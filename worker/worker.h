@@ -83,6 +83,7 @@ struct worker_spec {
 	pid_t			 master;
 	int			 ctl_fd;	/* the worker's channel end */
 	int			 ipl_region;	/* per-address counts, or -1 */
+	int			 pxs_region;	/* proxy backend counts, or -1 */
 	int			 cpu;		/* pin to it first, or -1 */
 	const struct alog_fd	*alogs;		/* access logs, inherited */
 	size_t			 nalogs;
