@@ -456,6 +456,9 @@ test_pipe_proxy(void **state)
 	proxy_pair(&x, &y, p);
 	assert_int_equal(pf_conn_pipe(x, x, 0), -1);
 	assert_int_equal(errno, EINVAL);
+	/* x feeds y already, and y is fed by x. */
+	assert_int_equal(pf_conn_pipe(x, y, 0), -1);
+	assert_int_equal(errno, EBUSY);
 	assert_int_equal(write(p[0], "ping", 4), 4);
 	peer_expect(p[1], "ping", 4);
 	assert_int_equal(write(p[1], "pong", 4), 4);

@@ -204,6 +204,8 @@ conn_teardown(struct pf_conn *c)
 	if (!(c->flags & C_PROXY)) {
 		arg.code = (c->flags & C_HAD_ERROR) != 0;
 		c->busy++;
+		if (c->pipe_to != NULL || c->pipe_from != NULL)
+			pipe_close(c, arg.code);
 		pf_emit(&c->em, PF_EV_CLOSE, &arg);
 	}
 	emitter_clear(&c->em);
@@ -322,6 +324,8 @@ conn_read(struct pf_conn *c, int to_eagain)
 			/* After our FIN, a trickle must not hold the linger. */
 			if (!(c->flags & C_WR_SHUT))
 				conn_touch(c);
+			if (c->pipe_to != NULL)
+				pipe_data(c, c->w->rbuf, n);
 			arg.data = c->w->rbuf;
 			arg.len = n;
 			pf_emit(&c->em, PF_EV_DATA, &arg);
@@ -332,6 +336,8 @@ conn_read(struct pf_conn *c, int to_eagain)
 		if (n == 0) {
 			c->flags |= C_READ_EOF;
 			timed_update(c);
+			if (c->pipe_to != NULL)
+				pipe_end(c);
 			pf_emit(&c->em, PF_EV_END, NULL);
 			if (c->flags & C_WR_SHUT)
 				conn_close(c, 0, "end");
@@ -347,6 +353,15 @@ conn_read(struct pf_conn *c, int to_eagain)
 	}
 	/* Still more to read: come back after the other connections. */
 	event_active(&c->ev, EV_READ | (to_eagain ? EV_CLOSED : 0), 0);
+}
+
+/* "drain": a pipe into c resumes its source first. */
+static void
+conn_drained(struct pf_conn *c)
+{
+	if (c->pipe_from != NULL)
+		pf_conn_resume(c->pipe_from);
+	pf_emit(&c->em, PF_EV_DRAIN, NULL);
 }
 
 static void
@@ -376,7 +391,7 @@ conn_flush(struct pf_conn *c)
 	c->out = NULL;
 	if (c->flags & C_NEED_DRAIN) {
 		c->flags &= ~C_NEED_DRAIN;
-		pf_emit(&c->em, PF_EV_DRAIN, NULL);
+		conn_drained(c);
 	}
 	if ((c->flags & (C_ENDING | C_WR_SHUT)) == C_ENDING && c->out == NULL)
 		conn_shutdown_write(c);
@@ -497,7 +512,7 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 		conn_flush(c);
 	if ((c->flags & C_YIELD) && conn_live(c)) {
 		c->flags &= ~C_YIELD;
-		pf_emit(&c->em, PF_EV_DRAIN, NULL);
+		conn_drained(c);
 	}
 	if ((what & (EV_READ | EV_CLOSED)) && conn_live(c))
 		conn_read(c, (what & EV_CLOSED) != 0);

@@ -38,6 +38,7 @@ struct pf_listener;
 #define C_CONNECTING	0x8000	/* outbound: resolving or connecting */
 #define C_OUTBOUND	0x10000	/* made by pf_connect(), not accepted */
 #define C_ANNOUNCED	0x20000	/* "connection" emitted (refused: never) */
+#define C_PIPE_NO_END	0x40000	/* its pipe does not forward "end" */
 
 /* The client's address from accept(), kept after the connection (and
  * its PROXY block) only on a listener with an access log: a reset
@@ -65,6 +66,8 @@ struct pf_conn {
 	void			*data;
 	struct conn_proxy	*pp;		/* PROXY listener, else NULL */
 	struct evdns_getaddrinfo_request *dns;	/* resolving: holds busy */
+	struct pf_conn		*pipe_to;	/* pf_conn_pipe: we feed it */
+	struct pf_conn		*pipe_from;	/* it feeds us */
 	const char		*why;		/* why it closed */
 	const char		*errmsg;	/* instead of strerror(err) */
 	uint64_t		 start_ms;
@@ -94,6 +97,12 @@ void		 conn_close(struct pf_conn *c, int had_error, const char *why);
 void		 conn_fail(struct pf_conn *c, int err);
 int		 conn_live(const struct pf_conn *c);
 void		 timed_update(struct pf_conn *c);
+
+/* pipe.c: what a pipe does at c's data, end, drain and close, before
+ * the service's handlers hear of them. */
+void		 pipe_data(struct pf_conn *src, const void *data, size_t len);
+void		 pipe_end(struct pf_conn *src);
+void		 pipe_close(struct pf_conn *c, int had_error);
 
 /* connect.c: 0 once fd is connected, EINPROGRESS while it is not, or
  * why it failed. */

@@ -159,7 +159,10 @@ struct pf_conn *pf_connect(const struct pf_connect_opts *o);
  * an error destroys dst, and dst closing ends src (destroys it, on an
  * error).  src is made half-open (its end no longer ends it: the other
  * direction may still be flowing).  Two pipes, one each way, are a proxy.
- * 0, or -1 with errno (EINVAL, ENOMEM).  pf_conn_unpipe undoes it.
+ * A pipe acts before the service's handlers, which still see every
+ * event; a connection feeds one pipe and is fed by one at a time.
+ * 0, or -1 with errno (EINVAL; EBUSY: src already feeds a pipe, or dst is
+ * already fed by one).  pf_conn_unpipe undoes it.
  */
 #define PF_PIPE_NO_END	0x01
 int	 pf_conn_pipe(struct pf_conn *src, struct pf_conn *dst, int flags);
