@@ -34,6 +34,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/tlsctx.h"
 #include "server/check.h"
 #include "server/listeners.h"
 #include "server/master.h"
@@ -89,6 +90,7 @@ reload_load_config(const char *file, char *err, size_t errlen)
 		}
 	}
 	if (config_check_runtime(cfg, err, errlen) == -1 ||
+	    tlsctx_build_all(cfg, err, errlen) == -1 ||
 	    privs_resolve(cfg, &privs, err, errlen) == -1 ||
 	    module_load(cfg, MODULE_CHECK, NULL, err, errlen) == -1)
 		goto fail;
