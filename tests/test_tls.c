@@ -1,0 +1,561 @@
+/*
+ * test_tls.c -- integration tests of TLS listeners on the real daemon,
+ * with certificates made at test time by openssl(1) in the daemon's
+ * temporary directory (no key is ever committed), and Python's ssl module
+ * and openssl s_client as clients.
+ *
+ * Echo over TLS 1.2 and 1.3 (s_client and Python), 1 MiB intact, each
+ * side's close_notify; SNI picks the certificate; ALPN; client
+ * certificates required and verified; a plaintext client, garbage and a
+ * stalled handshake refused and counted; resumption on every worker of a
+ * generation; preforkd -t on expired, expiring and mismatched
+ * certificates; a reload that swaps certificates under TLS load without a
+ * client error, and a bad certificate failing a reload.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/harness.h"
+
+/* The client side, in Python: one mode per scenario, one line of result. */
+static const char helper[] =
+	"import socket, ssl, sys, threading, time, os\n"
+	"def ctx(ver=None, alpn=None, cert=None, key=None):\n"
+	"    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+	"    c.check_hostname = False\n"
+	"    c.verify_mode = ssl.CERT_NONE\n"
+	"    if ver == '1.2':\n"
+	"        c.minimum_version = c.maximum_version = ssl.TLSVersion.TLSv1_2\n"
+	"    elif ver == '1.3':\n"
+	"        c.minimum_version = c.maximum_version = ssl.TLSVersion.TLSv1_3\n"
+	"    if alpn:\n"
+	"        c.set_alpn_protocols(alpn)\n"
+	"    if cert:\n"
+	"        c.load_cert_chain(cert, key)\n"
+	"    return c\n"
+	"def conn(c, port, sni=None, session=None):\n"
+	"    s = socket.create_connection(('127.0.0.1', port), timeout=20)\n"
+	"    return c.wrap_socket(s, server_hostname=sni, session=session)\n"
+	"def echo(s, data):\n"
+	"    s.sendall(data)\n"
+	"    got = bytearray()\n"
+	"    while len(got) < len(data):\n"
+	"        d = s.recv(65536)\n"
+	"        if not d:\n"
+	"            raise Exception('eof after %d' % len(got))\n"
+	"        got += d\n"
+	"    if bytes(got) != data:\n"
+	"        raise Exception('data differs')\n"
+	"def der(f):\n"
+	"    return ssl.PEM_cert_to_DER_cert(open(f).read())\n"
+	"mode, port = sys.argv[1], int(sys.argv[2])\n"
+	"a = sys.argv[3:]\n"
+	"try:\n"
+	"    if mode == 'echo':      # version size\n"
+	"        s = conn(ctx(a[0]), port)\n"
+	"        data = os.urandom(int(a[1]))\n"
+	"        echo(s, data)\n"
+	"        v = s.version()\n"
+	"        s.unwrap()          # our close_notify, then the server's\n"
+	"        s.close()\n"
+	"        print('ok', v, len(data))\n"
+	"    elif mode == 'cert':    # sni files...\n"
+	"        s = conn(ctx(), port, sni=a[0] if a[0] != '-' else None)\n"
+	"        d = s.getpeercert(binary_form=True)\n"
+	"        echo(s, b'x')\n"
+	"        s.close()\n"
+	"        print('cert', [der(f) for f in a[1:]].index(d) if d in [der(f) for f in a[1:]] else -1)\n"
+	"    elif mode == 'alpn':    # protocols\n"
+	"        s = conn(ctx(alpn=a[0].split(',')), port)\n"
+	"        echo(s, b'x')\n"
+	"        print('alpn', s.selected_alpn_protocol())\n"
+	"        s.close()\n"
+	"    elif mode == 'client':  # cert key, or -\n"
+	"        c = ctx(cert=a[0], key=a[1]) if a[0] != '-' else ctx()\n"
+	"        s = conn(c, port)\n"
+	"        echo(s, b'client')\n"
+	"        s.close()\n"
+	"        print('ok')\n"
+	"    elif mode == 'resume':  # version n\n"
+	"        c = ctx(a[0])\n"
+	"        s = conn(c, port)\n"
+	"        echo(s, b'first')   # a TLS 1.3 ticket comes after the handshake\n"
+	"        sess = s.session\n"
+	"        s.unwrap(); s.close()\n"
+	"        n = int(a[1]); k = 0\n"
+	"        for i in range(n):\n"
+	"            s = conn(c, port, session=sess)\n"
+	"            echo(s, b'again')\n"
+	"            if s.session_reused:\n"
+	"                k += 1\n"
+	"            sess = s.session if s.session is not None else sess\n"
+	"            s.close()\n"
+	"        print('resumed', k, n)\n"
+	"    elif mode == 'load':    # threads longlived stopfile certs...\n"
+	"        nthr, nlong, stop = int(a[0]), int(a[1]), a[2]\n"
+	"        certs = [der(f) for f in a[3:]]\n"
+	"        res = {'ok': 0, 'err': 0, 'seen': set(), 'msgs': []}\n"
+	"        lock = threading.Lock()\n"
+	"        def note(key, v=1, msg=None):\n"
+	"            with lock:\n"
+	"                res[key] += v\n"
+	"                if msg and len(res['msgs']) < 5: res['msgs'].append(msg)\n"
+	"        def worker():\n"
+	"            c = ctx()\n"
+	"            while not os.path.exists(stop):\n"
+	"                try:\n"
+	"                    s = conn(c, port)\n"
+	"                    d = s.getpeercert(binary_form=True)\n"
+	"                    echo(s, os.urandom(2048))\n"
+	"                    s.unwrap(); s.close()\n"
+	"                    with lock:\n"
+	"                        res['seen'].add(certs.index(d) if d in certs else -1)\n"
+	"                    note('ok')\n"
+	"                except Exception as e:\n"
+	"                    note('err', msg=repr(e))\n"
+	"        longs = []\n"
+	"        c = ctx()\n"
+	"        for i in range(nlong):\n"
+	"            longs.append(conn(c, port))\n"
+	"        th = [threading.Thread(target=worker) for i in range(nthr)]\n"
+	"        for t in th: t.start()\n"
+	"        print('started', flush=True)\n"
+	"        nl = 0\n"
+	"        while not os.path.exists(stop):\n"
+	"            for s in longs:\n"
+	"                try:\n"
+	"                    echo(s, b'long-lived\\n'); nl += 1\n"
+	"                except Exception as e:\n"
+	"                    note('err', msg='long: ' + repr(e))\n"
+	"            time.sleep(0.05)\n"
+	"        for t in th: t.join()\n"
+	"        for s in longs:\n"
+	"            try:\n"
+	"                echo(s, b'last\\n'); s.unwrap(); s.close(); nl += 1\n"
+	"            except Exception as e:\n"
+	"                note('err', msg='long: ' + repr(e))\n"
+	"        print('load ok %d err %d long %d seen %s %s' % (res['ok'], res['err'], nl,\n"
+	"              ','.join(str(x) for x in sorted(res['seen'])), ' | '.join(res['msgs'])), flush=True)\n"
+	"except Exception as e:\n"
+	"    print('error', repr(e))\n"
+;
+
+static struct {
+	struct daemon	d;
+	int		p_main, p_sni, p_client, p_13;
+	char		dir[64];
+} t;
+
+/* A shell command in the certificates' directory: 0 if it exited 0. */
+static int
+sh(const char *fmt, ...)
+{
+	char	*cmd, *full;
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return -1;
+	rc = asprintf(&full, "cd %s && (%s) >/dev/null 2>&1", t.dir, cmd);
+	free(cmd);
+	if (rc < 0)
+		return -1;
+	rc = system(full);
+	free(full);
+	return rc == 0 ? 0 : -1;
+}
+
+/* A certificate for name, signed by the test CA, valid for days. */
+static int
+make_cert(const char *name, int days)
+{
+	return sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout %s.key -out %s.csr -subj /CN=%s && "
+	    "printf 'subjectAltName=DNS:%s\\n' >%s.ext && "
+	    "openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key "
+	    "-CAcreateserial -days %d -extfile %s.ext -out %s.pem",
+	    name, name, name, name, name, name, days, name, name);
+}
+
+/* The helper's one line of output, run with args (bounded by timeout). */
+static int
+py(char *out, size_t size, const char *fmt, ...)
+{
+	char	*args, *cmd;
+	FILE	*f;
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&args, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return -1;
+	rc = asprintf(&cmd, "cd %s && timeout 120 python3 helper.py %s 2>&1",
+	    t.dir, args);
+	free(args);
+	if (rc < 0 || (f = popen(cmd, "r")) == NULL) {
+		free(cmd);
+		return -1;
+	}
+	free(cmd);
+	out[0] = '\0';
+	if (fgets(out, (int)size, f) == NULL)
+		out[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	rc = pclose(f);
+	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * Read what fd gets until the server closes it (EOF or reset): 0 if it
+ * did within the bound and never sent back what was sent (an alert at
+ * most, not an echo).
+ */
+static int
+recv_closed(int fd, const char *sent, int timeout_ms)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	long		 deadline = h_now_ms() + timeout_ms;
+	char		 buf[4096];
+	ssize_t		 n;
+	size_t		 got = 0;
+
+	while (h_now_ms() < deadline) {
+		if (poll(&pfd, 1, (int)(deadline - h_now_ms())) < 1)
+			continue;
+		if ((n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) == 0 ||
+		    (n == -1 && errno == ECONNRESET)) {
+			buf[got] = '\0';
+			return sent[0] != '\0' && got >= 4 &&
+			    memmem(buf, got, sent + 4, 4) != NULL ? -1 : 0;
+		}
+		if (n == -1 && errno != EINTR && errno != EAGAIN)
+			return -1;
+		if (n > 0 && (got += (size_t)n) >= sizeof(buf) - 1)
+			return -1;
+	}
+	return -1;
+}
+
+static long long
+status_drops(void)
+{
+	char		*json = NULL;
+	long long	 v = -1;
+
+	if (h_ctl(t.d.sock, &json, "status", "--json", (char *)NULL) == 0)
+		v = h_json_num(json, "\"totals\"", "drops");
+	free(json);
+	return v;
+}
+
+static int
+setup(void **state)
+{
+	char	path[256];
+
+	if (h_daemon_init(&t.d, NULL) == -1)
+		return -1;
+	snprintf(t.dir, sizeof(t.dir), "%s", t.d.dir);
+	snprintf(path, sizeof(path), "%s/helper.py", t.dir);
+	if (h_write_file(path, helper) == -1)
+		return -1;
+	if (sh("openssl req -x509 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem "
+	    "-days 30 -subj /CN=test-ca") == -1 ||
+	    make_cert("a.test", 30) == -1 || make_cert("b.test", 30) == -1 ||
+	    make_cert("new.test", 30) == -1 ||
+	    make_cert("client", 30) == -1)
+		return -1;
+	t.p_main = h_free_port(AF_INET);
+	t.p_sni = h_free_port(AF_INET);
+	t.p_client = h_free_port(AF_INET);
+	t.p_13 = h_free_port(AF_INET);
+	return h_daemon_startf(&t.d,
+	    "workers = 2;\n"
+	    "admin_socket = \"%s\";\n"
+	    "listeners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
+	    "  tls = { certificate = \"%s/a.test.pem\"; key = \"%s/a.test.key\";\n"
+	    "          alpn = [ \"echo\", \"other\" ];\n"
+	    "          handshake_timeout = 0.5; }; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
+	    "  tls = { certificates = (\n"
+	    "    { certificate = \"%s/a.test.pem\"; key = \"%s/a.test.key\"; },\n"
+	    "    { certificate = \"%s/b.test.pem\"; key = \"%s/b.test.key\"; }"
+	    " ); }; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
+	    "  tls = { certificate = \"%s/a.test.pem\"; key = \"%s/a.test.key\";\n"
+	    "          client_ca = \"%s/ca.pem\"; }; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
+	    "  tls = { certificate = \"%s/a.test.pem\"; key = \"%s/a.test.key\";\n"
+	    "          protocols = \"TLSv1.3\"; }; }\n"
+	    ");\n", t.d.sock, t.p_main, t.dir, t.dir, t.p_sni, t.dir, t.dir,
+	    t.dir, t.dir, t.p_client, t.dir, t.dir, t.dir, t.p_13, t.dir,
+	    t.dir);
+}
+
+static int
+teardown(void **state)
+{
+	int	rc = h_daemon_stop(&t.d);
+
+	return rc == 0 && h_log_clean(&t.d) == 0 ? 0 : -1;
+}
+
+/*
+ * openssl s_client with flag (a version): a line sent, the same line
+ * back; then its input ends, it sends close_notify and must exit 0.
+ * 0 if all that happened within the bound.
+ */
+static int
+s_client(int port, const char *flag)
+{
+	static const char	 msg[] = "hello over tls\n";
+	char			 addr[32], buf[64];
+	size_t			 got = 0;
+	long			 deadline = h_now_ms() + 30000;
+	int			 in[2], out[2], st;
+	ssize_t			 n;
+	pid_t			 pid;
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	if (pipe(in) == -1 || pipe(out) == -1)
+		return -1;
+	if ((pid = fork()) == 0) {
+		int	null = open("/dev/null", O_WRONLY);
+
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(null, 2);
+		close(in[1]);
+		close(out[0]);
+		execlp("openssl", "openssl", "s_client", "-connect", addr, flag,
+		    "-quiet", "-no_ign_eof", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (pid == -1 || write(in[1], msg, sizeof(msg) - 1) !=
+	    (ssize_t)sizeof(msg) - 1)
+		goto fail;
+	while (got < sizeof(msg) - 1 && h_now_ms() < deadline) {
+		if (poll(&(struct pollfd){ out[0], POLLIN, 0 }, 1,
+		    (int)(deadline - h_now_ms())) < 1)
+			continue;
+		if ((n = read(out[0], buf + got, sizeof(buf) - got)) <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(in[1]);
+	in[1] = -1;
+	if (got != sizeof(msg) - 1 || memcmp(buf, msg, got) != 0)
+		goto fail;
+	close(out[0]);
+	if (h_wait_exit(pid, 30000) != 0)
+		return -1;
+	return 0;
+fail:
+	if (in[1] != -1)
+		close(in[1]);
+	close(out[0]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	return -1;
+}
+
+static void
+test_s_client(void **state)
+{
+	assert_int_equal(s_client(t.p_main, "-tls1_2"), 0);
+	assert_int_equal(s_client(t.p_main, "-tls1_3"), 0);
+	assert_int_equal(s_client(t.p_13, "-tls1_3"), 0);
+	/* protocols = "TLSv1.3": a TLS 1.2 client is refused. */
+	assert_int_equal(s_client(t.p_13, "-tls1_2"), -1);
+}
+
+/* Python's ssl: 1 MiB each way intact over each version, ended by
+ * unwrap() (the client's close_notify, then the server's). */
+static void
+test_python_echo(void **state)
+{
+	char	out[256];
+
+	assert_int_equal(py(out, sizeof(out), "echo %d 1.2 1048576",
+	    t.p_main), 0);
+	assert_string_equal(out, "ok TLSv1.2 1048576");
+	assert_int_equal(py(out, sizeof(out), "echo %d 1.3 1048576",
+	    t.p_main), 0);
+	assert_string_equal(out, "ok TLSv1.3 1048576");
+	assert_int_equal(py(out, sizeof(out), "echo %d 1.3 1", t.p_13), 0);
+	assert_string_equal(out, "ok TLSv1.3 1");
+}
+
+static void
+test_sni(void **state)
+{
+	char	out[256];
+
+	assert_int_equal(py(out, sizeof(out), "cert %d b.test a.test.pem "
+	    "b.test.pem", t.p_sni), 0);
+	assert_string_equal(out, "cert 1");
+	assert_int_equal(py(out, sizeof(out), "cert %d a.test a.test.pem "
+	    "b.test.pem", t.p_sni), 0);
+	assert_string_equal(out, "cert 0");
+	/* No name, or one no certificate has: the first. */
+	assert_int_equal(py(out, sizeof(out), "cert %d - a.test.pem "
+	    "b.test.pem", t.p_sni), 0);
+	assert_string_equal(out, "cert 0");
+	assert_int_equal(py(out, sizeof(out), "cert %d c.test a.test.pem "
+	    "b.test.pem", t.p_sni), 0);
+	assert_string_equal(out, "cert 0");
+}
+
+static void
+test_alpn(void **state)
+{
+	char	out[256];
+
+	assert_int_equal(py(out, sizeof(out), "alpn %d foo,other,echo",
+	    t.p_main), 0);
+	assert_string_equal(out, "alpn echo");
+	assert_int_equal(py(out, sizeof(out), "alpn %d other", t.p_main), 0);
+	assert_string_equal(out, "alpn other");
+	/* Nothing shared: served without ALPN. */
+	assert_int_equal(py(out, sizeof(out), "alpn %d foo", t.p_main), 0);
+	assert_string_equal(out, "alpn None");
+}
+
+static void
+test_client_cert(void **state)
+{
+	char		out[256];
+	long long	before = status_drops();
+
+	assert_true(before >= 0);
+	assert_int_equal(py(out, sizeof(out), "client %d client.pem "
+	    "client.key", t.p_client), 0);
+	assert_string_equal(out, "ok");
+	/* Without one, or with one the CA did not sign: refused. */
+	assert_int_equal(py(out, sizeof(out), "client %d -", t.p_client), 0);
+	assert_string_not_equal(out, "ok");
+	assert_non_null(strstr(out, "error"));
+	assert_int_equal(sh("openssl req -x509 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -keyout self.key -out self.pem "
+	    "-days 30 -subj /CN=self"), 0);
+	assert_int_equal(py(out, sizeof(out), "client %d self.pem self.key",
+	    t.p_client), 0);
+	assert_non_null(strstr(out, "error"));
+	/* Both counted (the counters come with the status). */
+	assert_true(status_drops() >= before + 2);
+}
+
+/* Bytes that are not a ClientHello, and a client that says nothing:
+ * closed without an answer, counted as drops, logged at most once a
+ * second per worker. */
+static void
+test_refused(void **state)
+{
+	static const char *const junk[] = {
+		"GET / HTTP/1.0\r\n\r\n",
+		"\x16\x03\x01\x00\x05garbage-garbage-garbage",
+	};
+	long long	before = status_drops();
+	int		lines = h_log_count(&t.d, "refused");
+	long		t0, t1;
+	int		i, fd;
+
+	assert_true(before >= 0);
+	t0 = h_now_ms();
+	for (i = 0; i < 20; i++) {
+		assert_true((fd = h_connect("127.0.0.1", t.p_main,
+		    H_TIMEOUT_MS)) != -1);
+		assert_int_equal(h_send_all(fd, junk[i % 2],
+		    strlen(junk[i % 2]), H_TIMEOUT_MS), 0);
+		/* An alert at most, never the bytes back; then the end. */
+		assert_int_equal(recv_closed(fd, junk[i % 2], H_TIMEOUT_MS), 0);
+		close(fd);
+	}
+	/* handshake_timeout = 0.5: a silent client is closed after it. */
+	assert_true((fd = h_connect("127.0.0.1", t.p_main, H_TIMEOUT_MS)) !=
+	    -1);
+	t1 = h_now_ms();
+	assert_int_equal(recv_closed(fd, "", H_TIMEOUT_MS + 500), 0);
+	assert_true(h_now_ms() - t1 >= 400);
+	close(fd);
+	assert_true(status_drops() >= before + 21);
+	/* Not one line per client: one a second per worker at most. */
+	assert_true(h_log_count(&t.d, "refused") - lines <=
+	    2 * ((h_now_ms() - t0) / 1000 + 2));
+}
+
+/* One ticket, then every connection resumes, whichever worker takes it
+ * (the ticket keys are the generation's). */
+static void
+test_resume(void **state)
+{
+	char	out[256];
+	int	k, n;
+
+	assert_int_equal(py(out, sizeof(out), "resume %d 1.3 40", t.p_main),
+	    0);
+	assert_int_equal(sscanf(out, "resumed %d %d", &k, &n), 2);
+	assert_int_equal(n, 40);
+	assert_true(k * 100 >= n * 95);
+	assert_int_equal(py(out, sizeof(out), "resume %d 1.2 40", t.p_main),
+	    0);
+	assert_int_equal(sscanf(out, "resumed %d %d", &k, &n), 2);
+	assert_true(k * 100 >= n * 95);
+}
+
+/* status --json says per TLS listener whether kTLS is in use. */
+static void
+test_status_ktls(void **state)
+{
+	char	*json = NULL;
+
+	assert_int_equal(h_ctl(t.d.sock, &json, "status", "--json",
+	    (char *)NULL), 0);
+	assert_non_null(strstr(json, "\"tls\":true,\"ktls\":"));
+	free(json);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_s_client),
+		cmocka_unit_test(test_python_echo),
+		cmocka_unit_test(test_sni),
+		cmocka_unit_test(test_alpn),
+		cmocka_unit_test(test_client_cert),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_status_ktls),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
