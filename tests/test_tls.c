@@ -513,11 +513,28 @@ test_refused(void **state)
 
 /* One ticket, then every connection resumes, whichever worker takes it
  * (the ticket keys are the generation's). */
+/* Connections worker slot has served so far (status), or -1. */
+static long long
+slot_conns(int slot)
+{
+	char		*json = NULL, after[32];
+	long long	 v = -1;
+
+	snprintf(after, sizeof(after), "{\"slot\":%d,", slot);
+	if (h_ctl(t.d.sock, &json, "status", "--json", (char *)NULL) == 0)
+		v = h_json_num(json, after, "connections_total");
+	free(json);
+	return v;
+}
+
 static void
 test_resume(void **state)
 {
-	char	out[256];
-	int	k, n;
+	char		out[256];
+	long long	c0 = slot_conns(0), c1 = slot_conns(1);
+	int		k, n;
+
+	assert_true(c0 >= 0 && c1 >= 0);
 
 	assert_int_equal(py(out, sizeof(out), "resume %d 1.3 40", t.p_main),
 	    0);
@@ -528,6 +545,9 @@ test_resume(void **state)
 	    0);
 	assert_int_equal(sscanf(out, "resumed %d %d", &k, &n), 2);
 	assert_true(k * 100 >= n * 95);
+	/* Both workers took some of them: resumed across workers. */
+	assert_true(slot_conns(0) > c0 + 1);
+	assert_true(slot_conns(1) > c1 + 1);
 }
 
 /* status --json says per TLS listener whether kTLS is in use. */
@@ -542,6 +562,177 @@ test_status_ktls(void **state)
 	free(json);
 }
 
+/* A configuration of the reload daemon: its one TLS listener on cert
+ * (and key); old generations keep their clients for long. */
+static int
+write_reload_conf(struct daemon *d, int port, const char *cert,
+    const char *key)
+{
+	char	*text;
+	int	 rc;
+
+	if (asprintf(&text, "workers = 2;\nshutdown_timeout = 120;\n"
+	    "max_old_generations = 16;\nadmin_socket = \"%s\";\n"
+	    "listeners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
+	    "  tls = { certificate = \"%s/%s\";\n"
+	    "          key = \"%s/%s\"; }; }\n"
+	    ");\n", d->sock, port, t.dir, cert, t.dir, key) < 0)
+		return -1;
+	rc = h_write_file(d->conf, text);
+	free(text);
+	return rc;
+}
+
+/*
+ * Certificates swapped by reloads while clients keep connecting (full
+ * handshakes, 2 KiB echoed, close_notify) and long-lived connections keep
+ * echoing across all the generations: no client sees an error, new
+ * connections get the new certificate, and a certificate that does not
+ * load fails its reload with file:line while the last good one serves on.
+ */
+static void
+test_reload_swap(void **state)
+{
+	static const char *const certs[] = { "a.test", "new.test" };
+	struct daemon	 d;
+	char		 cert[64], key[64], out[512], stop[128], *msg = NULL;
+	FILE		*load;
+	int		 port = h_free_port(AF_INET), i, ok, err, nlong;
+	char		*cmd;
+
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(h_daemon_init(&d, NULL), 0);
+	assert_int_equal(write_reload_conf(&d, port, "a.test.pem",
+	    "a.test.key"), 0);
+	assert_int_equal(h_daemon_start(&d, 2, "127.0.0.1", port), 0);
+	snprintf(stop, sizeof(stop), "%s/stop", d.dir);
+	assert_true(asprintf(&cmd, "cd %s && timeout 300 python3 helper.py "
+	    "load %d 4 4 %s a.test.pem new.test.pem 2>&1", t.dir, port,
+	    stop) > 0);
+	assert_non_null(load = popen(cmd, "r"));
+	free(cmd);
+	assert_non_null(fgets(out, sizeof(out), load));
+	assert_string_equal(out, "started\n");
+
+	for (i = 1; i <= 6; i++) {
+		snprintf(cert, sizeof(cert), "%s.pem", certs[i % 2]);
+		snprintf(key, sizeof(key), "%s.key", certs[i % 2]);
+		assert_int_equal(write_reload_conf(&d, port, cert, key), 0);
+		assert_int_equal(h_ctl(d.sock, NULL, "reload", (char *)NULL), 0);
+		/* The reload is done: a new client gets the new one. */
+		assert_int_equal(py(out, sizeof(out), "cert %d - a.test.pem "
+		    "new.test.pem", port), 0);
+		snprintf(cert, sizeof(cert), "cert %d", i % 2);
+		assert_string_equal(out, cert);
+	}
+
+	/* A key that is not the certificate's: the reload fails, says
+	 * where, and the last good certificate serves on. */
+	assert_int_equal(write_reload_conf(&d, port, "a.test.pem",
+	    "b.test.key"), 0);
+	assert_int_equal(h_ctl(d.sock, &msg, "reload", (char *)NULL), 1);
+	snprintf(out, sizeof(out), "%s:7: key %s/b.test.key", d.conf, t.dir);
+	assert_non_null(msg);
+	if (strstr(msg, out) == NULL)
+		print_error("got %s\n", msg);
+	assert_non_null(strstr(msg, out));
+	free(msg);
+	assert_int_equal(py(out, sizeof(out), "cert %d - a.test.pem "
+	    "new.test.pem", port), 0);
+	assert_string_equal(out, "cert 0");
+
+	assert_int_equal(h_write_file(stop, ""), 0);
+	assert_non_null(fgets(out, sizeof(out), load));
+	assert_int_equal(pclose(load), 0);
+	if (sscanf(out, "load ok %d err %d long %d", &ok, &err, &nlong) != 3 ||
+	    err != 0)
+		print_error("load: %s\n", out);
+	assert_int_equal(sscanf(out, "load ok %d err %d long %d", &ok, &err,
+	    &nlong), 3);
+	assert_int_equal(err, 0);
+	assert_true(ok >= 6);
+	/* Every long-lived connection echoed after the last reload. */
+	assert_true(nlong >= 4 * 2);
+	/* Both certificates were seen by the load's clients. */
+	assert_non_null(strstr(out, "seen 0,1"));
+	assert_int_equal(h_daemon_stop(&d), 0);
+	assert_int_equal(h_log_clean(&d), 0);
+}
+
+/* preforkd -t on a file whose certificate is expired, expires soon, or
+ * does not match its key. */
+static int
+check_t(const char *cert, const char *key, char *out, size_t size)
+{
+	char	conf[128], *text, *cmd;
+	FILE	*f;
+	size_t	n;
+	int	rc;
+
+	snprintf(conf, sizeof(conf), "%s/check.conf", t.dir);
+	if (asprintf(&text, "listeners = (\n"
+	    "{ address = \"127.0.0.1\"; port = 1; service = \"echo\";\n"
+	    "  tls = { certificate = \"%s/%s\";\n"
+	    "          key = \"%s/%s\"; }; }\n"
+	    ");\n", t.dir, cert, t.dir, key) < 0)
+		return -2;
+	rc = h_write_file(conf, text);
+	free(text);
+	if (rc == -1 || asprintf(&cmd, "%s -t -c %s 2>&1", PREFORKD_BIN,
+	    conf) < 0)
+		return -2;
+	f = popen(cmd, "r");
+	free(cmd);
+	if (f == NULL)
+		return -2;
+	n = fread(out, 1, size - 1, f);
+	out[n] = '\0';
+	rc = pclose(f);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -2;
+}
+
+static void
+test_check(void **state)
+{
+	char	out[1024], want[256];
+
+	assert_int_equal(check_t("a.test.pem", "a.test.key", out,
+	    sizeof(out)), 0);
+	assert_non_null(strstr(out, "is valid"));
+	assert_null(strstr(out, "expires"));
+	/* Expiring within 14 days: valid, with a warning. */
+	assert_int_equal(make_cert("soon.test", 5), 0);
+	assert_int_equal(check_t("soon.test.pem", "soon.test.key", out,
+	    sizeof(out)), 0);
+	assert_non_null(strstr(out, "expires within 14 days"));
+	/* Expired: made by a CA for a period long gone. */
+	assert_int_equal(sh("mkdir -p old && : >old/index.txt && "
+	    "echo 01 >old/serial && printf '[ca]\\ndefault_ca=d\\n[d]\\n"
+	    "dir=old\\ndatabase=old/index.txt\\nnew_certs_dir=old\\n"
+	    "serial=old/serial\\ndefault_md=sha256\\npolicy=p\\n"
+	    "[p]\\ncommonName=supplied\\n' >old/ca.cnf && "
+	    "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout old.key -out old.csr -subj /CN=old && "
+	    "openssl ca -batch -config old/ca.cnf -cert ca.pem -keyfile ca.key "
+	    "-in old.csr -out old.pem -notext -startdate 20200101000000Z "
+	    "-enddate 20200201000000Z"), 0);
+	assert_int_equal(check_t("old.pem", "old.key", out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "%s/check.conf:3: certificate %s/old.pem "
+	    "has expired", t.dir, t.dir);
+	assert_non_null(strstr(out, want));
+	/* Another certificate's key. */
+	assert_int_equal(check_t("a.test.pem", "b.test.key", out,
+	    sizeof(out)), 1);
+	snprintf(want, sizeof(want), "%s/check.conf:3: key %s/b.test.key",
+	    t.dir, t.dir);
+	assert_non_null(strstr(out, want));
+	/* Unreadable. */
+	assert_int_equal(check_t("none.pem", "a.test.key", out, sizeof(out)),
+	    1);
+	assert_non_null(strstr(out, "none.pem: No such file or directory"));
+}
+
 int
 main(void)
 {
@@ -554,6 +745,8 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_status_ktls),
+		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_reload_swap),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
