@@ -92,6 +92,22 @@ static const char helper[] =
 	"        echo(s, b'client')\n"
 	"        s.close()\n"
 	"        print('ok')\n"
+	"    elif mode == 'info':    # sni alpn cert key: twice, resumed\n"
+	"        c = ctx(alpn=[a[1]], cert=a[2], key=a[3])\n"
+	"        lines = []\n"
+	"        sess = None\n"
+	"        for i in range(2):\n"
+	"            s = conn(c, port, sni=a[0], session=sess)\n"
+	"            got = b''\n"
+	"            while True:\n"
+	"                d = s.recv(4096)\n"
+	"                if not d:\n"
+	"                    break\n"
+	"                got += d\n"
+	"            sess = s.session\n"
+	"            s.close()\n"
+	"            lines.append(got.decode().strip())\n"
+	"        print(' | '.join(lines))\n"
 	"    elif mode == 'resume':  # version n\n"
 	"        c = ctx(a[0])\n"
 	"        s = conn(c, port)\n"
@@ -158,7 +174,7 @@ static const char helper[] =
 
 static struct {
 	struct daemon	d;
-	int		p_main, p_sni, p_client, p_13;
+	int		p_main, p_sni, p_client, p_13, p_info;
 	char		dir[64];
 } t;
 
@@ -291,10 +307,20 @@ setup(void **state)
 	t.p_sni = h_free_port(AF_INET);
 	t.p_client = h_free_port(AF_INET);
 	t.p_13 = h_free_port(AF_INET);
+	t.p_info = h_free_port(AF_INET);
 	return h_daemon_startf(&t.d,
 	    "workers = 2;\n"
 	    "admin_socket = \"%s\";\n"
+	    "modules = ( { name = \"tlsinfo\"; path = \"" TLSINFO_MODULE
+	    "\"; } );\n"
 	    "listeners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"tlsinfo\";\n"
+	    "  tls = { certificates = (\n"
+	    "    { certificate = \"%s/a.test.pem\"; key = \"%s/a.test.key\"; },\n"
+	    "    { certificate = \"%s/b.test.pem\"; key = \"%s/b.test.key\"; }"
+	    " );\n"
+	    "          alpn = [ \"other\", \"echo\" ];\n"
+	    "          client_ca = \"%s/ca.pem\"; }; },\n"
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
 	    "  tls = { certificate = \"%s/a.test.pem\"; key = \"%s/a.test.key\";\n"
 	    "          alpn = [ \"echo\", \"other\" ];\n"
@@ -310,7 +336,8 @@ setup(void **state)
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
 	    "  tls = { certificate = \"%s/a.test.pem\"; key = \"%s/a.test.key\";\n"
 	    "          protocols = \"TLSv1.3\"; }; }\n"
-	    ");\n", t.d.sock, t.p_main, t.dir, t.dir, t.p_sni, t.dir, t.dir,
+	    ");\n", t.d.sock, t.p_info, t.dir, t.dir, t.dir, t.dir, t.dir,
+	    t.p_main, t.dir, t.dir, t.p_sni, t.dir, t.dir,
 	    t.dir, t.dir, t.p_client, t.dir, t.dir, t.dir, t.p_13, t.dir,
 	    t.dir);
 }
@@ -733,6 +760,38 @@ test_check(void **state)
 	assert_non_null(strstr(out, "none.pem: No such file or directory"));
 }
 
+/* What the accessors of preforkd.h say, through a module that writes
+ * them: version, cipher, SNI, ALPN, resumption, client subject. */
+static void
+test_accessors(void **state)
+{
+	char	out[1024], v[2][32], ciph[2][64], sni[2][64], alpn[2][32];
+	char	subj[2][64];
+	int	res[2];
+
+	assert_int_equal(py(out, sizeof(out), "info %d b.test echo client.pem "
+	    "client.key", t.p_info), 0);
+	if (sscanf(out, "%31s %63s %63s %31s %d %63s | %31s %63s %63s %31s "
+	    "%d %63s", v[0], ciph[0], sni[0], alpn[0], &res[0], subj[0], v[1],
+	    ciph[1], sni[1], alpn[1], &res[1], subj[1]) != 12)
+		print_error("got %s\n", out);
+	assert_int_equal(sscanf(out, "%31s %63s %63s %31s %d %63s | %31s "
+	    "%63s %63s %31s %d %63s", v[0], ciph[0], sni[0], alpn[0], &res[0],
+	    subj[0], v[1], ciph[1], sni[1], alpn[1], &res[1], subj[1]), 12);
+	assert_string_equal(v[0], "TLSv1.3");
+	assert_string_not_equal(ciph[0], "-");
+	assert_string_equal(sni[0], "b.test");
+	assert_string_equal(alpn[0], "echo");
+	assert_int_equal(res[0], 0);
+	assert_string_equal(subj[0], "/CN=client");
+	/* The second connection resumed the first's session. */
+	assert_string_equal(v[1], "TLSv1.3");
+	assert_string_equal(sni[1], "b.test");
+	assert_string_equal(alpn[1], "echo");
+	assert_int_equal(res[1], 1);
+	assert_string_equal(subj[1], "/CN=client");
+}
+
 int
 main(void)
 {
@@ -745,6 +804,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_status_ktls),
+		cmocka_unit_test(test_accessors),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_reload_swap),
 	};
