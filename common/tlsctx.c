@@ -29,6 +29,12 @@
 #define TLS_EXPIRY_WARN_DAYS	14
 #define TLS_TICKET_KEYS_LEN	80	/* name, HMAC and AES keys */
 
+#if defined(SSL_OP_ENABLE_KTLS) && !defined(OPENSSL_NO_KTLS)
+#define TLS_OP_KTLS	SSL_OP_ENABLE_KTLS
+#else
+#define TLS_OP_KTLS	0
+#endif
+
 struct tlsctx {
 	SSL_CTX			**ctx;		/* per certificate */
 	size_t			  n;
@@ -193,6 +199,7 @@ ctx_new(const struct tls_conf *t, const struct tls_cert_conf *cc,
 	STACK_OF(X509_NAME)	*cas;
 	SSL_CTX			*ctx;
 	X509			*x;
+	const char		*why;
 
 	if (readable(t, cc->line, "certificate", cc->certificate, err,
 	    errlen) == -1 || readable(t, cc->line, "key", cc->key, err,
@@ -203,11 +210,11 @@ ctx_new(const struct tls_conf *t, const struct tls_cert_conf *cc,
 		return NULL;
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION
-#if defined(SSL_OP_ENABLE_KTLS) && !defined(OPENSSL_NO_KTLS)
-	    | SSL_OP_ENABLE_KTLS
-#endif
-	    );
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	/* Only where the kernel has it: else OpenSSL would try (and fail)
+	 * a setsockopt(TCP_ULP) on every connection for nothing. */
+	if (tlsctx_ktls_possible(&why))
+		SSL_CTX_set_options(ctx, TLS_OP_KTLS);
 	/* A write that the socket takes only in part returns what went out
 	 * (whole records); the rest is queued and retried from the queue. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |

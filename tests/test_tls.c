@@ -174,7 +174,7 @@ static const char helper[] =
 
 static struct {
 	struct daemon	d;
-	int		p_main, p_sni, p_client, p_13, p_info;
+	int		p_main, p_sni, p_client, p_13, p_info, p_plain, p_proxy;
 	char		dir[64];
 } t;
 
@@ -308,12 +308,19 @@ setup(void **state)
 	t.p_client = h_free_port(AF_INET);
 	t.p_13 = h_free_port(AF_INET);
 	t.p_info = h_free_port(AF_INET);
+	t.p_plain = h_free_port(AF_INET);
+	t.p_proxy = h_free_port(AF_INET);
 	return h_daemon_startf(&t.d,
 	    "workers = 2;\n"
 	    "admin_socket = \"%s\";\n"
 	    "modules = ( { name = \"tlsinfo\"; path = \"" TLSINFO_MODULE
 	    "\"; } );\n"
 	    "listeners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"proxy\";\n"
+	    "  backends = ( { address = \"127.0.0.1\"; port = %d; } );\n"
+	    "  tls = { certificate = \"%s/a.test.pem\";\n"
+	    "          key = \"%s/a.test.key\"; }; },\n"
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"tlsinfo\";\n"
 	    "  tls = { certificates = (\n"
 	    "    { certificate = \"%s/a.test.pem\"; key = \"%s/a.test.key\"; },\n"
@@ -336,7 +343,8 @@ setup(void **state)
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
 	    "  tls = { certificate = \"%s/a.test.pem\"; key = \"%s/a.test.key\";\n"
 	    "          protocols = \"TLSv1.3\"; }; }\n"
-	    ");\n", t.d.sock, t.p_info, t.dir, t.dir, t.dir, t.dir, t.dir,
+	    ");\n", t.d.sock, t.p_plain, t.p_proxy, t.p_plain, t.dir, t.dir,
+	    t.p_info, t.dir, t.dir, t.dir, t.dir, t.dir,
 	    t.p_main, t.dir, t.dir, t.p_sni, t.dir, t.dir,
 	    t.dir, t.dir, t.p_client, t.dir, t.dir, t.dir, t.p_13, t.dir,
 	    t.dir);
@@ -792,6 +800,21 @@ test_accessors(void **state)
 	assert_string_equal(subj[1], "/CN=client");
 }
 
+/* The proxy service terminates TLS in front of a plaintext backend (here
+ * the same daemon's echo) with no change to it: 1 MiB each way. */
+static void
+test_proxy(void **state)
+{
+	char	out[256];
+
+	assert_int_equal(py(out, sizeof(out), "echo %d 1.3 1048576",
+	    t.p_proxy), 0);
+	assert_string_equal(out, "ok TLSv1.3 1048576");
+	assert_int_equal(py(out, sizeof(out), "echo %d 1.2 100000",
+	    t.p_proxy), 0);
+	assert_string_equal(out, "ok TLSv1.2 100000");
+}
+
 int
 main(void)
 {
@@ -805,6 +828,7 @@ main(void)
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_status_ktls),
 		cmocka_unit_test(test_accessors),
+		cmocka_unit_test(test_proxy),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_reload_swap),
 	};
