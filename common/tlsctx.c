@@ -178,7 +178,7 @@ static int
 check_dates(const struct tls_conf *t, const struct tls_cert_conf *cc,
     X509 *x, char *err, size_t errlen)
 {
-	time_t	soon = time(NULL) + TLS_EXPIRY_WARN_DAYS * 86400;
+	time_t	soon = time(NULL) + (time_t)TLS_EXPIRY_WARN_DAYS * 86400;
 
 	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
 		return fail(t, cc->line, err, errlen, "certificate %s has "

@@ -30,7 +30,7 @@
 #include "worker/listener.h"
 #include "worker/tls.h"
 
-#define TLS_FLUSH_MAX	(64 * 1024)	/* plaintext offered per write */
+#define TLS_FLUSH_MAX	((size_t)64 * 1024)	/* plaintext offered per write */
 
 #define TRUNCATED	"TLS: the stream ended without close_notify"
 
