@@ -108,6 +108,22 @@ static const char helper[] =
 	"            s.close()\n"
 	"            lines.append(got.decode().strip())\n"
 	"        print(' | '.join(lines))\n"
+	"    elif mode == 'chargen': # bytes: read slowly, check each line\n"
+	"        s = conn(ctx(), port)\n"
+	"        want = int(a[0]); got = bytearray()\n"
+	"        while len(got) < want:\n"
+	"            d = s.recv(1000 if len(got) < 200000 else 65536)\n"
+	"            if not d:\n"
+	"                raise Exception('eof after %d' % len(got))\n"
+	"            got += d\n"
+	"        lines = bytes(got[:want - want % 74]).split(b'\\r\\n')[:-1]\n"
+	"        bad = 0\n"
+	"        for i, l in enumerate(lines):\n"
+	"            f = (l[0] - 32 + 1) % 95\n"
+	"            if len(l) != 72 or any(l[j] != 32 + (l[0] - 32 + j) % 95 for j in range(72)) or (i + 1 < len(lines) and lines[i + 1][0] != 32 + f):\n"
+	"                bad += 1\n"
+	"        s.close()\n"
+	"        print('chargen', len(lines), 'bad', bad)\n"
 	"    elif mode == 'resume':  # version n\n"
 	"        c = ctx(a[0])\n"
 	"        s = conn(c, port)\n"
@@ -175,6 +191,7 @@ static const char helper[] =
 static struct {
 	struct daemon	d;
 	int		p_main, p_sni, p_client, p_13, p_info, p_plain, p_proxy;
+	int		p_chargen;
 	char		dir[64];
 } t;
 
@@ -310,12 +327,16 @@ setup(void **state)
 	t.p_info = h_free_port(AF_INET);
 	t.p_plain = h_free_port(AF_INET);
 	t.p_proxy = h_free_port(AF_INET);
+	t.p_chargen = h_free_port(AF_INET);
 	return h_daemon_startf(&t.d,
 	    "workers = 2;\n"
 	    "admin_socket = \"%s\";\n"
 	    "modules = ( { name = \"tlsinfo\"; path = \"" TLSINFO_MODULE
 	    "\"; } );\n"
 	    "listeners = (\n"
+	    "{ address = \"127.0.0.1\"; port = %d; service = \"chargen\";\n"
+	    "  tls = { certificate = \"%s/a.test.pem\";\n"
+	    "          key = \"%s/a.test.key\"; }; },\n"
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\"; },\n"
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"proxy\";\n"
 	    "  backends = ( { address = \"127.0.0.1\"; port = %d; } );\n"
@@ -343,7 +364,7 @@ setup(void **state)
 	    "{ address = \"127.0.0.1\"; port = %d; service = \"echo\";\n"
 	    "  tls = { certificate = \"%s/a.test.pem\"; key = \"%s/a.test.key\";\n"
 	    "          protocols = \"TLSv1.3\"; }; }\n"
-	    ");\n", t.d.sock, t.p_plain, t.p_proxy, t.p_plain, t.dir, t.dir,
+	    ");\n", t.d.sock, t.p_chargen, t.dir, t.dir, t.p_plain, t.p_proxy, t.p_plain, t.dir, t.dir,
 	    t.p_info, t.dir, t.dir, t.dir, t.dir, t.dir,
 	    t.p_main, t.dir, t.dir, t.p_sni, t.dir, t.dir,
 	    t.dir, t.dir, t.p_client, t.dir, t.dir, t.dir, t.p_13, t.dir,
@@ -815,6 +836,22 @@ test_proxy(void **state)
 	assert_string_equal(out, "ok TLSv1.2 100000");
 }
 
+/* chargen writes until write() says 0 and waits for "drain": over TLS
+ * to a slow reader, 4 MiB of lines, every one of them whole and in
+ * order. */
+static void
+test_backpressure(void **state)
+{
+	char	out[256];
+	int	lines, bad;
+
+	assert_int_equal(py(out, sizeof(out), "chargen %d 4194304",
+	    t.p_chargen), 0);
+	assert_int_equal(sscanf(out, "chargen %d bad %d", &lines, &bad), 2);
+	assert_int_equal(lines, 4194304 / 74);
+	assert_int_equal(bad, 0);
+}
+
 int
 main(void)
 {
@@ -829,6 +866,7 @@ main(void)
 		cmocka_unit_test(test_status_ktls),
 		cmocka_unit_test(test_accessors),
 		cmocka_unit_test(test_proxy),
+		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_reload_swap),
 	};
