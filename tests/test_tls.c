@@ -195,6 +195,10 @@ static struct {
 	char		dir[64];
 } t;
 
+static int	sh(const char *, ...) __attribute__((format(printf, 1, 2)));
+static int	py(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
 /* A shell command in the certificates' directory: 0 if it exited 0. */
 static int
 sh(const char *fmt, ...)
