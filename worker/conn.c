@@ -97,12 +97,12 @@ conn_announce(struct pf_conn *c)
 static void
 conn_tls_begin(struct pf_conn *c)
 {
+	c->flags |= C_TLS_HS;		/* never announced: no "close" */
 	if (tls_start(c) == -1) {
 		c->w->stats.errors++;
 		conn_close(c, 0, "error");
 		return;
 	}
-	c->flags |= C_TLS_HS;
 	c->timeout_ms = (uint32_t)c->listener->conf->tls->handshake_timeout_ms;
 	conn_touch(c);
 	timed_update(c);
