@@ -124,6 +124,11 @@ static const char helper[] =
 	"                bad += 1\n"
 	"        s.close()\n"
 	"        print('chargen', len(lines), 'bad', bad)\n"
+	"    elif mode == 'truncate': # echo, then close without close_notify\n"
+	"        s = conn(ctx(), port)\n"
+	"        echo(s, b'cut')\n"
+	"        s.close()\n"
+	"        print('ok')\n"
 	"    elif mode == 'resume':  # version n\n"
 	"        c = ctx(a[0])\n"
 	"        s = conn(c, port)\n"
@@ -860,6 +865,42 @@ test_backpressure(void **state)
 	assert_int_equal(bad, 0);
 }
 
+static long long
+status_errors(void)
+{
+	char		*json = NULL;
+	long long	 v = -1;
+
+	if (h_ctl(t.d.sock, &json, "status", "--json", (char *)NULL) == 0)
+		v = h_json_num(json, "\"totals\"", "errors");
+	free(json);
+	return v;
+}
+
+/*
+ * A client that closes without close_notify while the stream is open has
+ * truncated it: an error.  After the server's own close_notify (tlsinfo
+ * ends first) a bare close is the normal end, not an error.
+ */
+static void
+test_truncation(void **state)
+{
+	char		out[1024];
+	long long	before = status_errors(), now = -1;
+	long		deadline;
+
+	assert_true(before >= 0);
+	assert_int_equal(py(out, sizeof(out), "info %d a.test echo client.pem "
+	    "client.key", t.p_info), 0);
+	assert_int_equal(py(out, sizeof(out), "truncate %d", t.p_main), 0);
+	assert_string_equal(out, "ok");
+	/* The worker counts it when it reads the end: wait for that. */
+	deadline = h_now_ms() + H_TIMEOUT_MS;
+	while (h_now_ms() < deadline && (now = status_errors()) < before + 1)
+		usleep(20000);
+	assert_int_equal(now, before + 1);
+}
+
 int
 main(void)
 {
@@ -875,6 +916,7 @@ main(void)
 		cmocka_unit_test(test_accessors),
 		cmocka_unit_test(test_proxy),
 		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_reload_swap),
 	};

@@ -550,13 +550,12 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 
 	c->busy++;
 	if (c->flags & (C_PROXY | C_TLS_HS)) {
-		if (!conn_live(c))
-			;
-		else if (c->flags & C_PROXY) {
-			if (what & (EV_READ | EV_CLOSED | EV_TIMEOUT))
-				conn_proxy_stage(c, what);
-		} else if (what & (EV_READ | EV_WRITE | EV_CLOSED |
-		    EV_TIMEOUT))
+		/* One stage at a time: the header, then the handshake. */
+		if ((c->flags & C_PROXY) && conn_live(c) &&
+		    (what & (EV_READ | EV_CLOSED | EV_TIMEOUT)))
+			conn_proxy_stage(c, what);
+		else if ((c->flags & C_TLS_HS) && conn_live(c) &&
+		    (what & (EV_READ | EV_WRITE | EV_CLOSED | EV_TIMEOUT)))
 			conn_tls_stage(c, what);
 		conn_release(c);
 		return;

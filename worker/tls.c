@@ -101,6 +101,21 @@ tls_handshake(struct pf_conn *c, const char **why)
 }
 
 /*
+ * The stream ended without the client's close_notify: a truncation (an
+ * error), unless ours was sent first: many clients close the socket
+ * without answering it, and nothing of theirs can be lost then.
+ */
+static ssize_t
+tls_eof(struct pf_conn *c)
+{
+	if (SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN)
+		return 0;
+	c->errmsg = TRUNCATED;
+	errno = EPROTO;
+	return -1;
+}
+
+/*
  * What a failed SSL call (r) on c means: -1 with errno EAGAIN (wait), 0
  * (close_notify, reads only) or -1 with errno and c->errmsg set.
  */
@@ -122,16 +137,15 @@ tls_failed(struct pf_conn *c, int r)
 			errno = err;
 			return -1;
 		}
-		c->errmsg = TRUNCATED;
-		errno = EPROTO;
-		return -1;
+		return tls_eof(c);
 	default:
 		/* OpenSSL 3 says an EOF without close_notify this way. */
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 			ERR_clear_error();
-			c->errmsg = TRUNCATED;
-		} else if (c->errmsg == NULL)
+			return tls_eof(c);
+		}
+		if (c->errmsg == NULL)
 			c->errmsg = tls_reason("TLS error");
 		else
 			ERR_clear_error();
