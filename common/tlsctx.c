@@ -6,14 +6,19 @@
  *
  * The master builds them while it validates the file, before any worker
  * exists: the workers inherit them across fork() and never open a key
- * file.  Every load of the file (start, reload) builds new ones with new
- * ticket keys, so all workers of a generation share their keys (a client
- * resumes on any of them) and a reload rotates them.
+ * file.  Session tickets: every load of the file (start, reload) draws a
+ * new secret, inherited by the generation's workers, from which each of
+ * them derives the same ticket keys for each hour of the clock.  So a
+ * client resumes on any worker of the generation, the keys change every
+ * hour without a word between processes (a ticket of the previous hour
+ * still resumes, and is replaced), and a reload changes them all.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -27,7 +32,10 @@
 #include "common/tlsctx.h"
 
 #define TLS_EXPIRY_WARN_DAYS	14
-#define TLS_TICKET_KEYS_LEN	80	/* name, HMAC and AES keys */
+#define TICKET_EPOCH_S		3600	/* ticket keys change this often */
+#define TICKET_SECRET_LEN	32
+#define TICKET_PREFIX_LEN	8	/* key name: the generation's, then
+					   the epoch (8 bytes) */
 
 #if defined(SSL_OP_ENABLE_KTLS) && !defined(OPENSSL_NO_KTLS)
 #define TLS_OP_KTLS	SSL_OP_ENABLE_KTLS
@@ -39,6 +47,8 @@ struct tlsctx {
 	SSL_CTX			**ctx;		/* per certificate */
 	size_t			  n;
 	const struct tls_conf	 *conf;
+	unsigned char		  secret[TICKET_SECRET_LEN];
+	unsigned char		  prefix[TICKET_PREFIX_LEN];
 };
 
 static void
@@ -52,6 +62,7 @@ tlsctx_free(void *arg)
 	for (i = 0; i < tc->n; i++)
 		SSL_CTX_free(tc->ctx[i]);
 	free(tc->ctx);
+	OPENSSL_cleanse(tc->secret, sizeof(tc->secret));
 	free(tc);
 }
 
@@ -173,6 +184,81 @@ sni_select(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/* The ticket keys of an epoch: AES-256 and HMAC-SHA256, from the secret. */
+static int
+ticket_keys(const struct tlsctx *tc, uint64_t epoch, unsigned char aes[32],
+    unsigned char mac[32])
+{
+	unsigned char	msg[9];
+	unsigned int	len;
+	int		i;
+
+	for (i = 0; i < 8; i++)
+		msg[1 + i] = (unsigned char)(epoch >> (56 - 8 * i));
+	msg[0] = 'a';
+	if (HMAC(EVP_sha256(), tc->secret, sizeof(tc->secret), msg,
+	    sizeof(msg), aes, &len) == NULL)
+		return -1;
+	msg[0] = 'm';
+	if (HMAC(EVP_sha256(), tc->secret, sizeof(tc->secret), msg,
+	    sizeof(msg), mac, &len) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * Seal a new ticket with this hour's keys (enc), or find the keys of the
+ * ticket a client brings: 1 this hour's, 2 the previous hour's or a TLS
+ * 1.3 one (valid, and replaced with a new one), 0 unknown (a full
+ * handshake), -1 error.
+ */
+static int
+ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	const struct tlsctx	*tc = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	unsigned char		 aes[32], mac[32];
+	OSSL_PARAM		 params[3];
+	uint64_t		 now = (uint64_t)time(NULL) / TICKET_EPOCH_S, epoch;
+	int			 i, rc = 1;
+
+	if (tc == NULL)
+		return -1;
+	if (enc) {
+		epoch = now;
+		memcpy(name, tc->prefix, TICKET_PREFIX_LEN);
+		for (i = 0; i < 8; i++)
+			name[TICKET_PREFIX_LEN + i] =
+			    (unsigned char)(epoch >> (56 - 8 * i));
+		if (RAND_bytes(iv, 16) != 1)
+			return -1;
+	} else {
+		if (memcmp(name, tc->prefix, TICKET_PREFIX_LEN) != 0)
+			return 0;	/* another generation's */
+		for (i = 0, epoch = 0; i < 8; i++)
+			epoch = epoch << 8 | name[TICKET_PREFIX_LEN + i];
+		if (epoch != now && epoch + 1 != now)
+			return 0;	/* expired */
+		/* TLS 1.3 tickets are for one use (RFC 8446, C.4): a client
+		 * resuming gets a new one, as after a full handshake. */
+		rc = epoch == now && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
+	}
+	if (ticket_keys(tc, epoch, aes, mac) == -1)
+		return -1;
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, mac,
+	    sizeof(mac));
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_CTX_set_params(hctx, params) != 1 || (enc ?
+	    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv) :
+	    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv)) != 1)
+		rc = -1;
+	OPENSSL_cleanse(aes, sizeof(aes));
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rc;
+}
+
 /* Valid now, and for a while yet (a warning, not an error). */
 static int
 check_dates(const struct tls_conf *t, const struct tls_cert_conf *cc,
@@ -193,8 +279,8 @@ check_dates(const struct tls_conf *t, const struct tls_cert_conf *cc,
 }
 
 static SSL_CTX *
-ctx_new(const struct tls_conf *t, const struct tls_cert_conf *cc,
-    const unsigned char *keys, char *err, size_t errlen)
+ctx_new(struct tlsctx *tc, const struct tls_conf *t,
+    const struct tls_cert_conf *cc, char *err, size_t errlen)
 {
 	STACK_OF(X509_NAME)	*cas;
 	SSL_CTX			*ctx;
@@ -272,8 +358,8 @@ ctx_new(const struct tls_conf *t, const struct tls_cert_conf *cc,
 		SSL_CTX_set_alpn_select_cb(ctx, alpn_select, (void *)t);
 	/* Resumed sessions must come from this listener's contexts. */
 	if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)
-	    "preforkd", 8) != 1 || SSL_CTX_set_tlsext_ticket_keys(ctx,
-	    (void *)keys, TLS_TICKET_KEYS_LEN) != 1) {
+	    "preforkd", 8) != 1 || SSL_CTX_set_app_data(ctx, tc) != 1 ||
+	    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1) {
 		fail(t, t->line, err, errlen, "cannot set session tickets");
 		goto err;
 	}
@@ -287,7 +373,6 @@ static int
 tlsctx_build(struct tls_conf *t, char *err, size_t errlen)
 {
 	struct tlsctx	*tc;
-	unsigned char	 keys[TLS_TICKET_KEYS_LEN];
 	size_t		 i;
 
 	if ((tc = calloc(1, sizeof(*tc))) == NULL ||
@@ -298,18 +383,16 @@ tlsctx_build(struct tls_conf *t, char *err, size_t errlen)
 	tc->conf = t;
 	t->ctx = tc;
 	t->ctx_free = tlsctx_free;
-	if (RAND_bytes(keys, sizeof(keys)) != 1)
+	if (RAND_bytes(tc->secret, sizeof(tc->secret)) != 1 ||
+	    RAND_bytes(tc->prefix, sizeof(tc->prefix)) != 1)
 		return fail(t, t->line, err, errlen, "no random bytes for "
 		    "the session ticket keys");
 	for (i = 0; i < t->ncerts; i++) {
-		if ((tc->ctx[i] = ctx_new(t, &t->certs[i], keys, err,
-		    errlen)) == NULL) {
-			OPENSSL_cleanse(keys, sizeof(keys));
+		if ((tc->ctx[i] = ctx_new(tc, t, &t->certs[i], err,
+		    errlen)) == NULL)
 			return -1;
-		}
 		tc->n++;
 	}
-	OPENSSL_cleanse(keys, sizeof(keys));
 	SSL_CTX_set_tlsext_servername_callback(tc->ctx[0], sni_select);
 	SSL_CTX_set_tlsext_servername_arg(tc->ctx[0], tc);
 	return 0;
