@@ -18,12 +18,21 @@
 # generator and a fresh epoll-echo (2 workers) as the backend.  Only the
 # proxy's processes are measured; ratios are to HAProxy in the same round.
 #
+# With -T (first), TLS terminators instead: bench/tls.sh runs with the
+# other options (-r, -d, -w, -S, -s, -k); see there.
+#
 # Usage: bench/compare.sh [-akP] [-d secs] [-n conns] [-o dir] [-r rounds]
 #                         [-S servers] [-s scenarios] [-w secs]
+#        bench/compare.sh -T [-k] [-d secs] [-r rounds] [-S servers]
+#                         [-s scenarios] [-w secs]
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 here=$top/bench
+if [ "${1:-}" = -T ]; then
+	shift
+	exec bash "$here/tls.sh" "$@"
+fi
 
 ROUNDS=3
 DURATION=3

@@ -21,6 +21,7 @@
 #include "conf/config.h"
 #include "conf/proxyconf.h"
 #include "conf/schema.h"
+#include "conf/tlsconf.h"
 
 int
 conf_fail(struct ctx *ctx, const config_setting_t *s, const char *fmt, ...)
@@ -319,6 +320,18 @@ conf_parse_group(struct ctx *ctx, const config_setting_t *group,
 			if (conf_parse_backends(ctx, s, f, base, cfg) == -1)
 				return -1;
 			break;
+		case K_TLS:
+			if (conf_parse_tls(ctx, s, f, base, cfg) == -1)
+				return -1;
+			break;
+		case K_ALPN:
+			if (conf_parse_alpn(ctx, s, f, base) == -1)
+				return -1;
+			break;
+		case K_CERTS:
+			if (conf_parse_certs(ctx, s, f, base, cfg) == -1)
+				return -1;
+			break;
 		default:
 			if (set_field(ctx, s, f, base) == -1)
 				return -1;
@@ -557,6 +570,7 @@ config_free(struct config *cfg)
 		free(cfg->listeners[i].deny);
 		free(cfg->listeners[i].proxy_trusted);
 		proxyconf_free(&cfg->listeners[i].proxy);
+		tlsconf_free(cfg->listeners[i].tls);
 		free(cfg->listeners[i].alog_file);
 		free(cfg->listeners[i].alog_pos.file);
 	}

@@ -57,6 +57,40 @@ struct proxy_conf {
 	int		 check_fall;		/* failed in a row: down */
 };
 
+/* One certificate of a TLS listener: its chain and its private key. */
+struct tls_cert_conf {
+	char		*certificate;	/* PEM: leaf first, then the chain */
+	char		*key;		/* PEM private key */
+	int		 line;
+};
+
+/*
+ * A listener's tls group (conf/tlsconf.c checks it).  certs[0] is the
+ * default, the others are chosen by SNI.  The master builds the contexts
+ * (server/tlsctx.c) while it validates the file: ctx is theirs, freed with
+ * the configuration by ctx_free, so conf/ needs no TLS library.
+ */
+struct tls_conf {
+	char		*certificate;	/* as written; moved into certs */
+	char		*key;
+	struct tls_cert_conf *certs;
+	size_t		 ncerts;
+	char		*protocols;	/* the minimum: "TLSv1.2", "TLSv1.3" */
+	int		 min_version;	/* 12 or 13 */
+	char		*ciphers;	/* TLS 1.2 cipher list, or NULL */
+	char		*ciphersuites;	/* TLS 1.3 suites, or NULL */
+	char		*client_ca;	/* require and verify client certs */
+	char		**alpn;		/* protocol names, NULL-ended */
+	size_t		 nalpn;
+	unsigned char	*alpn_wire;	/* the same, as ALPN sends them */
+	size_t		 alpn_len;
+	int		 handshake_timeout_ms;
+	int		 line;
+	char		*file;		/* where the group is */
+	void		*ctx;
+	void		(*ctx_free)(void *);
+};
+
 /* Where a setting was read: for checks made after parsing (server/check.c). */
 struct config_pos {
 	char		*file;		/* NULL: not set */
@@ -83,6 +117,7 @@ struct listen_conf {
 	size_t		 nproxy_trusted;
 	int		 proxy_timeout_ms;	/* to receive it */
 	struct proxy_conf proxy;		/* service = "proxy" */
+	struct tls_conf	*tls;			/* NULL: plaintext */
 	int		 line;		/* where it was defined */
 	char		 name[128];	/* "127.0.0.1:7007", "[::1]:7", path */
 	/* Access log: a path or "syslog", NULL for none.  The listener's own

@@ -134,6 +134,10 @@ listener_check(struct ctx *ctx, const config_setting_t *s,
 		return conf_fail(ctx, s, "listener has no 'service'");
 	if (listener_proxy_check(ctx, s, l) == -1)
 		return -1;
+	/* The master serves stats itself, in plaintext. */
+	if (l->tls != NULL && strcmp(l->service, "stats") == 0)
+		return conf_fail(ctx, config_setting_get_member(s, "tls"),
+		    "'tls' is not available on service = \"stats\"");
 	if (l->proxy_trusted != NULL && !l->proxy_protocol)
 		return conf_fail(ctx, s, "'proxy_trusted' without "
 		    "'proxy_protocol = true'");

@@ -10,6 +10,7 @@
 
 #include "conf/proxyconf.h"
 #include "conf/schema.h"
+#include "conf/tlsconf.h"
 
 static const struct field backend_fields[] = {
 	{ "address", K_STR, F(backend_conf, address), 0, 253, NULL },
@@ -32,6 +33,29 @@ static const struct field alog_fields[] = {
 	{ "file", K_STR, F(config, alog_file), 0, PATH_MAX - 1, NULL },
 	{ "format", K_FORMAT, F(config, alog_json), 0, 0, NULL },
 	{ "flush", K_MS, F(config, alog_flush_ms), 10, 60000, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+/* tls = { ... } in a listener (conf/tlsconf.c). */
+static const struct field tls_cert_fields[] = {
+	{ "certificate", K_STR, F(tls_cert_conf, certificate), 0, PATH_MAX - 1,
+	    NULL },
+	{ "key", K_STR, F(tls_cert_conf, key), 0, PATH_MAX - 1, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct field tls_fields[] = {
+	{ "certificate", K_STR, F(tls_conf, certificate), 0, PATH_MAX - 1,
+	    NULL },
+	{ "key", K_STR, F(tls_conf, key), 0, PATH_MAX - 1, NULL },
+	{ "certificates", K_CERTS, 0, 1, TLS_CERTS_MAX, tls_cert_fields },
+	{ "protocols", K_STR, F(tls_conf, protocols), 0, 16, NULL },
+	{ "ciphers", K_STR, F(tls_conf, ciphers), 0, 4096, NULL },
+	{ "ciphersuites", K_STR, F(tls_conf, ciphersuites), 0, 4096, NULL },
+	{ "alpn", K_ALPN, 0, 1, TLS_ALPN_MAX, NULL },
+	{ "client_ca", K_STR, F(tls_conf, client_ca), 0, PATH_MAX - 1, NULL },
+	{ "handshake_timeout", K_MS, F(tls_conf, handshake_timeout_ms), 10,
+	    3600000, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -80,6 +104,7 @@ static const struct field listener_fields[] = {
 	{ "check_rise", K_INT, F(listen_conf, proxy.check_rise), 1, 100, NULL },
 	{ "check_fall", K_INT, F(listen_conf, proxy.check_fall), 1, 100, NULL },
 	{ "access_log", K_GROUP, 0, 0, 0, listener_alog_fields },
+	{ "tls", K_TLS, 0, 0, 0, tls_fields },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 

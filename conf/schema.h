@@ -31,6 +31,9 @@ enum kind {
 	K_SENDPROXY,	/* "v1" or "v2" */
 	K_FORMAT,	/* access log format: "text" (0) or "json" (1) */
 	K_CPUS,		/* "auto" or a non-empty list of CPU numbers < max */
+	K_TLS,		/* a listener's tls group (tlsconf.c) */
+	K_ALPN,		/* a list of protocol names, 1..255 bytes each */
+	K_CERTS,	/* a list of { certificate; key; } groups */
 };
 
 struct field {
@@ -69,5 +72,13 @@ int	conf_parse_backends(struct ctx *ctx, const config_setting_t *s,
 int	conf_alog_check(struct ctx *ctx, const config_setting_t *g,
 	    char **file, struct config_pos *pos);
 int	conf_alog_inherit(struct ctx *ctx, struct config *cfg);
+
+/* tlsconf.c */
+int	conf_parse_tls(struct ctx *ctx, const config_setting_t *s,
+	    const struct field *f, struct listen_conf *l, struct config *cfg);
+int	conf_parse_alpn(struct ctx *ctx, const config_setting_t *s,
+	    const struct field *f, struct tls_conf *t);
+int	conf_parse_certs(struct ctx *ctx, const config_setting_t *s,
+	    const struct field *f, struct tls_conf *t, struct config *cfg);
 
 #endif

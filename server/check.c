@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/tlsctx.h"
 #include "server/affinity.h"
 #include "server/check.h"
 #include "server/privs.h"
@@ -219,6 +220,7 @@ config_load_checked(const char *file, char *err, size_t errlen)
 		}
 	}
 	if (config_check_runtime(cfg, err, errlen) == -1 ||
+	    tlsctx_build_all(cfg, err, errlen) == -1 ||
 	    privs_resolve(cfg, &privs, err, errlen) == -1 ||
 	    module_load(cfg, MODULE_CHECK, NULL, err, errlen) == -1)
 		goto fail;

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/tlsctx.h"
 #include "server/admin.h"
 #include "server/affinity.h"
 #include "server/backendstat.h"
@@ -50,6 +51,8 @@
 #include "server/removal.h"
 #include "server/totals.h"
 #include "server/upgrade.h"
+
+static void	tls_json(struct evbuffer *);
 
 struct row {
 	const struct child	*c;	/* NULL: slot without a worker */
@@ -281,6 +284,8 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 		evbuffer_add_printf(out, ",\"service\":");
 		json_str(out, master.cfg->listeners[i].service);
 		backendstat_json(out, &master.cfg->listeners[i]);
+		if (master.cfg->listeners[i].tls != NULL)
+			tls_json(out);
 		evbuffer_add(out, "}", 1);
 	}
 	evbuffer_add_printf(out, "],\"last_reload\":");
@@ -320,6 +325,22 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 		evbuffer_add(out, "}", 1);
 	}
 	evbuffer_add_printf(out, "}\n");
+}
+
+/* A TLS listener: whether the kernel encrypts its records (kTLS), and
+ * why not when it does not. */
+static void
+tls_json(struct evbuffer *out)
+{
+	const char	*why = NULL;
+	int		 on = tlsctx_ktls_possible(&why);
+
+	evbuffer_add_printf(out, ",\"tls\":true,\"ktls\":%s",
+	    on ? "true" : "false");
+	if (why != NULL) {
+		evbuffer_add_printf(out, ",\"ktls_why_not\":");
+		json_str(out, why);
+	}
 }
 
 static void

@@ -1216,6 +1216,103 @@ test_proxy_service(void **state)
 	    "'backends' must be a non-empty list");
 }
 
+/* tls = { ... }: the keys read into plain settings; contexts are the
+ * master's (nothing is read from the files here). */
+static void
+test_tls_keys(void **state)
+{
+	struct config		*cfg;
+	const struct tls_conf	*t;
+
+	cfg = parse_ok("listeners = (\n"
+	    "{ port = 1; service = \"echo\"; },\n"
+	    "{ port = 2; service = \"echo\";\n"
+	    "  tls = { certificate = \"c.pem\"; key = \"k.pem\"; }; },\n"
+	    "{ port = 3; service = \"echo\";\n"
+	    "  tls = { certificates = ( { certificate = \"a.pem\"; key = "
+	    "\"a.key\"; },\n"
+	    "    { certificate = \"b.pem\"; key = \"b.key\"; } );\n"
+	    "    protocols = \"TLSv1.3\"; ciphers = \"ECDHE+AESGCM\";\n"
+	    "    ciphersuites = \"TLS_AES_128_GCM_SHA256\";\n"
+	    "    alpn = [ \"h2\", \"http/1.1\" ]; client_ca = \"ca.pem\";\n"
+	    "    handshake_timeout = 2.5; }; }\n"
+	    ");\n");
+	assert_null(cfg->listeners[0].tls);
+	t = cfg->listeners[1].tls;
+	assert_non_null(t);
+	assert_int_equal(t->ncerts, 1);
+	assert_string_equal(t->certs[0].certificate, "c.pem");
+	assert_string_equal(t->certs[0].key, "k.pem");
+	assert_int_equal(t->certs[0].line, 4);
+	assert_int_equal(t->min_version, 12);
+	assert_int_equal(t->handshake_timeout_ms, 10000);
+	assert_int_equal(t->nalpn, 0);
+	assert_null(t->client_ca);
+	assert_null(t->ctx);
+	t = cfg->listeners[2].tls;
+	assert_int_equal(t->ncerts, 2);
+	assert_string_equal(t->certs[1].certificate, "b.pem");
+	assert_string_equal(t->certs[1].key, "b.key");
+	assert_int_equal(t->certs[1].line, 7);
+	assert_int_equal(t->min_version, 13);
+	assert_string_equal(t->ciphers, "ECDHE+AESGCM");
+	assert_string_equal(t->ciphersuites, "TLS_AES_128_GCM_SHA256");
+	assert_string_equal(t->client_ca, "ca.pem");
+	assert_int_equal(t->handshake_timeout_ms, 2500);
+	assert_int_equal(t->nalpn, 2);
+	assert_string_equal(t->alpn[1], "http/1.1");
+	assert_int_equal(t->alpn_len, 3 + 9);
+	assert_memory_equal(t->alpn_wire, "\002h2\010http/1.1", 12);
+	config_free(cfg);
+}
+
+static void
+test_tls_errors(void **state)
+{
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { certificate = \"c.pem\"; }; } );\n", 3,
+	    "'tls' needs 'certificate' and 'key'");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { }; } );\n", 3, "'tls' needs 'certificate' and 'key'");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = 1; } );\n", 3, "'tls' must be a group");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { certificate = \"c\"; key = \"k\";\n"
+	    "    protocols = \"SSLv3\"; }; } );\n", 4,
+	    "'protocols' must be \"TLSv1.2\" or \"TLSv1.3\"");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { certificate = \"c\"; key = \"k\";\n"
+	    "    certificates = ( { certificate = \"a\"; key = \"b\"; } ); }; "
+	    "} );\n", 3, "both 'certificates' and 'certificate'/'key'");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { certificates = ( { certificate = \"a\"; key = \"b\"; "
+	    "},\n    { certificate = \"a\"; } ); }; } );\n", 4,
+	    "'certificates' entry 2 needs 'certificate' and 'key'");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { certificates = ( ); }; } );\n", 3,
+	    "'certificates' must be a non-empty list");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { certificate = \"c\"; key = \"k\";\n"
+	    "    alpn = [ \"h2\", \"\" ]; }; } );\n", 4,
+	    "'alpn': entry 2 must be 1 to 255 bytes");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { certificate = \"c\"; key = \"k\";\n"
+	    "    alpn = [ ]; }; } );\n", 4, "'alpn' must be a non-empty list");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { certificate = \"c\"; key = \"k\";\n"
+	    "    alpn = [ 1 ]; }; } );\n", 4, "'alpn': entry 1 is not a string");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { certificate = \"c\"; key = \"k\";\n"
+	    "    handshake_timeout = 0; }; } );\n", 4,
+	    "'handshake_timeout' must be 0.01 to 3600 seconds");
+	expect_error("listeners = (\n{ port = 1; service = \"echo\";\n"
+	    "  tls = { certificate = \"c\"; key = \"k\";\n"
+	    "    sni = true; }; } );\n", 4, "unknown setting 'sni'");
+	expect_error("listeners = (\n{ port = 1; service = \"stats\";\n"
+	    "  tls = { certificate = \"c\"; key = \"k\"; }; } );\n", 3,
+	    "'tls' is not available on service = \"stats\"");
+}
+
 int
 main(void)
 {
@@ -1252,6 +1349,8 @@ main(void)
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_proxy_keys),
 		cmocka_unit_test(test_proxy_service),
+		cmocka_unit_test(test_tls_keys),
+		cmocka_unit_test(test_tls_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

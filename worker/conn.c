@@ -13,7 +13,10 @@
  * On a PROXY listener the connection first waits for the balancer's
  * header (conninfo.c reads it).  Only once the header has said who the
  * client is are the listener's rules applied and the service told; until
- * then nothing is emitted on the connection.
+ * then nothing is emitted on the connection.  On a TLS listener the
+ * handshake comes next (after the header, if any), and the service is
+ * told once it has completed; from then on reads, writes and the end go
+ * through worker/tls.c, one branch away from the plaintext path.
  *
  * Handlers may end, destroy or write to the connection from inside any of
  * its events: "busy" counts the dispatches and emits running on the
@@ -38,6 +41,7 @@
 #include "worker/conn.h"
 #include "worker/conn_state.h"
 #include "worker/listener.h"
+#include "worker/tls.h"
 #include "worker/worker.h"
 
 #define CONN_READS_PER_EVENT	4	/* then yield to other connections */
@@ -48,6 +52,8 @@
 static void	conn_cb(evutil_socket_t, short, void *);
 static void	conn_shutdown_write(struct pf_conn *);
 static void	conn_unpinned(void *);
+static void	conn_tls_begin(struct pf_conn *);
+static void	conn_tls_stage(struct pf_conn *, short);
 
 void
 timed_update(struct pf_conn *c)
@@ -84,6 +90,22 @@ conn_announce(struct pf_conn *c)
 	arg.conn = c;
 	pf_emit(&c->listener->em, PF_EV_CONNECTION, &arg);
 	conn_release(c);
+}
+
+/* The handshake first, bounded by handshake_timeout: no event reaches
+ * the service before it completes. */
+static void
+conn_tls_begin(struct pf_conn *c)
+{
+	c->flags |= C_TLS_HS;		/* never announced: no "close" */
+	if (tls_start(c) == -1) {
+		c->w->stats.errors++;
+		conn_close(c, 0, "error");
+		return;
+	}
+	c->timeout_ms = (uint32_t)c->listener->conf->tls->handshake_timeout_ms;
+	conn_touch(c);
+	timed_update(c);
 }
 
 /*
@@ -171,6 +193,10 @@ conn_accepted(struct pf_listener *l, int fd, const struct ipl_ref *ref,
 		return;
 	}
 	c->ipl = *ref;
+	if (l->conf->tls != NULL) {
+		conn_tls_begin(c);
+		return;
+	}
 	timed_update(c);
 	conn_announce(c);
 }
@@ -201,7 +227,7 @@ conn_teardown(struct pf_conn *c)
 	}
 
 	/* Never announced, never closed for the service. */
-	if (!(c->flags & C_PROXY)) {
+	if (!(c->flags & (C_PROXY | C_TLS_HS))) {
 		arg.code = (c->flags & C_HAD_ERROR) != 0;
 		c->busy++;
 		if (c->pipe_to != NULL || c->pipe_from != NULL)
@@ -211,6 +237,8 @@ conn_teardown(struct pf_conn *c)
 	emitter_clear(&c->em);
 	if (c->out != NULL)
 		evbuffer_free(c->out);
+	if (c->ssl != NULL)
+		tls_free(c);
 	free(c);
 }
 
@@ -228,7 +256,10 @@ conn_report_error(struct pf_conn *c)
 		return;
 	/* Nobody listens: the default is to log it; the close follows. */
 	pf_conn_str(c, peer, sizeof(peer));
-	if (c->err == ECONNRESET || c->err == EPIPE || c->err == ETIMEDOUT)
+	/* A client that vanished (or broke its TLS stream) says nothing
+	 * about the server: debug. */
+	if (c->err == ECONNRESET || c->err == EPIPE || c->err == ETIMEDOUT ||
+	    c->ssl != NULL)
 		log_debug("connection %s: %s", peer, arg.msg);
 	else
 		log_warnx("connection %s: %s", peer, arg.msg);
@@ -317,7 +348,9 @@ conn_read(struct pf_conn *c, int to_eagain)
 				c->flags |= C_READ_PENDING;
 			return;
 		}
-		n = read(c->fd, c->w->rbuf, sizeof(c->w->rbuf));
+		n = c->ssl == NULL ? read(c->fd, c->w->rbuf,
+		    sizeof(c->w->rbuf)) : tls_read(c, c->w->rbuf,
+		    sizeof(c->w->rbuf));
 		if (n > 0) {
 			c->w->stats.bytes_in += n;
 			c->bytes_in += n;
@@ -375,7 +408,8 @@ conn_flush(struct pf_conn *c)
 	 * events no new edge comes unless it really filled up.
 	 */
 	while (evbuffer_get_length(c->out) > 0) {
-		n = evbuffer_write(c->out, c->fd);
+		n = c->ssl == NULL ? evbuffer_write(c->out, c->fd) :
+		    (int)tls_flush(c);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -416,6 +450,39 @@ conn_timeout(struct pf_conn *c)
 	}
 }
 
+/*
+ * The TLS handshake goes on: once it is done the service is told, and
+ * given what came with the client's last flight.  A client that fails it
+ * (or is too slow) is refused like one the listener's rules turn away:
+ * counted, a "drop", a rate-limited log line.
+ */
+static void
+conn_tls_stage(struct pf_conn *c, short what)
+{
+	struct sockaddr_storage	 ss;
+	const char		*why = "TLS handshake timeout";
+	socklen_t		 len;
+	int			 r = -1;
+
+	if (!(what & EV_TIMEOUT) && (r = tls_handshake(c, &why)) == 0)
+		return;
+	if (r == -1) {
+		if (pf_conn_peer_addr(c, &ss, &len) == -1) {
+			ss.ss_family = AF_UNSPEC;
+			len = sizeof(ss.ss_family);
+		}
+		admit_refused(c->listener, (struct sockaddr *)&ss, len, why, 1);
+		conn_close(c, 0, "tls");
+		return;
+	}
+	c->flags &= ~(C_TLS_HS | C_TIMED_OUT);
+	c->timeout_ms = 0;
+	conn_touch(c);
+	timed_update(c);
+	conn_announce(c);
+	conn_read(c, 1);
+}
+
 /* The header is taken: judge the client it names, then hand it over. */
 static void
 conn_proxy_stage(struct pf_conn *c, short what)
@@ -448,6 +515,13 @@ conn_proxy_stage(struct pf_conn *c, short what)
 		return;
 	}
 	c->ipl = ref;
+	if (c->listener->conf->tls != NULL) {
+		conn_tls_begin(c);
+		/* The ClientHello may have come with the header. */
+		if (conn_live(c))
+			conn_tls_stage(c, EV_READ);
+		return;
+	}
 	conn_announce(c);
 	/* The client's first bytes may have come with the header. */
 	conn_read(c, 1);
@@ -490,9 +564,14 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 	struct pf_conn	*c = arg;
 
 	c->busy++;
-	if (c->flags & C_PROXY) {
-		if ((what & (EV_READ | EV_CLOSED | EV_TIMEOUT)) && conn_live(c))
+	if (c->flags & (C_PROXY | C_TLS_HS)) {
+		/* One stage at a time: the header, then the handshake. */
+		if ((c->flags & C_PROXY) && conn_live(c) &&
+		    (what & (EV_READ | EV_CLOSED | EV_TIMEOUT)))
 			conn_proxy_stage(c, what);
+		else if ((c->flags & C_TLS_HS) && conn_live(c) &&
+		    (what & (EV_READ | EV_WRITE | EV_CLOSED | EV_TIMEOUT)))
+			conn_tls_stage(c, what);
 		conn_release(c);
 		return;
 	}
@@ -510,6 +589,10 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 		pf_emit(&c->em, PF_EV_SHUTDOWN, NULL);
 	if ((what & EV_WRITE) && c->out != NULL && conn_live(c))
 		conn_flush(c);
+	/* A close_notify the socket could not take yet. */
+	if ((what & EV_WRITE) && c->ssl != NULL && c->out == NULL &&
+	    (c->flags & (C_ENDING | C_WR_SHUT)) == C_ENDING && conn_live(c))
+		conn_shutdown_write(c);
 	if ((c->flags & C_YIELD) && conn_live(c)) {
 		c->flags &= ~C_YIELD;
 		conn_drained(c);
@@ -522,6 +605,14 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_shutdown_write(struct pf_conn *c)
 {
+	int	r;
+
+	/* close_notify first: without it the client sees a truncation. */
+	if (c->ssl != NULL && (r = tls_close_notify(c)) != 1) {
+		if (r == -1)
+			conn_fail(c, errno);
+		return;		/* r == 0: again when writable */
+	}
 	c->flags |= C_WR_SHUT;
 	if (shutdown(c->fd, SHUT_WR) == -1 && errno != ENOTCONN) {
 		conn_fail(c, errno);
@@ -640,7 +731,8 @@ pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
 	}
 	if (c->out == NULL && !(c->flags & C_CONNECTING)) {
 		do
-			n = write(c->fd, buf, len);
+			n = c->ssl == NULL ? write(c->fd, buf, len) :
+			    tls_write(c, buf, len);
 		while (n == -1 && errno == EINTR);
 		if (n == -1) {
 			if (errno != EAGAIN) {

@@ -38,7 +38,8 @@ struct pf_listener;
 #define C_CONNECTING	0x8000	/* outbound: resolving or connecting */
 #define C_OUTBOUND	0x10000	/* made by pf_connect(), not accepted */
 #define C_ANNOUNCED	0x20000	/* "connection" emitted (refused: never) */
-#define C_PIPE_NO_END	0x40000	/* its pipe does not forward "end" */
+#define C_TLS_HS	0x40000	/* TLS handshake running: not announced */
+#define C_PIPE_NO_END	0x80000	/* its pipe does not forward "end" */
 
 /* The client's address from accept(), kept after the connection (and
  * its PROXY block) only on a listener with an access log: a reset
@@ -66,6 +67,7 @@ struct pf_conn {
 	void			*data;
 	struct conn_proxy	*pp;		/* PROXY listener, else NULL */
 	struct evdns_getaddrinfo_request *dns;	/* resolving: holds busy */
+	struct ssl_st		*ssl;		/* TLS listener, else NULL */
 	struct pf_conn		*pipe_to;	/* pf_conn_pipe: we feed it */
 	struct pf_conn		*pipe_from;	/* it feeds us */
 	const char		*why;		/* why it closed */

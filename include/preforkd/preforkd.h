@@ -206,7 +206,25 @@ const char *pf_addr_str(const struct sockaddr *sa, socklen_t len,
 const char *pf_conn_str(const struct pf_conn *c, char *buf, size_t size);
 void	*pf_conn_get_data(const struct pf_conn *c);
 void	 pf_conn_set_data(struct pf_conn *c, void *data);
+/* The socket itself: on a TLS listener it carries records, not the
+ * plaintext; read and write through the methods above. */
 int	 pf_conn_fd(const struct pf_conn *c);
+/*
+ * What a TLS listener's handshake settled, read-only; NULL (or 0) on a
+ * plaintext connection.  The version ("TLSv1.3"), the cipher (OpenSSL's
+ * name), the server name the client asked for (SNI), the ALPN protocol
+ * chosen (one of the listener's alpn list), whether the session was
+ * resumed (1) rather than negotiated in full, and the subject of the
+ * client's certificate (client_ca), written into buf (OpenSSL's one-line
+ * form, "/CN=..."), which is returned.
+ */
+const char *pf_conn_tls_version(const struct pf_conn *c);
+const char *pf_conn_tls_cipher(const struct pf_conn *c);
+const char *pf_conn_tls_sni(const struct pf_conn *c);
+const char *pf_conn_tls_alpn(const struct pf_conn *c);
+int	 pf_conn_tls_resumed(const struct pf_conn *c);
+const char *pf_conn_tls_peer_subject(const struct pf_conn *c, char *buf,
+	    size_t size);
 struct pf_listener *pf_conn_listener(const struct pf_conn *c);
 
 /* Listeners and the worker. */
