@@ -100,6 +100,13 @@ void		 conn_fail(struct pf_conn *c, int err);
 int		 conn_live(const struct pf_conn *c);
 void		 timed_update(struct pf_conn *c);
 
+/* conn.c, for the stages before the service (conn_stage.c). */
+void		 conn_touch(struct pf_conn *c);
+void		 conn_read(struct pf_conn *c, int to_eagain);
+/* conn_stage.c: the PROXY header read, the TLS handshake going on. */
+void		 conn_proxy_stage(struct pf_conn *c, short what);
+void		 conn_tls_stage(struct pf_conn *c, short what);
+
 /* pipe.c: what a pipe does at c's data, end, drain and close, before
  * the service's handlers hear of them. */
 void		 pipe_data(struct pf_conn *src, const void *data, size_t len);
