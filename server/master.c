@@ -422,6 +422,20 @@ master_setup(void)
 static void
 master_cleanup(void)
 {
+	sigset_t	late;
+	size_t		i;
+
+	/* The master is on its way out: a late signal (a second stop, a
+	 * reload) must not kill it with the defaults the freed signal
+	 * events put back, and change how it exits.  Blocked, it is
+	 * dropped with the process. */
+	sigemptyset(&late);
+	for (i = 0; i < sizeof(master_signals) / sizeof(master_signals[0]);
+	    i++) {
+		if (master_signals[i] != SIGCHLD)
+			sigaddset(&late, master_signals[i]);
+	}
+	(void)sigprocmask(SIG_BLOCK, &late, NULL);
 	admin_close();
 	httpstats_close();
 	reload_free();

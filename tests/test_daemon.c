@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -526,6 +527,40 @@ test_config_check_runtime(void **state)
 	assert_int_equal(h_daemon_stop(&d), 0);
 }
 
+/*
+ * Stop, reload and reopen signals in a storm until the master is gone:
+ * the ones that come while it is already on its way out change nothing,
+ * it exits 0 (not killed by a default handler put back as it frees its
+ * signal events).
+ */
+static void
+test_signals_while_exiting(void **state)
+{
+	static const int	 sigs[] = { SIGTERM, SIGHUP, SIGUSR1, SIGINT };
+	struct timespec		 pace = { 0, 100 * 1000 };
+	struct daemon		 d;
+	long			 deadline;
+	int			 status = -1, port = h_free_port(4), i, round;
+
+	for (round = 0; round < 5; round++) {
+		assert_int_equal(h_daemon_init(&d, NULL), 0);
+		assert_int_equal(h_daemon_startf(&d, "workers = 1;\n"
+		    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+		    "service = \"echo\"; });\n", port), 0);
+		assert_int_equal(kill(d.pid, SIGTERM), 0);
+		deadline = h_now_ms() + H_TIMEOUT_MS;
+		for (i = 0; (status = h_wait_exit(d.pid, 0)) == -1; i++) {
+			assert_true(h_now_ms() < deadline);
+			(void)kill(d.pid, sigs[i % 4]);
+			nanosleep(&pace, NULL);
+		}
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		d.pid = 0;
+		assert_int_equal(h_daemon_stop(&d), 0);
+	}
+}
+
 /* A port already taken: the master says so and exits 1, leaving nobody. */
 static void
 test_bind_failure(void **state)
@@ -629,6 +664,7 @@ main(void)
 	};
 	const struct CMUnitTest standalone[] = {
 		cmocka_unit_test(test_sigterm),
+		cmocka_unit_test(test_signals_while_exiting),
 		cmocka_unit_test(test_master_killed),
 	};
 	int	failed;
