@@ -422,8 +422,21 @@ listeners_retire_all(uint32_t last_gen)
 	/* The master's stats listeners answer until it exits: /health
 	 * says 503 "stopping" meanwhile. */
 	TAILQ_FOREACH(ms, &socks, entry) {
-		if (!ms->retired && !ms->stats)
+		/* Inherited and not committed: the master that handed it to
+		 * us (an upgrade) still serves it. */
+		if (!ms->retired && !ms->stats && !ms->inherited)
 			msock_retire(ms, last_gen);
+	}
+}
+
+void
+listeners_unfilter(void)
+{
+	struct msock	*ms;
+
+	TAILQ_FOREACH(ms, &socks, entry) {
+		if (!ms->retired && !ms->is_unix)
+			msock_filter(ms, 0);
 	}
 }
 

@@ -39,6 +39,10 @@ int	listeners_listen(void);
 void	listeners_commit(const struct config *cfg, uint32_t new_gen);
 /* Stopping: every socket but the stats listeners takes no new client. */
 void	listeners_retire_all(uint32_t last_gen);
+/* An upgrade that failed after the new master committed: it may have
+ * retired sockets this master serves (a filter on the shared socket);
+ * take the filter off every TCP socket not retired here. */
+void	listeners_unfilter(void);
 /* Close the retired sockets that held() says no undrained worker of
  * generations first_gen..last_gen still holds. */
 void	listeners_reap(int (*held)(uint32_t first_gen, uint32_t last_gen));

@@ -263,6 +263,8 @@ master_stop(int graceful)
 		}
 		return;
 	}
+	/* An upgrade under way ends now, whatever the stop's pace. */
+	upgrade_cancel("stopping");
 	/* Behind a load balancer: fail /health first, stop when it ends.
 	 * Not after an upgrade: the new master serves /health. */
 	if (graceful && !master.handed_over && removal_begin())
@@ -273,7 +275,6 @@ master_stop(int graceful)
 	log_info("%s stop", graceful ? "graceful" : "fast");
 	notify_send("STOPPING=1\nSTATUS=stopping");
 	reload_cancel("stopping");
-	upgrade_cancel("stopping");
 	/* No client from now on; the queued ones are the workers' to take. */
 	if (graceful)
 		listeners_retire_all(master.generation);

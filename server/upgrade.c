@@ -191,6 +191,7 @@ upgrade_fail(const char *fmt, ...)
 		int	fd;
 
 		listeners_freeze(0);
+		listeners_unfilter();
 		master_steer();
 		admin_pause(0);
 		/* It may have taken the pidfile over already. */
@@ -206,8 +207,10 @@ upgrade_fail(const char *fmt, ...)
 			}
 		}
 	}
-	if (u.pid > 0 && kill(u.pid, u.eof ? SIGKILL : SIGTERM) == -1 &&
-	    errno != ESRCH)
+	/* After GO it may have taken the pidfile and the admin socket: a
+	 * SIGTERM would have it remove them on its way out. */
+	if (u.pid > 0 && kill(u.pid, u.eof || u.phase == UP_GO ? SIGKILL :
+	    SIGTERM) == -1 && errno != ESRCH)
 		log_warn("upgrade: kill %ld", (long)u.pid);
 	upgrade_finish(0, why);
 }
@@ -274,6 +277,13 @@ new_go(void)
 	struct child	*c;
 
 	evtimer_del(u.deadline);
+	if (master.stopping) {
+		/* Told to stop meanwhile: the old master serves on. */
+		channel_send("ERR the new master (pid %ld) is stopping",
+		    (long)getpid());
+		u.phase = UP_IDLE;
+		return;
+	}
 	master.upgrading = 0;
 	if (master_serve() == -1) {
 		channel_send("ERR cannot listen on the new listeners (see the "
