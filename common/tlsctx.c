@@ -278,6 +278,13 @@ check_dates(const struct tls_conf *t, const struct tls_cert_conf *cc,
 	return 0;
 }
 
+/* OpenSSL's default asks on the terminal: never. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *udata)
+{
+	return -1;
+}
+
 static SSL_CTX *
 ctx_new(struct tlsctx *tc, const struct tls_conf *t,
     const struct tls_cert_conf *cc, char *err, size_t errlen)
@@ -304,7 +311,12 @@ ctx_new(struct tlsctx *tc, const struct tls_conf *t,
 	/* A write that the socket takes only in part returns what went out
 	 * (whole records); the rest is queued and retried from the queue. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* Tell clients what the keys allow: up to the next rotation. */
+	SSL_CTX_set_timeout(ctx, TICKET_EPOCH_S);
+	/* The master must never wait on a terminal for a passphrase (it
+	 * would stop serving during a reload): an encrypted key fails. */
+	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	/* Only tickets: their keys are shared by the generation's workers,
 	 * a per-process session cache is not. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -329,7 +341,8 @@ ctx_new(struct tlsctx *tc, const struct tls_conf *t,
 		goto err;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, cc->key, SSL_FILETYPE_PEM) != 1) {
-		fail(t, cc->line, err, errlen, "key %s", cc->key);
+		fail(t, cc->line, err, errlen, "key %s (one protected by a "
+		    "passphrase is not supported)", cc->key);
 		goto err;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {

@@ -188,10 +188,10 @@ conn_report_error(struct pf_conn *c)
 		return;
 	/* Nobody listens: the default is to log it; the close follows. */
 	pf_conn_str(c, peer, sizeof(peer));
-	/* A client that vanished (or broke its TLS stream) says nothing
-	 * about the server: debug. */
+	/* A client that vanished (or broke its TLS stream: EPROTO) says
+	 * nothing about the server: debug. */
 	if (c->err == ECONNRESET || c->err == EPIPE || c->err == ETIMEDOUT ||
-	    c->ssl != NULL)
+	    (c->ssl != NULL && c->err == EPROTO))
 		log_debug("connection %s: %s", peer, arg.msg);
 	else
 		log_warnx("connection %s: %s", peer, arg.msg);
@@ -420,6 +420,10 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 
 	c->busy++;
 	if (c->flags & (C_PROXY | C_TLS_HS)) {
+		/* The worker drains: the service hears it once it has the
+		 * connection. */
+		if (what & EV_SIGNAL)
+			c->flags |= C_SHUT_PENDING;
 		/* One stage at a time: the header, then the handshake. */
 		if ((c->flags & C_PROXY) && conn_live(c) &&
 		    (what & (EV_READ | EV_CLOSED | EV_TIMEOUT)))

@@ -33,6 +33,10 @@ conn_announce(struct pf_conn *c)
 	c->busy++;
 	arg.conn = c;
 	pf_emit(&c->listener->em, PF_EV_CONNECTION, &arg);
+	/* The worker began to drain while the client was still in a
+	 * stage (its PROXY header, its handshake). */
+	if ((c->flags & C_SHUT_PENDING) && conn_live(c))
+		pf_emit(&c->em, PF_EV_SHUTDOWN, NULL);
 	conn_release(c);
 }
 

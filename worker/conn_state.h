@@ -40,6 +40,7 @@ struct pf_listener;
 #define C_ANNOUNCED	0x20000	/* "connection" emitted (refused: never) */
 #define C_TLS_HS	0x40000	/* TLS handshake running: not announced */
 #define C_PIPE_NO_END	0x80000	/* its pipe does not forward "end" */
+#define C_SHUT_PENDING	0x100000 /* drain began before it was announced */
 
 /* The client's address from accept(), kept after the connection (and
  * its PROXY block) only on a listener with an access log: a reset
