@@ -257,6 +257,53 @@ test_reload_shutdown_deadline(void **state)
 	assert_int_equal(h_daemon_stop(&r.d), 0);
 }
 
+/*
+ * A client still in a stage (here: its PROXY header not sent yet) when
+ * its worker begins to drain hears "shutdown" as soon as it is the
+ * service's, not only at the drain deadline.
+ */
+static void
+test_reload_shutdown_in_stage(void **state)
+{
+	struct rd	 r;
+	char		 buf[16], hdr[96], *json = NULL;
+	long		 deadline;
+	int		 p = h_free_port(4), fd, n;
+
+	rd_init(&r);
+	rd_write(&r, "workers = 1;\nshutdown_timeout = 10;\n"
+	    "modules = ({ name = \"notify\"; path = \"%s\"; });\n"
+	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
+	    "service = \"notify\"; proxy_protocol = true; });\n",
+	    NOTIFY_MODULE, p);
+	assert_int_equal(h_daemon_start(&r.d, 1, "127.0.0.1", p), 0);
+	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
+	assert_true(fd >= 0);
+	/* Taken in by the worker, waiting for its header. */
+	deadline = h_now_ms() + H_TIMEOUT_MS;
+	for (;;) {
+		assert_int_equal(h_ctl(r.sock, &json, "stats", "--json",
+		    (char *)NULL), 0);
+		n = (int)h_json_num(json, "totals", "connections_active");
+		free(json);
+		json = NULL;
+		if (n >= 1)
+			break;
+		assert_true(h_now_ms() < deadline);
+		poll(NULL, 0, 20);
+	}
+	assert_int_equal(h_ctl(r.sock, NULL, "reload", (char *)NULL), 0);
+	n = snprintf(hdr, sizeof(hdr), "PROXY TCP4 127.0.0.2 127.0.0.1 1111 "
+	    "%d\r\n", p);
+	assert_int_equal(h_send_all(fd, hdr, (size_t)n, H_TIMEOUT_MS), 0);
+	/* Well before the 10 s deadline. */
+	assert_int_equal(h_recv_exact(fd, buf, 9, 3000), 0);
+	assert_memory_equal(buf, "shutdown\n", 9);
+	assert_int_equal(h_echo_check(fd, "y", 1, H_TIMEOUT_MS), 0);
+	close(fd);
+	assert_int_equal(h_daemon_stop(&r.d), 0);
+}
+
 #define LOAD_RELOADS	20
 #define LOAD_CONF	"workers = %d;\nshutdown_timeout = 30;\n" \
 			"max_old_generations = 30;\nlisteners = ({ address =" \
@@ -730,6 +777,7 @@ main(void)
 		cmocka_unit_test(test_reload_broken),
 		cmocka_unit_test(test_reload_follows_file),
 		cmocka_unit_test(test_reload_shutdown_deadline),
+		cmocka_unit_test(test_reload_shutdown_in_stage),
 		cmocka_unit_test(test_reload_under_load),
 		cmocka_unit_test(test_reload_resize_under_load),
 		cmocka_unit_test(test_signal_quit),
