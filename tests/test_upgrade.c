@@ -106,8 +106,9 @@ write_conf(struct up *u, const char *extra)
 	    "shutdown_timeout = %d;\n"
 	    "pidfile = \"%s\";\n%s%s"
 	    "listeners = ({ address = \"127.0.0.1\"; port = %d; "
-	    "service = \"echo\"; backlog = 1024; });\n", SHUTDOWN_S,
-	    u->pidfile, admin, extra, u->port) > 0);
+	    "service = \"%s\"; backlog = 1024; });\n", SHUTDOWN_S,
+	    u->pidfile, admin, extra, u->port,
+	    strstr(extra, "failinit") != NULL ? "failinit" : "echo") > 0);
 	assert_int_equal(h_write_file(u->d.conf, text), 0);
 	free(text);
 }
@@ -499,6 +500,92 @@ test_busy_during_upgrade(void **state)
 	up_stop(&u);
 }
 
+/* The new master of an upgrade under way: a child of first started with
+ * the hand-over's environment. */
+static pid_t
+new_master(pid_t first)
+{
+	long	 deadline = h_now_ms() + H_TIMEOUT_MS;
+	pid_t	 kids[16];
+	char	 path[64], *env;
+	size_t	 len;
+	int	 i, n, fd;
+	ssize_t	 got;
+
+	env = malloc(65536);
+	assert_non_null(env);
+	for (;;) {
+		n = h_children(first, kids, 16);
+		for (i = 0; i < n; i++) {
+			snprintf(path, sizeof(path), "/proc/%ld/environ",
+			    (long)kids[i]);
+			if ((fd = open(path, O_RDONLY)) == -1)
+				continue;
+			for (len = 0; len < 65535 && (got = read(fd, env + len,
+			    65535 - len)) > 0; len += (size_t)got)
+				;
+			close(fd);
+			if (memmem(env, len, "PREFORKD_UPGRADE_FD=", 20) !=
+			    NULL) {
+				free(env);
+				return kids[i];
+			}
+		}
+		assert_true(h_now_ms() < deadline);
+		poll(NULL, 0, 20);
+	}
+}
+
+/*
+ * The new master told to stop (SIGQUIT) before it commits -- its workers
+ * held in their start: the upgrade fails, and the old master, which never
+ * stopped accepting on the sockets it handed over, serves on under load.
+ * The new master's stop does not retire those sockets (it once put its
+ * SYN filter on them, and the old master served nobody new).
+ */
+static void
+test_new_master_quits(void **state)
+{
+	struct load_result	 res;
+	struct load		 l;
+	struct up		 u;
+	char			 extra[512], slow[96], *out = NULL;
+	pid_t			 first, next, ctl;
+	int			 st;
+
+	snprintf(slow, sizeof(slow), "/tmp/preforkd-upgrade-slow.%ld",
+	    (long)getpid());
+	snprintf(extra, sizeof(extra), "modules = ({ name = \"failinit\"; "
+	    "path = \"%s\"; settings = { slow_if = \"%s\"; }; });\n",
+	    FAILINIT_MODULE, slow);
+	up_start(&u, 0, extra);
+	first = u.d.pid;
+	load_start(&l, u.port, 16);
+	load_wait_accepts(u.d.sock, 20);
+	assert_int_equal(h_write_file(slow, "x"), 0);
+	if ((ctl = fork()) == 0) {
+		st = h_ctl(u.d.sock, &out, "upgrade", (char *)NULL);
+		_exit(st == 1 && out != NULL &&
+		    strstr(out, "before it served") != NULL ? 0 : 3);
+	}
+	assert_true(ctl > 0);
+	next = new_master(first);
+	seen(next);
+	assert_int_equal(kill(next, SIGQUIT), 0);
+	assert_int_equal(unlink(slow), 0);
+	st = h_wait_exit(ctl, 3 * H_TIMEOUT_MS);
+	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(h_wait_gone(&next, 1, H_TIMEOUT_MS), 0);
+	load_wait_accepts(u.d.sock, 50);
+	load_stop(&l, &res, "the new master quits before it commits");
+	load_assert_clean(&res, 100);
+	assert_int_equal(res.refused, 0);
+	assert_int_equal(status_pid(&u, NULL), first);
+	assert_int_equal(pidfile_pid(&u), first);
+	assert_int_equal(h_echo_once("127.0.0.1", u.port, "still here\n"), 0);
+	up_stop(&u);
+}
+
 /*
  * A new master that never gets ready (a script blocked on a FIFO nobody
  * writes): the upgrade fails at its deadline, 2 x worker_timeout (at
@@ -558,6 +645,7 @@ main(void)
 		    kill_masters),
 		cmocka_unit_test_teardown(test_busy_during_upgrade,
 		    kill_masters),
+		cmocka_unit_test_teardown(test_new_master_quits, kill_masters),
 		cmocka_unit_test_teardown(test_upgrade_deadline, kill_masters),
 	};
 
