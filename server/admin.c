@@ -21,6 +21,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -588,6 +589,9 @@ admin_fd(void)
 void
 admin_inherit(int fd)
 {
+	/* Ours now: not for what this master may exec in its turn. */
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		log_warn("admin socket (inherited)");
 	a.inherited = fd;
 }
 

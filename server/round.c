@@ -10,6 +10,7 @@
  * of those waiting starts with its descriptor.
  */
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -160,7 +161,7 @@ round_start(enum round_kind kind, struct ctl_msg *m, int fd,
 		return;
 	}
 	if (r->nnext == ROUND_MAX_WAITERS ||
-	    (fd != -1 && (nfd = dup(fd)) == -1)) {
+	    (fd != -1 && (nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)) {
 		done(arg, 1);
 		return;
 	}
