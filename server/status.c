@@ -258,6 +258,21 @@ row_json(struct evbuffer *out, const struct row *r, uint64_t now)
 	    affinity_of(c->pid) : -1);
 }
 
+/* A reload's or an upgrade's last outcome: null, or time, ok, result. */
+static void
+outcome_json(struct evbuffer *out, const struct reload_last *last)
+{
+	if (last->when == 0)
+		evbuffer_add_printf(out, "null");
+	else {
+		evbuffer_add_printf(out, "{\"time\":%lld,\"ok\":%s,"
+		    "\"result\":", (long long)last->when,
+		    last->ok ? "true" : "false");
+		json_str(out, last->result);
+		evbuffer_add(out, "}", 1);
+	}
+}
+
 static void
 report_json(struct evbuffer *out, const struct row *rows, size_t n,
     const struct ctl_stats *sum, uint64_t now)
@@ -289,15 +304,7 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 		evbuffer_add(out, "}", 1);
 	}
 	evbuffer_add_printf(out, "],\"last_reload\":");
-	if (last->when == 0)
-		evbuffer_add_printf(out, "null");
-	else {
-		evbuffer_add_printf(out, "{\"time\":%lld,\"ok\":%s,"
-		    "\"result\":", (long long)last->when,
-		    last->ok ? "true" : "false");
-		json_str(out, last->result);
-		evbuffer_add(out, "}", 1);
-	}
+	outcome_json(out, last);
 	removal_phase(phase, sizeof(phase));
 	evbuffer_add_printf(out, ",\"phase\":");
 	json_str(out, phase);
@@ -315,15 +322,7 @@ report_json(struct evbuffer *out, const struct row *rows, size_t n,
 	since_json(out);
 	last = upgrade_last();
 	evbuffer_add_printf(out, ",\"last_upgrade\":");
-	if (last->when == 0)
-		evbuffer_add_printf(out, "null");
-	else {
-		evbuffer_add_printf(out, "{\"time\":%lld,\"ok\":%s,"
-		    "\"result\":", (long long)last->when,
-		    last->ok ? "true" : "false");
-		json_str(out, last->result);
-		evbuffer_add(out, "}", 1);
-	}
+	outcome_json(out, last);
 	evbuffer_add_printf(out, "}\n");
 }
 

@@ -664,6 +664,19 @@ h_wait_children(pid_t ppid, int n, int timeout_ms)
 }
 
 int
+h_wait_for(int (*done)(void *), void *arg, int timeout_ms)
+{
+	long	deadline = h_now_ms() + timeout_ms;
+
+	while (!done(arg)) {
+		if (h_now_ms() >= deadline)
+			return -1;
+		poll(NULL, 0, 10);
+	}
+	return 0;
+}
+
+int
 h_wait_dir(const char *dir, int (*done)(void *), void *arg, int timeout_ms)
 {
 	long	 deadline = h_now_ms() + timeout_ms, left;

@@ -81,6 +81,10 @@ int	h_wait_log(struct daemon *d, const char *needle, int timeout_ms);
  * created or written (inotify); 0 or -1 at the deadline. */
 int	h_wait_dir(const char *dir, int (*done)(void *), void *arg,
 	    int timeout_ms);
+/* Wait until done(arg) holds, for what the daemon says only when asked
+ * (a status or stats field, a process's children): asked again every
+ * 10 ms; 0, or -1 at the deadline. */
+int	h_wait_for(int (*done)(void *), void *arg, int timeout_ms);
 /* Wait until the log contains needle at least n times; 0 or -1. */
 int	h_wait_log_count(struct daemon *d, const char *needle, int n,
 	    int timeout_ms);

@@ -230,28 +230,36 @@ load_assert_clean(const struct load_result *res, long min_trips)
 }
 
 
+struct accepts {
+	const char	*sock;
+	long long	 start, n;
+};
+
+/* The daemon's accepts, per stats --json, grew by n since the first
+ * answer. */
+static int
+accepts_grew(void *arg)
+{
+	struct accepts	*a = arg;
+	char		*json = NULL;
+	long long	 now = -1;
+
+	if (h_ctl(a->sock, &json, "stats", "--json", (char *)NULL) == 0)
+		now = h_json_num(json, "totals", "accepts");
+	free(json);
+	if (now < 0)
+		return 0;
+	if (a->start == -1)
+		a->start = now;
+	return now - a->start >= a->n;
+}
+
 /* Wait until the load has done at least n more round trips' worth of
  * work: the daemon's accepts, per stats --json on sock, grew by n. */
 void
 load_wait_accepts(const char *sock, long long n)
 {
-	long		 deadline = h_now_ms() + H_TIMEOUT_MS;
-	long long	 start = -1, now;
-	char		*json;
+	struct accepts	a = { sock, -1, n };
 
-	for (;;) {
-		json = NULL;
-		if (h_ctl(sock, &json, "stats", "--json", (char *)NULL) == 0) {
-			now = h_json_num(json, "totals", "accepts");
-			if (start == -1)
-				start = now;
-			else if (now - start >= n) {
-				free(json);
-				return;
-			}
-		}
-		free(json);
-		assert_true(h_now_ms() < deadline);
-		poll(NULL, 0, 20);
-	}
+	assert_int_equal(h_wait_for(accepts_grew, &a, H_TIMEOUT_MS), 0);
 }

@@ -165,23 +165,31 @@ canary_pid(struct ct *t, int n)
 	return pid;
 }
 
+struct took {
+	struct ct	*t;
+	pid_t		 canary;
+};
+
+static int
+canary_took(void *arg)
+{
+	struct took	*k = arg;
+	char		*json = status(k->t, "--json");
+	int		 ok;
+
+	ok = h_json_num(json, "{\"slot\":0,", "pid") == k->canary &&
+	    h_json_num(json, "{\"slot\":0,", "accepts") > 0;
+	free(json);
+	return ok;
+}
+
 /* Until the canary (slot 0 of the generation on trial) took clients. */
 static void
 wait_canary_accepts(struct ct *t, pid_t canary)
 {
-	long	 deadline = h_now_ms() + H_TIMEOUT_MS;
-	char	*json;
+	struct took	k = { t, canary };
 
-	for (;;) {
-		json = status(t, "--json");
-		if (h_json_num(json, "{\"slot\":0,", "pid") == canary &&
-		    h_json_num(json, "{\"slot\":0,", "accepts") > 0)
-			break;
-		free(json);
-		assert_true(h_now_ms() < deadline);
-		poll(NULL, 0, 20);
-	}
-	free(json);
+	assert_int_equal(h_wait_for(canary_took, &k, H_TIMEOUT_MS), 0);
 }
 
 /* No worker ever tried to accept on a socket that did not listen. */

@@ -257,6 +257,19 @@ test_reload_shutdown_deadline(void **state)
 	assert_int_equal(h_daemon_stop(&r.d), 0);
 }
 
+/* The daemon of admin socket sock has a connection open. */
+static int
+one_active(void *sock)
+{
+	char		*json = NULL;
+	long long	 n = -1;
+
+	if (h_ctl(sock, &json, "stats", "--json", (char *)NULL) == 0)
+		n = h_json_num(json, "totals", "connections_active");
+	free(json);
+	return n >= 1;
+}
+
 /*
  * A client still in a stage (here: its PROXY header not sent yet) when
  * its worker begins to drain hears "shutdown" as soon as it is the
@@ -266,8 +279,7 @@ static void
 test_reload_shutdown_in_stage(void **state)
 {
 	struct rd	 r;
-	char		 buf[16], hdr[96], *json = NULL;
-	long		 deadline;
+	char		 buf[16], hdr[96];
 	int		 p = h_free_port(4), fd, n;
 
 	rd_init(&r);
@@ -280,18 +292,7 @@ test_reload_shutdown_in_stage(void **state)
 	fd = h_connect("127.0.0.1", p, H_TIMEOUT_MS);
 	assert_true(fd >= 0);
 	/* Taken in by the worker, waiting for its header. */
-	deadline = h_now_ms() + H_TIMEOUT_MS;
-	for (;;) {
-		assert_int_equal(h_ctl(r.sock, &json, "stats", "--json",
-		    (char *)NULL), 0);
-		n = (int)h_json_num(json, "totals", "connections_active");
-		free(json);
-		json = NULL;
-		if (n >= 1)
-			break;
-		assert_true(h_now_ms() < deadline);
-		poll(NULL, 0, 20);
-	}
+	assert_int_equal(h_wait_for(one_active, r.sock, H_TIMEOUT_MS), 0);
 	assert_int_equal(h_ctl(r.sock, NULL, "reload", (char *)NULL), 0);
 	n = snprintf(hdr, sizeof(hdr), "PROXY TCP4 127.0.0.2 127.0.0.1 1111 "
 	    "%d\r\n", p);

@@ -500,40 +500,48 @@ test_busy_during_upgrade(void **state)
 	up_stop(&u);
 }
 
-/* The new master of an upgrade under way: a child of first started with
- * the hand-over's environment. */
+struct heir {
+	pid_t	first, found;
+};
+
+/* A child of first started with the hand-over's environment: the new
+ * master of an upgrade under way. */
+static int
+heir_found(void *arg)
+{
+	struct heir	*h = arg;
+	static char	 env[65536];
+	pid_t		 kids[16];
+	char		 path[64];
+	size_t		 len;
+	ssize_t		 got;
+	int		 i, n, fd;
+
+	n = h_children(h->first, kids, 16);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%ld/environ",
+		    (long)kids[i]);
+		if ((fd = open(path, O_RDONLY)) == -1)
+			continue;
+		for (len = 0; len < sizeof(env) && (got = read(fd, env + len,
+		    sizeof(env) - len)) > 0; len += (size_t)got)
+			;
+		close(fd);
+		if (memmem(env, len, "PREFORKD_UPGRADE_FD=", 20) != NULL) {
+			h->found = kids[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static pid_t
 new_master(pid_t first)
 {
-	long	 deadline = h_now_ms() + H_TIMEOUT_MS;
-	pid_t	 kids[16];
-	char	 path[64], *env;
-	size_t	 len;
-	int	 i, n, fd;
-	ssize_t	 got;
+	struct heir	h = { first, 0 };
 
-	env = malloc(65536);
-	assert_non_null(env);
-	for (;;) {
-		n = h_children(first, kids, 16);
-		for (i = 0; i < n; i++) {
-			snprintf(path, sizeof(path), "/proc/%ld/environ",
-			    (long)kids[i]);
-			if ((fd = open(path, O_RDONLY)) == -1)
-				continue;
-			for (len = 0; len < 65535 && (got = read(fd, env + len,
-			    65535 - len)) > 0; len += (size_t)got)
-				;
-			close(fd);
-			if (memmem(env, len, "PREFORKD_UPGRADE_FD=", 20) !=
-			    NULL) {
-				free(env);
-				return kids[i];
-			}
-		}
-		assert_true(h_now_ms() < deadline);
-		poll(NULL, 0, 20);
-	}
+	assert_int_equal(h_wait_for(heir_found, &h, H_TIMEOUT_MS), 0);
+	return h.found;
 }
 
 /*
